@@ -2,9 +2,33 @@
 //!
 //! Cross-project credit (points) sync for Telegram bots. This crate is the one
 //! home of the wire protocol ([`protocol`], [`signature`]) shared by the Credit
-//! Sync API server and every SDK.
+//! Sync API server and every SDK, and (feature `client`, on by default) the SDK
+//! itself: an async [`Client`], a [`blocking::Client`], safe retries and
+//! de-duplication [`reference`] helpers.
 
 pub mod protocol;
 pub mod signature;
 
+#[cfg(feature = "client")]
+pub mod blocking;
+#[cfg(feature = "client")]
+mod client;
+#[cfg(feature = "client")]
+pub mod config;
+#[cfg(feature = "client")]
+pub mod error;
+#[cfg(feature = "client")]
+pub mod model;
+#[cfg(feature = "client")]
+pub mod reference;
+
 pub use protocol::Code;
+
+#[cfg(feature = "client")]
+pub use client::Client;
+#[cfg(feature = "client")]
+pub use config::{Backoff, Config, ConfigBuilder};
+#[cfg(feature = "client")]
+pub use error::{Error, Result};
+#[cfg(feature = "client")]
+pub use model::{Balance, BatchEntry, BatchResult, Record, RecordsPage, SyncResult, UserData};

@@ -18,20 +18,40 @@ impl Client {
         Config::builder()
     }
     pub fn new(config: Config) -> Result<Client> {
-        Ok(Client { inner: crate::Client::new(config)? })
+        Ok(Client {
+            inner: crate::Client::new(config)?,
+        })
     }
     pub fn from_env() -> Result<Client> {
         Client::new(Config::from_env()?)
     }
-    pub fn add_credits(&self, telegram_id: i64, amount: i64, reason: &str, reference: Option<&str>) -> Result<SyncResult> {
+    pub fn add_credits(
+        &self,
+        telegram_id: i64,
+        amount: i64,
+        reason: &str,
+        reference: Option<&str>,
+    ) -> Result<SyncResult> {
         let _ = (&self.inner, telegram_id, amount, reason, reference);
         todo!()
     }
-    pub fn deduct_credits(&self, telegram_id: i64, amount: i64, reason: &str, reference: Option<&str>) -> Result<SyncResult> {
+    pub fn deduct_credits(
+        &self,
+        telegram_id: i64,
+        amount: i64,
+        reason: &str,
+        reference: Option<&str>,
+    ) -> Result<SyncResult> {
         let _ = (telegram_id, amount, reason, reference);
         todo!()
     }
-    pub fn sync(&self, telegram_id: i64, amount: i64, reason: &str, reference: Option<&str>) -> Result<SyncResult> {
+    pub fn sync(
+        &self,
+        telegram_id: i64,
+        amount: i64,
+        reason: &str,
+        reference: Option<&str>,
+    ) -> Result<SyncResult> {
         let _ = (telegram_id, amount, reason, reference);
         todo!()
     }
@@ -43,12 +63,21 @@ impl Client {
         let _ = telegram_id;
         todo!()
     }
-    pub fn get_records(&self, telegram_id: i64, limit: Option<u32>, cursor: Option<&str>) -> Result<RecordsPage> {
+    pub fn get_records(
+        &self,
+        telegram_id: i64,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<RecordsPage> {
         let _ = (telegram_id, limit, cursor);
         todo!()
     }
     /// Every record, newest first, as an iterator that fetches pages lazily.
-    pub fn records_iter(&self, telegram_id: i64, page_size: u32) -> impl Iterator<Item = Result<Record>> {
+    pub fn records_iter(
+        &self,
+        telegram_id: i64,
+        page_size: u32,
+    ) -> impl Iterator<Item = Result<Record>> {
         let _ = (telegram_id, page_size);
         std::iter::empty()
     }

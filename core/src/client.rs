@@ -21,7 +21,9 @@ struct Inner {
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client").field("config", &self.inner.config).finish()
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .finish()
     }
 }
 
@@ -31,7 +33,9 @@ impl Client {
     }
 
     pub fn new(config: Config) -> Result<Client> {
-        Ok(Client { inner: Arc::new(Inner { config }) })
+        Ok(Client {
+            inner: Arc::new(Inner { config }),
+        })
     }
 
     pub fn from_env() -> Result<Client> {
@@ -113,7 +117,11 @@ impl Client {
     }
 
     /// Registers a user or updates their nickname (admin sources only).
-    pub async fn register_user(&self, telegram_id: i64, nickname: Option<&str>) -> Result<UserData> {
+    pub async fn register_user(
+        &self,
+        telegram_id: i64,
+        nickname: Option<&str>,
+    ) -> Result<UserData> {
         let _ = (telegram_id, nickname);
         todo!()
     }

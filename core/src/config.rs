@@ -24,7 +24,11 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff { base: Duration::from_millis(500), factor: 2.0, cap: Duration::from_secs(8) }
+        Backoff {
+            base: Duration::from_millis(500),
+            factor: 2.0,
+            cap: Duration::from_secs(8),
+        }
     }
 }
 

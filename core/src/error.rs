@@ -13,12 +13,18 @@ pub enum Error {
     /// `insufficient_credits`: the deduct is larger than the balance; nothing was written.
     /// Python: `InsufficientCreditsError`.
     #[error("{message}")]
-    InsufficientCredits { message: String, balance: Option<i64> },
+    InsufficientCredits {
+        message: String,
+        balance: Option<i64>,
+    },
 
     /// `reference_conflict`: the reference was used before with another payload.
     /// Python: `ReferenceConflictError`.
     #[error("{message}")]
-    ReferenceConflict { message: String, fields: Vec<String> },
+    ReferenceConflict {
+        message: String,
+        fields: Vec<String>,
+    },
 
     /// `user_not_found`: the user is not registered. Python: `UserNotFoundError`.
     #[error("{message}")]
@@ -32,17 +38,27 @@ pub enum Error {
     /// `timestamp_out_of_window`: the clock is off even after one corrected retry.
     /// Python: `TimestampError` (a subclass of `AuthenticationError`).
     #[error("{message}")]
-    Timestamp { message: String, server_time: Option<i64> },
+    Timestamp {
+        message: String,
+        server_time: Option<i64>,
+    },
 
     /// Bad input, found by the SDK before sending or by the server (`invalid_*`,
     /// `missing_field`, `amount_too_large`, `batch_too_large`, `payload_too_large`,
     /// `balance_overflow`, ...). Python: `ValidationError`.
     #[error("{message}")]
-    Validation { code: Code, message: String, field: Option<String> },
+    Validation {
+        code: Code,
+        message: String,
+        field: Option<String>,
+    },
 
     /// `rate_limited`, after the retries ran out. Python: `RateLimitError`.
     #[error("{message}")]
-    RateLimited { message: String, retry_after: Option<Duration> },
+    RateLimited {
+        message: String,
+        retry_after: Option<Duration>,
+    },
 
     /// `timeout`: no answer in time, after the retries ran out. Python: `TimeoutError`
     /// (a subclass of `TransportError`).
@@ -57,7 +73,11 @@ pub enum Error {
     /// `internal_error`, `service_unavailable`, `invalid_response` or any unknown code:
     /// the server failed. Python: `ServerError`.
     #[error("{message}")]
-    Server { code: Code, status: u16, message: String },
+    Server {
+        code: Code,
+        status: u16,
+        message: String,
+    },
 
     /// `client_closed`: the client was closed. Python: `CreditSyncError`.
     #[error("client is closed")]
@@ -89,23 +109,41 @@ impl Error {
 
     /// An SDK-side argument error.
     pub fn invalid_argument(message: impl Into<String>) -> Self {
-        Error::Validation { code: Code::InvalidArgument, message: message.into(), field: None }
+        Error::Validation {
+            code: Code::InvalidArgument,
+            message: message.into(),
+            field: None,
+        }
     }
 
     /// Builds the error for a server error envelope.
     pub fn from_envelope<T>(status: u16, env: &Envelope<T>, retry_after: Option<Duration>) -> Self {
         let message = env.message.clone();
         match env.code {
-            Code::InsufficientCredits => Error::InsufficientCredits { message, balance: env.balance },
-            Code::ReferenceConflict => {
-                Error::ReferenceConflict { message, fields: env.fields.clone().unwrap_or_default() }
-            }
+            Code::InsufficientCredits => Error::InsufficientCredits {
+                message,
+                balance: env.balance,
+            },
+            Code::ReferenceConflict => Error::ReferenceConflict {
+                message,
+                fields: env.fields.clone().unwrap_or_default(),
+            },
             Code::UserNotFound => Error::UserNotFound { message },
-            Code::Unauthorized | Code::InvalidSignature | Code::SourceMismatch | Code::Forbidden => {
-                Error::Authentication { code: env.code, message }
-            }
-            Code::TimestampOutOfWindow => Error::Timestamp { message, server_time: env.server_time },
-            Code::RateLimited => Error::RateLimited { message, retry_after },
+            Code::Unauthorized
+            | Code::InvalidSignature
+            | Code::SourceMismatch
+            | Code::Forbidden => Error::Authentication {
+                code: env.code,
+                message,
+            },
+            Code::TimestampOutOfWindow => Error::Timestamp {
+                message,
+                server_time: env.server_time,
+            },
+            Code::RateLimited => Error::RateLimited {
+                message,
+                retry_after,
+            },
             Code::Timeout => Error::Timeout { message },
             Code::ConnectionError => Error::Transport { message },
             Code::InvalidJson
@@ -121,7 +159,11 @@ impl Error {
             | Code::UnsupportedMediaType
             | Code::BalanceOverflow
             | Code::InvalidArgument
-            | Code::BatchAborted => Error::Validation { code: env.code, message, field: env.field.clone() },
+            | Code::BatchAborted => Error::Validation {
+                code: env.code,
+                message,
+                field: env.field.clone(),
+            },
             Code::ClientClosed => Error::Closed,
             Code::Ok
             | Code::PartialFailure
@@ -130,14 +172,22 @@ impl Error {
             | Code::InternalError
             | Code::ServiceUnavailable
             | Code::InvalidResponse
-            | Code::Unknown => Error::Server { code: env.code, status, message },
+            | Code::Unknown => Error::Server {
+                code: env.code,
+                status,
+                message,
+            },
         }
     }
 }
 
 impl From<FieldError> for Error {
     fn from(e: FieldError) -> Self {
-        Error::Validation { code: e.code, message: e.message, field: e.field.map(str::to_string) }
+        Error::Validation {
+            code: e.code,
+            message: e.message,
+            field: e.field.map(str::to_string),
+        }
     }
 }
 

@@ -67,7 +67,12 @@ pub struct BatchEntry {
 
 impl BatchEntry {
     pub fn new(telegram_id: i64, amount: i64, reason: impl Into<String>) -> Self {
-        BatchEntry { telegram_id, amount, reason: reason.into(), reference: None }
+        BatchEntry {
+            telegram_id,
+            amount,
+            reason: reason.into(),
+            reference: None,
+        }
     }
     pub fn reference(mut self, reference: impl Into<String>) -> Self {
         self.reference = Some(reference.into());

@@ -449,7 +449,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(code: Code, field: &'static str, message: impl Into<String>) -> Self {
-        FieldError { code, field: Some(field), message: message.into() }
+        FieldError {
+            code,
+            field: Some(field),
+            message: message.into(),
+        }
     }
 }
 
@@ -475,7 +479,11 @@ pub fn validate_telegram_id(telegram_id: i64) -> Result<(), FieldError> {
 /// `amount` must be non-zero and `|amount| <= max_amount`.
 pub fn validate_amount(amount: i64, max_amount: i64) -> Result<(), FieldError> {
     if amount == 0 {
-        return Err(FieldError::new(Code::InvalidAmount, fields::AMOUNT, "amount must not be 0"));
+        return Err(FieldError::new(
+            Code::InvalidAmount,
+            fields::AMOUNT,
+            "amount must not be 0",
+        ));
     }
     if amount.unsigned_abs() > max_amount.unsigned_abs() {
         return Err(FieldError::new(
@@ -590,7 +598,10 @@ impl<'a> Fields<'a> {
     /// Like `new`, naming fields `"{prefix}{name}"` in messages (e.g. `items[3].`).
     pub fn with_prefix(value: &'a Value, prefix: &str) -> Result<Self, FieldError> {
         match value.as_object() {
-            Some(obj) => Ok(Fields { obj, prefix: prefix.to_string() }),
+            Some(obj) => Ok(Fields {
+                obj,
+                prefix: prefix.to_string(),
+            }),
             None => Err(FieldError {
                 code: Code::InvalidJson,
                 field: None,
@@ -600,7 +611,11 @@ impl<'a> Fields<'a> {
     }
 
     fn missing(&self, name: &'static str) -> FieldError {
-        FieldError::new(Code::MissingField, name, format!("missing field `{}{name}`", self.prefix))
+        FieldError::new(
+            Code::MissingField,
+            name,
+            format!("missing field `{}{name}`", self.prefix),
+        )
     }
 
     fn wrong(&self, name: &'static str, expected: &str) -> FieldError {
@@ -621,7 +636,10 @@ impl<'a> Fields<'a> {
     pub fn opt_i64(&self, name: &'static str) -> Result<Option<i64>, FieldError> {
         match self.get(name) {
             None => Ok(None),
-            Some(v) => v.as_i64().map(Some).ok_or_else(|| self.wrong(name, "an integer in the i64 range")),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| self.wrong(name, "an integer in the i64 range")),
         }
     }
 
@@ -632,7 +650,10 @@ impl<'a> Fields<'a> {
     pub fn opt_str(&self, name: &'static str) -> Result<Option<&'a str>, FieldError> {
         match self.get(name) {
             None => Ok(None),
-            Some(v) => v.as_str().map(Some).ok_or_else(|| self.wrong(name, "a string")),
+            Some(v) => v
+                .as_str()
+                .map(Some)
+                .ok_or_else(|| self.wrong(name, "a string")),
         }
     }
 
@@ -643,7 +664,10 @@ impl<'a> Fields<'a> {
     pub fn opt_bool(&self, name: &'static str) -> Result<Option<bool>, FieldError> {
         match self.get(name) {
             None => Ok(None),
-            Some(v) => v.as_bool().map(Some).ok_or_else(|| self.wrong(name, "a boolean")),
+            Some(v) => v
+                .as_bool()
+                .map(Some)
+                .ok_or_else(|| self.wrong(name, "a boolean")),
         }
     }
 
@@ -695,7 +719,9 @@ impl BatchRequest {
                 telegram_id: item.i64(fields::TELEGRAM_ID)?,
                 amount: item.i64(fields::AMOUNT)?,
                 reason: item.str(fields::REASON)?.to_string(),
-                external_reference: item.opt_str(fields::EXTERNAL_REFERENCE)?.map(str::to_string),
+                external_reference: item
+                    .opt_str(fields::EXTERNAL_REFERENCE)?
+                    .map(str::to_string),
                 token: item.opt_str(fields::TOKEN)?.map(str::to_string),
             });
         }
@@ -747,7 +773,10 @@ mod tests {
             &json!({"telegram_id": "1", "amount": 1, "source": "s", "reason": "r"}),
         )
         .unwrap_err();
-        assert_eq!((err.code, err.field), (Code::InvalidField, Some("telegram_id")));
+        assert_eq!(
+            (err.code, err.field),
+            (Code::InvalidField, Some("telegram_id"))
+        );
         let err = SyncRequest::from_json(
             &json!({"telegram_id": 1.5, "amount": 1, "source": "s", "reason": "r"}),
         )
@@ -759,11 +788,23 @@ mod tests {
 
     #[test]
     fn value_rules() {
-        assert_eq!(validate_amount(0, 10).unwrap_err().code, Code::InvalidAmount);
-        assert_eq!(validate_amount(11, 10).unwrap_err().code, Code::AmountTooLarge);
-        assert_eq!(validate_amount(i64::MIN, 10).unwrap_err().code, Code::AmountTooLarge);
+        assert_eq!(
+            validate_amount(0, 10).unwrap_err().code,
+            Code::InvalidAmount
+        );
+        assert_eq!(
+            validate_amount(11, 10).unwrap_err().code,
+            Code::AmountTooLarge
+        );
+        assert_eq!(
+            validate_amount(i64::MIN, 10).unwrap_err().code,
+            Code::AmountTooLarge
+        );
         assert!(validate_amount(-10, 10).is_ok());
-        assert_eq!(validate_telegram_id(0).unwrap_err().code, Code::InvalidTelegramId);
+        assert_eq!(
+            validate_telegram_id(0).unwrap_err().code,
+            Code::InvalidTelegramId
+        );
         assert!(validate_reason(&"观".repeat(256)).is_ok());
         assert!(validate_reason(&"观".repeat(257)).is_err());
         assert!(validate_reason("a\u{0}b").is_err());
@@ -780,7 +821,13 @@ mod tests {
             code: Code::Ok,
             message: "ok".into(),
             balance: Some(100),
-            data: Some(SyncData { record_id: 1, telegram_id: 7, change: 100, balance: 100, duplicate: false }),
+            data: Some(SyncData {
+                record_id: 1,
+                telegram_id: 7,
+                change: 100,
+                balance: 100,
+                duplicate: false,
+            }),
             field: None,
             fields: None,
             server_time: None,
@@ -796,7 +843,13 @@ mod tests {
     #[test]
     fn records_path() {
         assert_eq!(paths::records(5, None, None), "/api/credits/records/5");
-        assert_eq!(paths::records(5, Some(10), Some("42")), "/api/credits/records/5?limit=10&cursor=42");
-        assert_eq!(paths::records(5, None, Some("42")), "/api/credits/records/5?cursor=42");
+        assert_eq!(
+            paths::records(5, Some(10), Some("42")),
+            "/api/credits/records/5?limit=10&cursor=42"
+        );
+        assert_eq!(
+            paths::records(5, None, Some("42")),
+            "/api/credits/records/5?cursor=42"
+        );
     }
 }

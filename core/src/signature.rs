@@ -14,8 +14,17 @@ pub fn v1_message(telegram_id: i64, amount: i64, source: &str, timestamp: i64) -
 }
 
 /// The guide's v1 token: lowercase hex of HMAC-SHA256(secret, v1_message).
-pub fn v1_token(secret: &str, telegram_id: i64, amount: i64, source: &str, timestamp: i64) -> String {
-    hmac_hex(secret.as_bytes(), v1_message(telegram_id, amount, source, timestamp).as_bytes())
+pub fn v1_token(
+    secret: &str,
+    telegram_id: i64,
+    amount: i64,
+    source: &str,
+    timestamp: i64,
+) -> String {
+    hmac_hex(
+        secret.as_bytes(),
+        v1_message(telegram_id, amount, source, timestamp).as_bytes(),
+    )
 }
 
 /// Constant-time check of a v1 token.
@@ -35,17 +44,38 @@ pub fn verify_v1(
 /// `"{t}\n{METHOD}\n{path?query}\n{hex sha256(body)}"`.
 pub fn v2_message(timestamp: i64, method: &str, path_and_query: &str, body: &[u8]) -> String {
     let body_hash = hex::encode(Sha256::digest(body));
-    format!("{timestamp}\n{}\n{path_and_query}\n{body_hash}", method.to_ascii_uppercase())
+    format!(
+        "{timestamp}\n{}\n{path_and_query}\n{body_hash}",
+        method.to_ascii_uppercase()
+    )
 }
 
 /// The hex v2 signature of one request.
-pub fn v2_signature(secret: &str, timestamp: i64, method: &str, path_and_query: &str, body: &[u8]) -> String {
-    hmac_hex(secret.as_bytes(), v2_message(timestamp, method, path_and_query, body).as_bytes())
+pub fn v2_signature(
+    secret: &str,
+    timestamp: i64,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+) -> String {
+    hmac_hex(
+        secret.as_bytes(),
+        v2_message(timestamp, method, path_and_query, body).as_bytes(),
+    )
 }
 
 /// The full `X-Signature` header value: `t=<unix seconds>,v2=<hex>`.
-pub fn v2_header(secret: &str, timestamp: i64, method: &str, path_and_query: &str, body: &[u8]) -> String {
-    format!("t={timestamp},v2={}", v2_signature(secret, timestamp, method, path_and_query, body))
+pub fn v2_header(
+    secret: &str,
+    timestamp: i64,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+) -> String {
+    format!(
+        "t={timestamp},v2={}",
+        v2_signature(secret, timestamp, method, path_and_query, body)
+    )
 }
 
 /// A parsed `X-Signature` header.
@@ -67,7 +97,10 @@ pub fn parse_v2_header(value: &str) -> Option<SignatureHeader> {
             _ => {}
         }
     }
-    Some(SignatureHeader { timestamp: timestamp?, v2: v2? })
+    Some(SignatureHeader {
+        timestamp: timestamp?,
+        v2: v2?,
+    })
 }
 
 /// Constant-time check of a v2 signature against the request it claims to sign.
@@ -89,7 +122,8 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Is `timestamp` within `tolerance` seconds of `now`?
 pub fn timestamp_in_window(timestamp: i64, now: i64, tolerance: i64) -> bool {
-    now.checked_sub(timestamp).is_some_and(|d| d.abs() <= tolerance)
+    now.checked_sub(timestamp)
+        .is_some_and(|d| d.abs() <= tolerance)
 }
 
 fn hmac_hex(key: &[u8], message: &[u8]) -> String {
@@ -108,7 +142,10 @@ mod tests {
 
     #[test]
     fn v1_vectors() {
-        assert_eq!(v1_message(123456789, 100, "media_bot", T), "123456789:100:media_bot:1700000000");
+        assert_eq!(
+            v1_message(123456789, 100, "media_bot", T),
+            "123456789:100:media_bot:1700000000"
+        );
         assert_eq!(
             v1_token(SECRET, 123456789, 100, "media_bot", T),
             "1b8cb0674014a1e29c6de19db999e22bf85dfce59f8ce639fb1a8f5630d855c7"
@@ -124,11 +161,23 @@ mod tests {
         let body = br#"{"telegram_id":123456789,"amount":100,"source":"media_bot","reason":"test","external_reference":"video_12345"}"#;
         assert_eq!(
             v2_message(T, "post", "/api/credits/sync", body),
-            format!("1700000000\nPOST\n/api/credits/sync\n{}", "cfb7a550dac80ee6f435ee4c9c1ac39e12c7f80348d8450e15c04c8d658bfb88")
+            format!(
+                "1700000000\nPOST\n/api/credits/sync\n{}",
+                "cfb7a550dac80ee6f435ee4c9c1ac39e12c7f80348d8450e15c04c8d658bfb88"
+            )
         );
-        assert_eq!(v2_header(SECRET, T, "POST", "/api/credits/sync", body), "t=1700000000,v2=b6fda2ccb5023920812763df8bb1b2bb42f66cd4ac6917007df4c8186f0e0169");
         assert_eq!(
-            v2_header(SECRET, T, "GET", "/api/credits/records/123456789?limit=5", b""),
+            v2_header(SECRET, T, "POST", "/api/credits/sync", body),
+            "t=1700000000,v2=b6fda2ccb5023920812763df8bb1b2bb42f66cd4ac6917007df4c8186f0e0169"
+        );
+        assert_eq!(
+            v2_header(
+                SECRET,
+                T,
+                "GET",
+                "/api/credits/records/123456789?limit=5",
+                b""
+            ),
             "t=1700000000,v2=09f56346996029ebe5cc7430b5fa443e5fd2f13a8e69bbf1206b5cac5c47fddf"
         );
     }

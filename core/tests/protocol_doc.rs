@@ -21,7 +21,10 @@ fn every_server_code_is_documented_with_its_status() {
     ];
     for code in Code::ALL {
         if client_only.contains(code) {
-            assert!(doc.contains(&format!("`{}`", code.as_str())), "{code} not in docs/protocol.md");
+            assert!(
+                doc.contains(&format!("`{}`", code.as_str())),
+                "{code} not in docs/protocol.md"
+            );
             continue;
         }
         let row = format!("| `{}` | {} |", code.as_str(), code.http_status());
@@ -39,7 +42,13 @@ fn documented_vectors_match_the_code() {
         signature::v1_token(secret, 123456789, 100, "media_bot", t),
         signature::v1_token(secret, 123456789, -50, "media_bot", t),
         signature::v2_signature(secret, t, "POST", "/api/credits/sync", body),
-        signature::v2_signature(secret, t, "GET", "/api/credits/records/123456789?limit=5", b""),
+        signature::v2_signature(
+            secret,
+            t,
+            "GET",
+            "/api/credits/records/123456789?limit=5",
+            b"",
+        ),
     ];
     for hex in expected {
         assert!(doc.contains(&hex), "docs/protocol.md lacks vector {hex}");

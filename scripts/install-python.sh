@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds the credit-sync-client wheel (pyo3 + maturin) and installs it into the
+# repo's virtualenv `.venv`, with the tools the tests and examples use.
+# Usage: scripts/install-python.sh [release|dev]   (default: release)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile="${1:-release}"
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q "maturin>=1.8,<2" pytest requests httpx mypy
+
+wheels="target/wheels-$profile"
+rm -rf "$wheels"
+if [ "$profile" = release ]; then
+  .venv/bin/maturin build -q --release -m bindings-python/Cargo.toml -o "$wheels"
+else
+  .venv/bin/maturin build -q --profile dev -m bindings-python/Cargo.toml -o "$wheels"
+fi
+.venv/bin/python -m pip install -q --force-reinstall --no-deps "$wheels"/credit_sync_client-*.whl
+echo "installed $(ls "$wheels"/credit_sync_client-*.whl) into .venv"

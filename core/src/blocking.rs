@@ -1,30 +1,116 @@
 //! The blocking client: the async client's API without async, for scripts and
-//! sync code. It owns a small tokio runtime.
-//! (Skeleton: the SDK issue fills in the bodies.)
+//! sync code. It owns a small tokio runtime, created on first use and shared by its
+//! clones, so it can be called from many threads at once.
 
 use crate::config::{Config, ConfigBuilder};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Balance, BatchEntry, BatchResult, Record, RecordsPage, SyncResult, UserData};
+use crate::records::{Pager, Step};
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
 
 /// Blocking Credit Sync client. Cheap to clone; safe to share across threads.
-/// Must not be called from inside an async runtime.
+///
+/// Must not be called where a tokio runtime is entered (an async task, or
+/// `spawn_blocking`): blocking there would stall that runtime, so the call returns an
+/// `invalid_argument` error that says to use the async [`crate::Client`] instead
+/// (from `spawn_blocking`: `Handle::current().block_on(client.as_async().get_balance(..))`).
+///
+/// ```no_run
+/// let client = credit_sync::blocking::Client::from_env()?;
+/// let r = client.add_credits(123456789, 100, "test reward", Some("video_12345"))?;
+/// println!("balance {:?}", r.balance);
+/// # Ok::<(), credit_sync::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Client {
     inner: crate::Client,
+    runtime: Arc<Runtime>,
+}
+
+/// The runtime behind a blocking client, built on first use. Dropping it never blocks
+/// or panics, even when the last clone is dropped inside another runtime.
+#[derive(Debug, Default)]
+struct Runtime(OnceLock<tokio::runtime::Runtime>);
+
+impl Runtime {
+    fn get(&self) -> Result<&tokio::runtime::Runtime> {
+        if let Some(rt) = self.0.get() {
+            return Ok(rt);
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("credit-sync-blocking")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Transport {
+                message: format!("cannot start the blocking client's runtime: {e}"),
+            })?;
+        // Another thread may have won the race; its runtime is kept and ours dropped
+        // (outside any runtime, so that is safe).
+        if let Err(rt) = self.0.set(rt) {
+            rt.shutdown_background();
+        }
+        Ok(self.0.get().expect("set above"))
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl Client {
+    /// A [`ConfigBuilder`]; finish with `.build().and_then(blocking::Client::new)`.
     pub fn builder() -> ConfigBuilder {
         Config::builder()
     }
+
     pub fn new(config: Config) -> Result<Client> {
         Ok(Client {
             inner: crate::Client::new(config)?,
+            runtime: Arc::new(Runtime::default()),
         })
     }
+
     pub fn from_env() -> Result<Client> {
         Client::new(Config::from_env()?)
     }
+
+    /// The async client this one drives (same connection pool, clock and config).
+    pub fn as_async(&self) -> &crate::Client {
+        &self.inner
+    }
+
+    pub fn config(&self) -> &Config {
+        self.inner.config()
+    }
+
+    /// See [`crate::Client::clock_offset`].
+    pub fn clock_offset(&self) -> i64 {
+        self.inner.clock_offset()
+    }
+
+    /// See [`crate::Client::set_clock_offset`].
+    pub fn set_clock_offset(&self, secs: i64) {
+        self.inner.set_clock_offset(secs)
+    }
+
+    /// Runs one async call to completion on the owned runtime.
+    fn block_on<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::invalid_argument(
+                "credit_sync::blocking::Client was called inside a tokio runtime, where it \
+                 would block the runtime; use the async credit_sync::Client there",
+            ));
+        }
+        self.runtime.get()?.block_on(fut)
+    }
+
+    /// See [`crate::Client::add_credits`].
     pub fn add_credits(
         &self,
         telegram_id: i64,
@@ -32,9 +118,13 @@ impl Client {
         reason: &str,
         reference: Option<&str>,
     ) -> Result<SyncResult> {
-        let _ = (&self.inner, telegram_id, amount, reason, reference);
-        todo!()
+        self.block_on(
+            self.inner
+                .add_credits(telegram_id, amount, reason, reference),
+        )
     }
+
+    /// See [`crate::Client::deduct_credits`].
     pub fn deduct_credits(
         &self,
         telegram_id: i64,
@@ -42,9 +132,13 @@ impl Client {
         reason: &str,
         reference: Option<&str>,
     ) -> Result<SyncResult> {
-        let _ = (telegram_id, amount, reason, reference);
-        todo!()
+        self.block_on(
+            self.inner
+                .deduct_credits(telegram_id, amount, reason, reference),
+        )
     }
+
+    /// See [`crate::Client::sync`].
     pub fn sync(
         &self,
         telegram_id: i64,
@@ -52,37 +146,57 @@ impl Client {
         reason: &str,
         reference: Option<&str>,
     ) -> Result<SyncResult> {
-        let _ = (telegram_id, amount, reason, reference);
-        todo!()
+        self.block_on(self.inner.sync(telegram_id, amount, reason, reference))
     }
+
+    /// See [`crate::Client::batch_sync`].
     pub fn batch_sync(&self, items: Vec<BatchEntry>, atomic: bool) -> Result<BatchResult> {
-        let _ = (items, atomic);
-        todo!()
+        self.block_on(self.inner.batch_sync(items, atomic))
     }
+
+    /// See [`crate::Client::get_balance`]; `None` for an unregistered user.
     pub fn get_balance(&self, telegram_id: i64) -> Result<Option<Balance>> {
-        let _ = telegram_id;
-        todo!()
+        self.block_on(self.inner.get_balance(telegram_id))
     }
+
+    /// See [`crate::Client::get_records`].
     pub fn get_records(
         &self,
         telegram_id: i64,
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<RecordsPage> {
-        let _ = (telegram_id, limit, cursor);
-        todo!()
+        self.block_on(self.inner.get_records(telegram_id, limit, cursor))
     }
+
     /// Every record, newest first, as an iterator that fetches pages lazily.
+    /// The iterator ends after the first error.
     pub fn records_iter(
         &self,
         telegram_id: i64,
         page_size: u32,
     ) -> impl Iterator<Item = Result<Record>> {
-        let _ = (telegram_id, page_size);
-        std::iter::empty()
+        let client = self.clone();
+        let mut pager = Pager::new();
+        std::iter::from_fn(move || loop {
+            match pager.step() {
+                Step::Yield(r) => return Some(Ok(r)),
+                Step::Done => return None,
+                Step::Fetch(cursor) => {
+                    match client.get_records(telegram_id, Some(page_size), cursor.as_deref()) {
+                        Ok(page) => pager.feed(page),
+                        Err(e) => {
+                            pager.fail();
+                            return Some(Err(e));
+                        }
+                    }
+                }
+            }
+        })
     }
+
+    /// See [`crate::Client::register_user`].
     pub fn register_user(&self, telegram_id: i64, nickname: Option<&str>) -> Result<UserData> {
-        let _ = (telegram_id, nickname);
-        todo!()
+        self.block_on(self.inner.register_user(telegram_id, nickname))
     }
 }

@@ -1,15 +1,64 @@
-//! The async client: signs, sends, retries and decodes every call.
-//! (Skeleton: the SDK issue fills in the bodies; the signatures are the contract
-//! the bindings code against.)
+//! The async client: validates, signs, sends, retries and decodes every call.
+//! One logical call = one fixed `external_reference` + as many signed attempts as
+//! the retry policy allows.
 
+use crate::clock::Clock;
 use crate::config::{Config, ConfigBuilder};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Balance, BatchEntry, BatchResult, Record, RecordsPage, SyncResult, UserData};
+use crate::protocol::{
+    self, fields, limits, paths, BalanceResponse, BatchData, BatchItem, BatchItemResult,
+    BatchRequest, Code, Envelope, RecordsResponse, RegisterUserRequest, SyncRequest, SyncResponse,
+    UserResponse,
+};
+use crate::records::{Pager, Step};
+use crate::response::{self, Accept, Failure};
+use crate::retry::RetryPolicy;
+use crate::signature;
+use crate::transport::{Method, Transport};
 use futures_util::Stream;
+use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
 
-/// Async Credit Sync client. Cheap to clone (an `Arc` inside); safe to share across tasks.
+/// Async Credit Sync client. Cheap to clone (an `Arc` inside); safe to share across
+/// tasks and threads. It runs on whatever tokio runtime polls it.
+///
+/// Every write carries an `external_reference`: the caller's, or an `auto-<uuid v7>`
+/// made once per call. Retries (connect errors, timeouts, broken connections, 408,
+/// 429, 5xx) reuse it, so a retry can never apply a change twice.
+///
+/// ```no_run
+/// use credit_sync::{reference, Client, Error};
+///
+/// # async fn run() -> Result<(), Error> {
+/// let client = Client::builder()
+///     .base_url("http://127.0.0.1:8080")
+///     .api_key("media-bot-api-key-2024")
+///     .secret_key("your-secret-key-here")
+///     .source("media_bot")
+///     .build()
+///     .and_then(Client::new)?;
+///
+/// // Earn: the reference makes the reward idempotent.
+/// let r = client
+///     .add_credits(123456789, 50, "watched a video", Some(&reference::video_watched(123456789, "12345")))
+///     .await?;
+/// println!("balance {:?}, duplicate {}", r.balance, r.duplicate);
+///
+/// // Spend: business failures are typed errors.
+/// match client.deduct_credits(123456789, 500, "VIP", Some("order_1001")).await {
+///     Ok(r) => println!("paid, balance {:?}", r.balance),
+///     Err(Error::InsufficientCredits { balance, .. }) => println!("only {balance:?} credits"),
+///     Err(e) => return Err(e),
+/// }
+///
+/// if let Some(b) = client.get_balance(123456789).await? {
+///     println!("{} credits", b.credits);
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -17,27 +66,47 @@ pub struct Client {
 
 struct Inner {
     config: Config,
+    transport: Transport,
+    clock: Clock,
+    policy: RetryPolicy,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("config", &self.inner.config)
+            .field("clock_offset_secs", &self.inner.clock.offset())
             .finish()
     }
 }
 
+/// A request body for one attempt, signed at the attempt's timestamp.
+type BodyFn<'a> = &'a (dyn Fn(i64) -> Vec<u8> + Send + Sync);
+
 impl Client {
+    /// A [`ConfigBuilder`]; finish with `.build().and_then(Client::new)`.
     pub fn builder() -> ConfigBuilder {
         Config::builder()
     }
 
+    /// A client for `config`. Needs no runtime; connections open on first use.
     pub fn new(config: Config) -> Result<Client> {
+        let transport = Transport::new(&config)?;
+        let policy = RetryPolicy {
+            max_retries: config.max_retries,
+            backoff: config.backoff,
+        };
         Ok(Client {
-            inner: Arc::new(Inner { config }),
+            inner: Arc::new(Inner {
+                config,
+                transport,
+                clock: Clock::default(),
+                policy,
+            }),
         })
     }
 
+    /// A client configured from the `CREDIT_SYNC_*` environment variables.
     pub fn from_env() -> Result<Client> {
         Client::new(Config::from_env()?)
     }
@@ -46,8 +115,22 @@ impl Client {
         &self.inner.config
     }
 
-    /// Adds `amount` (> 0) credits. Business failures are `Err` (see [`SyncResult::failed`]
-    /// for the guide's `success == false` style).
+    /// Seconds added to the local clock when signing. Learnt from the server after a
+    /// `timestamp_out_of_window`; shared by every clone.
+    pub fn clock_offset(&self) -> i64 {
+        self.inner.clock.offset()
+    }
+
+    /// Sets the clock offset (seconds added to the local clock when signing), e.g.
+    /// to start from a known skew. The client corrects it by itself when the server
+    /// reports a clock difference.
+    pub fn set_clock_offset(&self, secs: i64) {
+        self.inner.clock.set_offset(secs)
+    }
+
+    /// Adds `amount` (> 0) credits. An unknown user is registered first when the
+    /// source allows it. Business failures are `Err` (see [`SyncResult::failed`] for the
+    /// guide's `success == false` style).
     pub async fn add_credits(
         &self,
         telegram_id: i64,
@@ -55,11 +138,17 @@ impl Client {
         reason: &str,
         reference: Option<&str>,
     ) -> Result<SyncResult> {
-        let _ = (telegram_id, amount, reason, reference);
-        todo!()
+        if amount < 0 {
+            return Err(field_argument(
+                fields::AMOUNT,
+                format!("add_credits takes a positive amount, got {amount}; use deduct_credits to remove credits"),
+            ));
+        }
+        self.sync(telegram_id, amount, reason, reference).await
     }
 
-    /// Deducts `amount` (> 0) credits; never takes the balance below zero.
+    /// Deducts `amount` (> 0) credits; never takes the balance below zero
+    /// ([`Error::InsufficientCredits`] carries the current balance).
     pub async fn deduct_credits(
         &self,
         telegram_id: i64,
@@ -67,8 +156,13 @@ impl Client {
         reason: &str,
         reference: Option<&str>,
     ) -> Result<SyncResult> {
-        let _ = (telegram_id, amount, reason, reference);
-        todo!()
+        if amount < 0 {
+            return Err(field_argument(
+                fields::AMOUNT,
+                format!("deduct_credits takes a positive amount to remove, got {amount}"),
+            ));
+        }
+        self.sync(telegram_id, -amount, reason, reference).await
     }
 
     /// Applies a signed change (positive adds, negative deducts).
@@ -79,50 +173,360 @@ impl Client {
         reason: &str,
         reference: Option<&str>,
     ) -> Result<SyncResult> {
-        let _ = (telegram_id, amount, reason, reference);
-        todo!()
+        protocol::validate_change(telegram_id, amount, reason, reference, i64::MAX)?;
+        let reference = reference.map_or_else(auto_reference, str::to_string);
+        let config = &self.inner.config;
+        let body = |ts: i64| {
+            to_json(&SyncRequest {
+                telegram_id,
+                amount,
+                source: config.source.clone(),
+                reason: reason.to_string(),
+                timestamp: Some(ts),
+                token: Some(signature::v1_token(
+                    &config.secret_key,
+                    telegram_id,
+                    amount,
+                    &config.source,
+                    ts,
+                )),
+                external_reference: Some(reference.clone()),
+            })
+        };
+        let value = self
+            .call(Method::Post, paths::SYNC, Some(&body), Accept::Success)
+            .await?;
+        let resp: SyncResponse = response::decode(value)?;
+        let data = resp.data.ok_or_else(|| missing_data(paths::SYNC))?;
+        Ok(SyncResult {
+            success: true,
+            code: resp.code,
+            message: resp.message,
+            telegram_id: data.telegram_id,
+            change: data.change,
+            balance: Some(data.balance),
+            record_id: Some(data.record_id),
+            duplicate: data.duplicate,
+            reference: Some(reference),
+            error: None,
+        })
     }
 
     /// Applies up to 1,000 changes, each on its own (or all-or-nothing with `atomic`).
+    /// Item failures are in the per-item results; `Err` means the batch as a whole failed.
     pub async fn batch_sync(&self, items: Vec<BatchEntry>, atomic: bool) -> Result<BatchResult> {
-        let _ = (items, atomic);
-        todo!()
+        if items.is_empty() || items.len() > limits::MAX_BATCH_ITEMS {
+            return Err(Error::Validation {
+                code: Code::BatchTooLarge,
+                message: format!(
+                    "a batch holds 1 to {} items, got {}",
+                    limits::MAX_BATCH_ITEMS,
+                    items.len()
+                ),
+                field: Some(fields::ITEMS.to_string()),
+            });
+        }
+        for (i, item) in items.iter().enumerate() {
+            protocol::validate_change(
+                item.telegram_id,
+                item.amount,
+                &item.reason,
+                item.reference.as_deref(),
+                i64::MAX,
+            )
+            .map_err(|e| {
+                let mut err = Error::from(e);
+                if let Error::Validation { field, .. } = &mut err {
+                    *field = field.take().map(|f| format!("{}[{i}].{f}", fields::ITEMS));
+                }
+                err
+            })?;
+        }
+        // One reference per item for the whole call, so retries replay instead of re-applying.
+        let items: Vec<BatchItem> = items
+            .into_iter()
+            .map(|e| BatchItem {
+                telegram_id: e.telegram_id,
+                amount: e.amount,
+                reason: e.reason,
+                external_reference: Some(e.reference.unwrap_or_else(auto_reference)),
+                token: None,
+            })
+            .collect();
+        let config = &self.inner.config;
+        let body = |ts: i64| {
+            let items = items
+                .iter()
+                .map(|it| BatchItem {
+                    token: Some(signature::v1_token(
+                        &config.secret_key,
+                        it.telegram_id,
+                        it.amount,
+                        &config.source,
+                        ts,
+                    )),
+                    ..it.clone()
+                })
+                .collect();
+            to_json(&BatchRequest {
+                source: config.source.clone(),
+                items,
+                atomic,
+                timestamp: Some(ts),
+            })
+        };
+        let value = self
+            .call(
+                Method::Post,
+                paths::BATCH,
+                Some(&body),
+                Accept::BatchResults,
+            )
+            .await?;
+        let resp: Envelope<BatchData> = response::decode(value)?;
+        let data = resp.data.ok_or_else(|| missing_data(paths::BATCH))?;
+        let results: Vec<SyncResult> = data
+            .results
+            .into_iter()
+            .map(|r| {
+                let sent = items
+                    .get(r.index)
+                    .and_then(|i| i.external_reference.clone());
+                item_result(r, sent)
+            })
+            .collect();
+        let failed = results.iter().filter(|r| !r.success).count();
+        Ok(BatchResult {
+            success: failed == 0,
+            code: resp.code,
+            message: resp.message,
+            succeeded: results.len() - failed,
+            failed,
+            results,
+        })
     }
 
-    /// `None` for an unregistered user.
+    /// The user's balance; `None` for an unregistered user.
     pub async fn get_balance(&self, telegram_id: i64) -> Result<Option<Balance>> {
-        let _ = telegram_id;
-        todo!()
+        protocol::validate_telegram_id(telegram_id)?;
+        let path = paths::balance(telegram_id);
+        match self.call(Method::Get, &path, None, Accept::Success).await {
+            Ok(value) => Ok(Some(response::decode::<BalanceResponse>(value)?.balance)),
+            Err(Error::UserNotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
-    /// One page of records, newest first.
+    /// One page of records, newest first. `limit` is 1..=200 (server default 20);
+    /// pass the page's `next_cursor` as `cursor` for the next (older) page.
     pub async fn get_records(
         &self,
         telegram_id: i64,
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<RecordsPage> {
-        let _ = (telegram_id, limit, cursor);
-        todo!()
+        protocol::validate_telegram_id(telegram_id)?;
+        if let Some(limit) = limit {
+            if limit == 0 || limit > limits::MAX_RECORDS_LIMIT {
+                return Err(field_argument(
+                    fields::LIMIT,
+                    format!(
+                        "limit must be 1 to {}, got {limit}",
+                        limits::MAX_RECORDS_LIMIT
+                    ),
+                ));
+            }
+        }
+        if let Some(cursor) = cursor {
+            let url_safe =
+                |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~');
+            if cursor.is_empty() || !cursor.chars().all(url_safe) {
+                return Err(field_argument(
+                    fields::CURSOR,
+                    "cursor must be a next_cursor returned by get_records",
+                ));
+            }
+        }
+        let path = paths::records(telegram_id, limit, cursor);
+        let value = self.call(Method::Get, &path, None, Accept::Success).await?;
+        Ok(response::decode::<RecordsResponse>(value)?.page)
     }
 
     /// Every record of a user, newest first, fetching pages of `page_size` as needed.
+    /// The stream ends after the first error.
     pub fn records_stream(
         &self,
         telegram_id: i64,
         page_size: u32,
     ) -> impl Stream<Item = Result<Record>> + Send + 'static {
-        let _ = (telegram_id, page_size);
-        futures_util::stream::empty()
+        let client = self.clone();
+        futures_util::stream::unfold(Pager::new(), move |mut pager| {
+            let client = client.clone();
+            async move {
+                loop {
+                    match pager.step() {
+                        Step::Yield(r) => return Some((Ok(r), pager)),
+                        Step::Done => return None,
+                        Step::Fetch(cursor) => {
+                            match client
+                                .get_records(telegram_id, Some(page_size), cursor.as_deref())
+                                .await
+                            {
+                                Ok(page) => pager.feed(page),
+                                Err(e) => {
+                                    pager.fail();
+                                    return Some((Err(e), pager));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        })
     }
 
-    /// Registers a user or updates their nickname (admin sources only).
+    /// Registers a user or updates their nickname (admin sources only; others get
+    /// [`Error::Authentication`] with code `forbidden`).
     pub async fn register_user(
         &self,
         telegram_id: i64,
         nickname: Option<&str>,
     ) -> Result<UserData> {
-        let _ = (telegram_id, nickname);
-        todo!()
+        protocol::validate_telegram_id(telegram_id)?;
+        if let Some(nickname) = nickname {
+            protocol::validate_nickname(nickname)?;
+        }
+        let config = &self.inner.config;
+        let body = |ts: i64| {
+            to_json(&RegisterUserRequest {
+                telegram_id,
+                nickname: nickname.map(str::to_string),
+                source: Some(config.source.clone()),
+                timestamp: Some(ts),
+                token: Some(signature::v1_token(
+                    &config.secret_key,
+                    telegram_id,
+                    0,
+                    &config.source,
+                    ts,
+                )),
+            })
+        };
+        let value = self
+            .call(Method::Post, paths::USERS, Some(&body), Accept::Success)
+            .await?;
+        let resp: UserResponse = response::decode(value)?;
+        resp.data.ok_or_else(|| missing_data(paths::USERS))
     }
+
+    /// One logical call: signed attempts until one answers, the retries run out or the
+    /// failure is final. A `timestamp_out_of_window` corrects the clock and retries once,
+    /// outside the retry budget.
+    async fn call(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<BodyFn<'_>>,
+        accept: Accept,
+    ) -> Result<Value> {
+        let inner = &*self.inner;
+        let mut retries = 0u32;
+        let mut clock_corrected = false;
+        loop {
+            let ts = inner.clock.now();
+            let attempt = inner
+                .transport
+                .send(method, path_and_query, body.map(|b| b(ts)), ts)
+                .await;
+            let failure = match attempt {
+                Ok(raw) => match response::read(raw, accept) {
+                    Ok(value) => return Ok(value),
+                    Err(f) => f,
+                },
+                Err(e) => Failure::transport(e),
+            };
+            if let Error::Timestamp {
+                server_time: Some(server_time),
+                ..
+            } = failure.error
+            {
+                if !clock_corrected {
+                    inner.clock.learn(server_time);
+                    clock_corrected = true;
+                    continue;
+                }
+            }
+            if !failure.retryable {
+                return Err(failure.error);
+            }
+            let delay = inner
+                .policy
+                .delay(retries, failure.retry_after, &mut rand::rng());
+            match delay {
+                Some(d) => {
+                    retries += 1;
+                    tokio::time::sleep(d).await;
+                }
+                None => return Err(failure.error),
+            }
+        }
+    }
+}
+
+/// `auto-<uuid v7>`: unique, time-ordered, valid for the server.
+fn auto_reference() -> String {
+    format!("auto-{}", uuid::Uuid::now_v7())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("protocol requests always serialize")
+}
+
+fn field_argument(field: &str, message: impl Into<String>) -> Error {
+    Error::Validation {
+        code: Code::InvalidArgument,
+        message: message.into(),
+        field: Some(field.to_string()),
+    }
+}
+
+fn missing_data(path: &str) -> Error {
+    Error::Server {
+        code: Code::InvalidResponse,
+        status: 200,
+        message: format!("the server's answer to {path} has no data"),
+    }
+}
+
+/// One batch item's outcome in the `SyncResult` shape; a failed item carries its error.
+fn item_result(r: BatchItemResult, sent_reference: Option<String>) -> SyncResult {
+    let reference = r.external_reference.clone().or(sent_reference);
+    if r.success {
+        return SyncResult {
+            success: true,
+            code: r.code,
+            message: r.message,
+            telegram_id: r.telegram_id,
+            change: r.change,
+            balance: r.balance,
+            record_id: r.record_id,
+            duplicate: r.duplicate,
+            reference,
+            error: None,
+        };
+    }
+    let env: Envelope<()> = Envelope {
+        success: false,
+        code: r.code,
+        message: r.message,
+        balance: r.balance,
+        data: None,
+        field: r.field,
+        fields: None,
+        server_time: None,
+    };
+    let error = Error::from_envelope(r.code.http_status(), &env, None);
+    let mut result = SyncResult::failed(r.telegram_id, r.change, reference, error);
+    result.balance = r.balance;
+    result
 }

@@ -14,13 +14,23 @@ pub mod blocking;
 #[cfg(feature = "client")]
 mod client;
 #[cfg(feature = "client")]
+mod clock;
+#[cfg(feature = "client")]
 pub mod config;
 #[cfg(feature = "client")]
 pub mod error;
 #[cfg(feature = "client")]
 pub mod model;
 #[cfg(feature = "client")]
+mod records;
+#[cfg(feature = "client")]
 pub mod reference;
+#[cfg(feature = "client")]
+mod response;
+#[cfg(feature = "client")]
+pub mod retry;
+#[cfg(feature = "client")]
+mod transport;
 
 pub use protocol::Code;
 

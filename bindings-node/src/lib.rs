@@ -1,5 +1,94 @@
-//! Node.js bindings for the credit-sync core (filled in by the Node issue).
-#[napi_derive::napi]
+//! Node.js bindings for the credit-sync core (napi-rs). Each file translates one
+//! kind of thing between JavaScript and `credit_sync`: arguments in, results and
+//! errors out. Signing, retries, validation and HTTP all stay in the core; the
+//! idiomatic API (`CreditSyncClient`, error classes) is the small JS layer in
+//! `index.js` / `index.d.ts`, which only wraps these exports.
+
+mod arguments;
+mod client;
+mod errors;
+mod results;
+
+pub use client::NativeClient;
+pub use results::{
+    Balance, BatchData, BatchResult, Record, RecordsPage, SyncData, SyncResult, UserData,
+};
+
+use arguments::{integer, positive_id};
+use napi::bindgen_prelude::Unknown;
+use napi::Env;
+use napi_derive::napi;
+
+/// The crate version; equal to the npm package version.
+#[napi]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// The guide's v1 token: lowercase hex of
+/// HMAC-SHA256(secret, `"{telegramId}:{amount}:{source}:{timestamp}"`).
+#[napi(
+    ts_args_type = "secret: string, telegramId: number | bigint | string, amount: number | bigint | string, source: string, timestamp: number | bigint"
+)]
+pub fn generate_token(
+    env: &Env,
+    secret: String,
+    telegram_id: Unknown<'_>,
+    amount: Unknown<'_>,
+    source: String,
+    timestamp: Unknown<'_>,
+) -> napi::Result<String> {
+    let telegram_id = positive_id(env, telegram_id, "telegramId")?;
+    let amount = integer(env, amount, "amount")?;
+    let timestamp = integer(env, timestamp, "timestamp")?;
+    Ok(credit_sync::signature::v1_token(
+        &secret,
+        telegram_id,
+        amount,
+        &source,
+        timestamp,
+    ))
+}
+
+/// A deterministic de-duplication reference built from parts
+/// (`["task", "42", "2024-01-05"]` → `task_42_2024-01-05`), always valid for the server.
+#[napi]
+pub fn make_reference(parts: Vec<String>) -> String {
+    credit_sync::reference::reference(&parts)
+}
+
+/// The reference for the guide's "watched a video" reward.
+#[napi(ts_args_type = "telegramId: number | bigint | string, videoId: string")]
+pub fn video_watched_reference(
+    env: &Env,
+    telegram_id: Unknown<'_>,
+    video_id: String,
+) -> napi::Result<String> {
+    let telegram_id = positive_id(env, telegram_id, "telegramId")?;
+    Ok(credit_sync::reference::video_watched(
+        telegram_id,
+        &video_id,
+    ))
+}
+
+/// The reference for the guide's shop purchase.
+#[napi]
+pub fn order_paid_reference(order_id: String) -> String {
+    credit_sync::reference::order_paid(&order_id)
+}
+
+/// The reference for the guide's daily task.
+#[napi(ts_args_type = "telegramId: number | bigint | string, taskId: string, date: string")]
+pub fn daily_task_reference(
+    env: &Env,
+    telegram_id: Unknown<'_>,
+    task_id: String,
+    date: String,
+) -> napi::Result<String> {
+    let telegram_id = positive_id(env, telegram_id, "telegramId")?;
+    Ok(credit_sync::reference::daily_task(
+        telegram_id,
+        &task_id,
+        &date,
+    ))
 }

@@ -1,0 +1,130 @@
+//! JavaScript arguments to core types. JS has three ways to spell a 64-bit id
+//! (a safe-integer number, a BigInt, a decimal string); this is the one place
+//! that accepts them, and a wrong value becomes a `TypeError` naming the argument.
+
+use crate::errors::type_error;
+use napi::bindgen_prelude::{BigInt, JsObjectValue, Object, Unknown};
+use napi::{Env, ValueType};
+
+/// A positive id (`telegramId`): `0`, negatives, fractions, `NaN` and other types are a `TypeError`.
+pub fn positive_id(env: &Env, value: Unknown<'_>, name: &str) -> napi::Result<i64> {
+    match integer(env, value, name)? {
+        id if id > 0 => Ok(id),
+        id => Err(type_error(
+            env,
+            format!("{name} must be a positive integer, got {id}"),
+        )),
+    }
+}
+
+/// Any i64 given as a safe-integer number, a BigInt or a decimal string.
+pub fn integer(env: &Env, value: Unknown<'_>, name: &str) -> napi::Result<i64> {
+    let expected = "a safe integer number, a BigInt or a decimal string";
+    match value.get_type()? {
+        ValueType::Number => {
+            let n: f64 = unsafe { value.cast()? };
+            // 2^53 - 1: beyond it a JS number no longer names one integer.
+            const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+            if n.fract() == 0.0 && n.abs() <= MAX_SAFE {
+                Ok(n as i64)
+            } else {
+                Err(type_error(
+                    env,
+                    format!("{name} must be {expected}, got {n}"),
+                ))
+            }
+        }
+        ValueType::BigInt => {
+            let big: BigInt = unsafe { value.cast()? };
+            match big.get_i64() {
+                (n, true) => Ok(n),
+                _ => Err(type_error(
+                    env,
+                    format!("{name} is out of the 64-bit range"),
+                )),
+            }
+        }
+        ValueType::String => {
+            let s: String = unsafe { value.cast()? };
+            let digits = s.strip_prefix('-').unwrap_or(&s);
+            match s.parse::<i64>() {
+                Ok(n) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+                _ => Err(type_error(
+                    env,
+                    format!("{name} must be {expected}, got the string {s:?}"),
+                )),
+            }
+        }
+        other => Err(type_error(
+            env,
+            format!("{name} must be {expected}, got {}", type_name(other)),
+        )),
+    }
+}
+
+/// An optional string argument (`reference`, `cursor`): `undefined`/`null` mean absent.
+pub fn optional_string(
+    env: &Env,
+    value: Option<Unknown<'_>>,
+    name: &str,
+) -> napi::Result<Option<String>> {
+    let Some(value) = value else { return Ok(None) };
+    match value.get_type()? {
+        ValueType::Undefined | ValueType::Null => Ok(None),
+        ValueType::String => Ok(Some(unsafe { value.cast()? })),
+        other => Err(type_error(
+            env,
+            format!("{name} must be a string, got {}", type_name(other)),
+        )),
+    }
+}
+
+/// A required string argument (`reason`, `nickname`).
+pub fn string(env: &Env, value: Unknown<'_>, name: &str) -> napi::Result<String> {
+    match value.get_type()? {
+        ValueType::String => Ok(unsafe { value.cast()? }),
+        other => Err(type_error(
+            env,
+            format!("{name} must be a string, got {}", type_name(other)),
+        )),
+    }
+}
+
+/// One batch item `{ telegramId, amount, reason, reference? }`, named `items[i]` in errors.
+pub fn batch_entry(
+    env: &Env,
+    item: Unknown<'_>,
+    index: usize,
+) -> napi::Result<credit_sync::BatchEntry> {
+    let name = format!("items[{index}]");
+    if item.get_type()? != ValueType::Object {
+        return Err(type_error(
+            env,
+            format!("{name} must be an object {{ telegramId, amount, reason, reference? }}"),
+        ));
+    }
+    let item: Object<'_> = unsafe { item.cast()? };
+    let field = |key: &str| -> napi::Result<Unknown<'_>> { item.get_named_property(key) };
+    Ok(credit_sync::BatchEntry {
+        telegram_id: positive_id(env, field("telegramId")?, &format!("{name}.telegramId"))?,
+        amount: integer(env, field("amount")?, &format!("{name}.amount"))?,
+        reason: string(env, field("reason")?, &format!("{name}.reason"))?,
+        reference: optional_string(env, Some(field("reference")?), &format!("{name}.reference"))?,
+    })
+}
+
+fn type_name(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Undefined => "undefined",
+        ValueType::Null => "null",
+        ValueType::Boolean => "a boolean",
+        ValueType::Number => "a number",
+        ValueType::String => "a string",
+        ValueType::Symbol => "a symbol",
+        ValueType::Object => "an object",
+        ValueType::Function => "a function",
+        ValueType::External => "an external",
+        ValueType::BigInt => "a BigInt",
+        _ => "an unknown value",
+    }
+}

@@ -1,0 +1,355 @@
+//! `NativeClient`: the core's async `Client` behind JS Promises. The JS class
+//! `CreditSyncClient` (`index.js`) wraps it one-to-one.
+
+use crate::arguments::{batch_entry, integer, optional_string, positive_id, string};
+use crate::errors::{core_error, type_error};
+use crate::results::{Balance, BatchResult, RecordsPage, SyncResult, UserData};
+use credit_sync::{Config, ConfigBuilder, Error};
+use napi::bindgen_prelude::{Array, PromiseRaw, Unknown};
+use napi::{Env, JsValue, ValueType};
+use napi_derive::napi;
+use std::future::Future;
+use std::sync::RwLock;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Options of `new CreditSyncClient({...})`. Missing credentials are reported by the core's
+/// config builder (`invalid_argument`), naming the environment variable too.
+#[napi(object)]
+pub struct ClientOptions {
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub secret_key: Option<String>,
+    pub source: Option<String>,
+    /// Whole call, per attempt, in milliseconds. Default 10 000.
+    pub timeout_ms: Option<f64>,
+    /// Retries after the first attempt. Default 3.
+    pub max_retries: Option<u32>,
+}
+
+/// Options of `getRecords`.
+#[napi(object)]
+pub struct RecordsOptions {
+    /// 1–200, default 20.
+    pub limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Options of `batchSync`.
+#[napi(object)]
+pub struct BatchOptions {
+    /// All items apply or none do.
+    pub atomic: Option<bool>,
+}
+
+/// The native client. Use `CreditSyncClient` from the package instead.
+#[napi]
+pub struct NativeClient {
+    /// `None` once closed: the connection pool is released when the last call in flight ends.
+    client: RwLock<Option<credit_sync::Client>>,
+    /// Flips to `true` on `close()`, which ends every call in flight with `client_closed`.
+    closed: watch::Sender<bool>,
+}
+
+/// Business outcomes of a credit change: the guide checks `result.success` for these
+/// instead of catching. Everything else (credentials, transport, server) rejects.
+fn is_outcome(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::InsufficientCredits { .. }
+            | Error::ReferenceConflict { .. }
+            | Error::UserNotFound { .. }
+            | Error::Validation { .. }
+    )
+}
+
+#[napi]
+impl NativeClient {
+    #[napi(constructor)]
+    pub fn new(env: &Env, options: ClientOptions) -> napi::Result<Self> {
+        let mut builder = Config::builder();
+        if let Some(v) = options.base_url {
+            builder = builder.base_url(v);
+        }
+        if let Some(v) = options.api_key {
+            builder = builder.api_key(v);
+        }
+        if let Some(v) = options.secret_key {
+            builder = builder.secret_key(v);
+        }
+        if let Some(v) = options.source {
+            builder = builder.source(v);
+        }
+        if let Some(ms) = options.timeout_ms {
+            if !(ms.is_finite() && ms > 0.0) {
+                return Err(type_error(
+                    env,
+                    format!("timeoutMs must be a positive number of milliseconds, got {ms}"),
+                ));
+            }
+            builder = builder.timeout(Duration::from_secs_f64(ms / 1000.0));
+        }
+        if let Some(v) = options.max_retries {
+            builder = builder.max_retries(v);
+        }
+        Self::build(env, builder)
+    }
+
+    /// A client from `CREDIT_SYNC_BASE_URL`, `CREDIT_SYNC_API_KEY`, `CREDIT_SYNC_SECRET_KEY`
+    /// and `CREDIT_SYNC_SOURCE`.
+    #[napi(factory)]
+    pub fn from_env(env: &Env) -> napi::Result<Self> {
+        Self::build(env, ConfigBuilder::from_env())
+    }
+
+    fn build(env: &Env, builder: ConfigBuilder) -> napi::Result<Self> {
+        let client = builder
+            .build()
+            .and_then(credit_sync::Client::new)
+            .map_err(|e| core_error(env, e))?;
+        Ok(NativeClient {
+            client: RwLock::new(Some(client)),
+            closed: watch::Sender::new(false),
+        })
+    }
+
+    /// Adds `amount` (> 0) credits. Business failures resolve with `success: false`.
+    #[napi(
+        ts_args_type = "telegramId: number | bigint | string, amount: number | bigint | string, reason: string, reference?: string | null",
+        ts_return_type = "Promise<SyncResult>"
+    )]
+    pub fn add_credits<'env>(
+        &self,
+        env: &'env Env,
+        telegram_id: Unknown<'_>,
+        amount: Unknown<'_>,
+        reason: Unknown<'_>,
+        reference: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, SyncResult>> {
+        let (id, amount, reason, reference) =
+            change_args(env, telegram_id, amount, reason, reference)?;
+        self.call(env, move |c| async move {
+            settle_change(
+                id,
+                amount,
+                &reference,
+                c.add_credits(id, amount, &reason, reference.as_deref())
+                    .await,
+            )
+        })
+    }
+
+    /// Deducts `amount` (> 0) credits; never below zero. Business failures resolve with `success: false`.
+    #[napi(
+        ts_args_type = "telegramId: number | bigint | string, amount: number | bigint | string, reason: string, reference?: string | null",
+        ts_return_type = "Promise<SyncResult>"
+    )]
+    pub fn deduct_credits<'env>(
+        &self,
+        env: &'env Env,
+        telegram_id: Unknown<'_>,
+        amount: Unknown<'_>,
+        reason: Unknown<'_>,
+        reference: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, SyncResult>> {
+        let (id, amount, reason, reference) =
+            change_args(env, telegram_id, amount, reason, reference)?;
+        self.call(env, move |c| async move {
+            let change = amount.checked_neg().unwrap_or(i64::MIN);
+            settle_change(
+                id,
+                change,
+                &reference,
+                c.deduct_credits(id, amount, &reason, reference.as_deref())
+                    .await,
+            )
+        })
+    }
+
+    /// Applies up to 1,000 changes `{ telegramId, amount, reason, reference? }` (signed amounts).
+    #[napi(
+        ts_args_type = "items: Array<{ telegramId: number | bigint | string; amount: number | bigint | string; reason: string; reference?: string | null }>, options?: BatchOptions | null",
+        ts_return_type = "Promise<BatchResult>"
+    )]
+    pub fn batch_sync<'env>(
+        &self,
+        env: &'env Env,
+        items: Unknown<'_>,
+        options: Option<BatchOptions>,
+    ) -> napi::Result<PromiseRaw<'env, BatchResult>> {
+        if items.get_type()? != ValueType::Object || !items.is_array()? {
+            return Err(type_error(env, "items must be an array".to_string()));
+        }
+        let items: Array<'_> = unsafe { items.cast()? };
+        let entries = (0..items.len())
+            .map(|i| {
+                batch_entry(
+                    env,
+                    items
+                        .get::<Unknown<'_>>(i)?
+                        .unwrap_or_else(|| unreachable!()),
+                    i as usize,
+                )
+            })
+            .collect::<napi::Result<Vec<_>>>()?;
+        let atomic = options.and_then(|o| o.atomic).unwrap_or(false);
+        self.call(env, move |c| async move {
+            let count = entries.len();
+            match c.batch_sync(entries, atomic).await {
+                Ok(r) => Ok(BatchResult::from(r)),
+                Err(e) if is_outcome(&e) => Ok(BatchResult::from(credit_sync::BatchResult {
+                    success: false,
+                    code: e.code(),
+                    message: e.message(),
+                    succeeded: 0,
+                    failed: count,
+                    results: Vec::new(),
+                })),
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    /// `{ telegramId, credits, nickname }`, or `null` for an unregistered user.
+    #[napi(
+        ts_args_type = "telegramId: number | bigint | string",
+        ts_return_type = "Promise<Balance | null>"
+    )]
+    pub fn get_balance<'env>(
+        &self,
+        env: &'env Env,
+        telegram_id: Unknown<'_>,
+    ) -> napi::Result<PromiseRaw<'env, Option<Balance>>> {
+        let id = positive_id(env, telegram_id, "telegramId")?;
+        self.call(env, move |c| async move {
+            Ok(c.get_balance(id).await?.map(Balance::from))
+        })
+    }
+
+    /// One page of records, newest first.
+    #[napi(
+        ts_args_type = "telegramId: number | bigint | string, options?: RecordsOptions | null",
+        ts_return_type = "Promise<RecordsPage>"
+    )]
+    pub fn get_records<'env>(
+        &self,
+        env: &'env Env,
+        telegram_id: Unknown<'_>,
+        options: Option<RecordsOptions>,
+    ) -> napi::Result<PromiseRaw<'env, RecordsPage>> {
+        let id = positive_id(env, telegram_id, "telegramId")?;
+        let (limit, cursor) = options.map(|o| (o.limit, o.cursor)).unwrap_or((None, None));
+        self.call(env, move |c| async move {
+            Ok(RecordsPage::from(
+                c.get_records(id, limit, cursor.as_deref()).await?,
+            ))
+        })
+    }
+
+    /// Registers a user or updates their nickname (admin sources only).
+    #[napi(
+        ts_args_type = "telegramId: number | bigint | string, nickname?: string | null",
+        ts_return_type = "Promise<UserData>"
+    )]
+    pub fn register_user<'env>(
+        &self,
+        env: &'env Env,
+        telegram_id: Unknown<'_>,
+        nickname: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, UserData>> {
+        let id = positive_id(env, telegram_id, "telegramId")?;
+        let nickname = optional_string(env, nickname, "nickname")?;
+        self.call(env, move |c| async move {
+            Ok(UserData::from(
+                c.register_user(id, nickname.as_deref()).await?,
+            ))
+        })
+    }
+
+    /// Closes the client: calls in flight reject with `client_closed`, later calls too.
+    /// Idempotent.
+    #[napi]
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+        if let Ok(mut client) = self.client.write() {
+            client.take();
+        }
+    }
+
+    /// `true` once `close()` was called.
+    #[napi(getter)]
+    pub fn closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+
+    /// The one helper every call goes through. It exists because two things need the
+    /// JS thread or the client's lifecycle, not the core:
+    /// - the future runs on napi's tokio runtime, and the Promise settles back on the JS
+    ///   thread, where a core error becomes a JS `Error` with `.code` (that needs the `Env`);
+    /// - `close()` must end calls in flight with `client_closed` rather than leave them
+    ///   pending, so the call races the close signal and the losing future is dropped
+    ///   (which cancels its HTTP request; a change already sent may still apply, and a
+    ///   retry with the same reference is a harmless replay).
+    fn call<'env, T, F, Fut>(&self, env: &'env Env, f: F) -> napi::Result<PromiseRaw<'env, T>>
+    where
+        T: Send + 'static + napi::bindgen_prelude::ToNapiValue,
+        F: FnOnce(credit_sync::Client) -> Fut,
+        Fut: Future<Output = credit_sync::Result<T>> + Send + 'static,
+    {
+        let client = self.client.read().ok().and_then(|c| c.clone());
+        let mut closed = self.closed.subscribe();
+        let work = client.map(f);
+        let fut = async move {
+            let Some(work) = work else {
+                return Ok(Err(Error::Closed));
+            };
+            let close_signal = async move {
+                // A dropped sender means the client object was collected, not closed.
+                if closed.wait_for(|c| *c).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            Ok(tokio::select! {
+                r = work => r,
+                () = close_signal => Err(Error::Closed),
+            })
+        };
+        env.spawn_future_with_callback(fut, |env, r: credit_sync::Result<T>| {
+            r.map_err(|e| core_error(env, e))
+        })
+    }
+}
+
+/// The arguments shared by `addCredits` and `deductCredits`.
+fn change_args(
+    env: &Env,
+    telegram_id: Unknown<'_>,
+    amount: Unknown<'_>,
+    reason: Unknown<'_>,
+    reference: Option<Unknown<'_>>,
+) -> napi::Result<(i64, i64, String, Option<String>)> {
+    Ok((
+        positive_id(env, telegram_id, "telegramId")?,
+        integer(env, amount, "amount")?,
+        string(env, reason, "reason")?,
+        optional_string(env, reference, "reference")?,
+    ))
+}
+
+/// A credit change's core result in the guide's style: business failures become
+/// `success: false` results (the core's `SyncResult::failed`), the rest stays an error.
+fn settle_change(
+    telegram_id: i64,
+    change: i64,
+    reference: &Option<String>,
+    result: credit_sync::Result<credit_sync::SyncResult>,
+) -> credit_sync::Result<SyncResult> {
+    match result {
+        Ok(r) => Ok(r.into()),
+        Err(e) if is_outcome(&e) => {
+            Ok(credit_sync::SyncResult::failed(telegram_id, change, reference.clone(), e).into())
+        }
+        Err(e) => Err(e),
+    }
+}

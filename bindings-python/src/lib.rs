@@ -1,7 +1,66 @@
-//! Python bindings for the credit-sync core (filled in by the Python issue).
+//! Python bindings for the credit-sync core: the native module
+//! `credit_sync_client._native`, re-exported by the `credit_sync_client` package.
+//! Each file is a table of translations; the behaviour lives in the core.
+
+mod client;
+mod errors;
+mod results;
+mod runtime;
+
+use crate::errors::{panic_error, CoreError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::types::{PyInt, PyString, PyTuple};
+
+/// Runs a pure core function, so a panic surfaces as `CreditSyncError`, not `PanicException`.
+fn guard<T>(f: impl FnOnce() -> T) -> PyResult<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .map_err(|p| CoreError(panic_error(p)).into())
+}
+
+/// Builds a de-duplication reference from parts: `make_reference("task", 42, "2024-01-05")`
+/// gives `"task_42_2024-01-05"`. Always valid for the server; different part lists never collide.
+#[pyfunction]
+#[pyo3(signature = (*parts))]
+fn make_reference(parts: &Bound<'_, PyTuple>) -> PyResult<String> {
+    let mut texts = Vec::with_capacity(parts.len());
+    for (i, part) in parts.iter().enumerate() {
+        if part.is_instance_of::<PyString>() || part.is_instance_of::<PyInt>() {
+            texts.push(part.str()?.to_string());
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "make_reference() part {i} must be str or int, not {}",
+                part.get_type().name()?
+            )));
+        }
+    }
+    guard(|| credit_sync::reference::reference(&texts))
+}
+
+/// The guide's v1 token: hex HMAC-SHA256 of `"{telegram_id}:{amount}:{source}:{timestamp}"`.
+#[pyfunction]
+fn generate_token(
+    telegram_id: i64,
+    amount: i64,
+    source: &str,
+    timestamp: i64,
+    secret: &str,
+) -> PyResult<String> {
+    guard(|| credit_sync::signature::v1_token(secret, telegram_id, amount, source, timestamp))
+}
 
 #[pymodule]
-fn _native(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<client::CreditSyncClient>()?;
+    m.add_class::<client::AsyncCreditSyncClient>()?;
+    m.add_class::<results::SyncResult>()?;
+    m.add_function(wrap_pyfunction!(make_reference, m)?)?;
+    m.add_function(wrap_pyfunction!(generate_token, m)?)?;
+    errors::register(m)?;
+    let on_exit = wrap_pyfunction!(runtime::_mark_finalizing, m)?;
+    m.py()
+        .import("atexit")?
+        .call_method1("register", (on_exit,))?;
     Ok(())
 }

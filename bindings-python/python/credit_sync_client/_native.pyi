@@ -1,0 +1,164 @@
+"""Type stubs for the native module ``credit_sync_client._native``."""
+
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, TypedDict, Union
+
+__version__: str
+
+class BalanceInfo(TypedDict):
+    telegram_id: int
+    credits: int
+    nickname: Optional[str]
+
+class RecordInfo(TypedDict):
+    id: int
+    change: int
+    balance_after: int
+    reason: str
+    source: str
+    external_reference: Optional[str]
+    created_at: str
+
+class RecordsInfo(TypedDict):
+    records: List[RecordInfo]
+    next_cursor: Optional[str]
+
+class UserInfo(TypedDict):
+    telegram_id: int
+    credits: int
+    nickname: Optional[str]
+    created: bool
+
+class SyncResult:
+    """The outcome of ``add_credits``, ``deduct_credits`` or ``batch_sync``."""
+
+    @property
+    def success(self) -> bool: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def balance(self) -> Optional[int]: ...
+    @property
+    def duplicate(self) -> bool: ...
+    @property
+    def record_id(self) -> Optional[int]: ...
+    @property
+    def telegram_id(self) -> Optional[int]: ...
+    @property
+    def change(self) -> Optional[int]: ...
+    @property
+    def reference(self) -> Optional[str]: ...
+    @property
+    def data(self) -> Optional[Dict[str, Any]]: ...
+    def raise_for_error(self) -> SyncResult: ...
+
+BatchItem = Mapping[str, Union[int, str, None]]
+
+class CreditSyncClient:
+    """Blocking client; safe to share between threads."""
+
+    def __new__(
+        cls,
+        base_url: str,
+        api_key: str,
+        secret_key: str,
+        source: str,
+        *,
+        timeout: float = 10.0,
+        max_retries: int = 3,
+    ) -> CreditSyncClient: ...
+    @staticmethod
+    def from_env(*, timeout: float = 10.0, max_retries: int = 3) -> CreditSyncClient: ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    def add_credits(
+        self, telegram_id: int, amount: int, reason: str, reference: Optional[str] = None
+    ) -> SyncResult: ...
+    def deduct_credits(
+        self, telegram_id: int, amount: int, reason: str, reference: Optional[str] = None
+    ) -> SyncResult: ...
+    def batch_sync(self, items: Iterable[BatchItem], *, atomic: bool = False) -> SyncResult: ...
+    def get_balance(self, telegram_id: int) -> Optional[BalanceInfo]: ...
+    def get_records(
+        self, telegram_id: int, limit: int = 20, cursor: Optional[str] = None
+    ) -> RecordsInfo: ...
+    def register_user(self, telegram_id: int, nickname: Optional[str] = None) -> UserInfo: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> CreditSyncClient: ...
+    def __exit__(self, *_args: object) -> bool: ...
+
+class AsyncCreditSyncClient:
+    """The same client for asyncio: every method is a coroutine."""
+
+    def __new__(
+        cls,
+        base_url: str,
+        api_key: str,
+        secret_key: str,
+        source: str,
+        *,
+        timeout: float = 10.0,
+        max_retries: int = 3,
+    ) -> AsyncCreditSyncClient: ...
+    @staticmethod
+    def from_env(*, timeout: float = 10.0, max_retries: int = 3) -> AsyncCreditSyncClient: ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    async def add_credits(
+        self, telegram_id: int, amount: int, reason: str, reference: Optional[str] = None
+    ) -> SyncResult: ...
+    async def deduct_credits(
+        self, telegram_id: int, amount: int, reason: str, reference: Optional[str] = None
+    ) -> SyncResult: ...
+    async def batch_sync(
+        self, items: Iterable[BatchItem], *, atomic: bool = False
+    ) -> SyncResult: ...
+    async def get_balance(self, telegram_id: int) -> Optional[BalanceInfo]: ...
+    async def get_records(
+        self, telegram_id: int, limit: int = 20, cursor: Optional[str] = None
+    ) -> RecordsInfo: ...
+    async def register_user(
+        self, telegram_id: int, nickname: Optional[str] = None
+    ) -> UserInfo: ...
+    def close(self) -> None: ...
+    async def __aenter__(self) -> AsyncCreditSyncClient: ...
+    async def __aexit__(self, *_args: object) -> bool: ...
+
+def make_reference(*parts: Union[str, int]) -> str: ...
+def generate_token(
+    telegram_id: int, amount: int, source: str, timestamp: int, secret: str
+) -> str: ...
+
+class CreditSyncError(Exception):
+    code: str
+    message: str
+
+class AuthenticationError(CreditSyncError): ...
+
+class TimestampError(AuthenticationError):
+    server_time: Optional[int]
+
+class InsufficientCreditsError(CreditSyncError):
+    balance: Optional[int]
+
+class ReferenceConflictError(CreditSyncError):
+    fields: Sequence[str]
+
+class UserNotFoundError(CreditSyncError): ...
+
+class ValidationError(CreditSyncError):
+    field: Optional[str]
+
+class RateLimitError(CreditSyncError):
+    retry_after: Optional[float]
+
+class TransportError(CreditSyncError): ...
+class TimeoutError(TransportError): ...
+
+class ServerError(CreditSyncError):
+    status: Optional[int]

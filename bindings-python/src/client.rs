@@ -1,0 +1,681 @@
+//! `CreditSyncClient` and `AsyncCreditSyncClient`: the guide's methods, each a
+//! translation of Python arguments into one core call and of its outcome back.
+//! Signing, retries, validation and HTTP all happen in the core.
+
+use crate::errors::{panic_error, CoreError};
+use crate::results::{BalanceDict, RecordsDict, SyncResult, UserDict};
+use crate::runtime::{self, CreditSyncRuntime};
+use credit_sync::{BatchEntry, Client, Config, ConfigBuilder, Error};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+use pyo3::BoundObject;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// A call's outcome on its way to Python: a value, or a core error that becomes
+/// the matching exception when converted (under the GIL, never on a runtime worker).
+pub struct Answer<T>(credit_sync::Result<T>);
+
+impl<'py, T> IntoPyObject<'py> for Answer<T>
+where
+    T: IntoPyObject<'py>,
+    T::Error: Into<PyErr>,
+{
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        match self.0 {
+            Ok(v) => Ok(v
+                .into_pyobject(py)
+                .map_err(Into::into)?
+                .into_any()
+                .into_bound()),
+            Err(e) => Err(CoreError(e).into()),
+        }
+    }
+}
+
+type Call<T> = Pin<Box<dyn Future<Output = Answer<T>> + Send>>;
+
+/// The settings a client was made with and, per process, the core client built from them.
+struct Connection {
+    config: Config,
+    state: Mutex<State>,
+}
+
+enum State {
+    /// `pid` is the process that built `client`; after `os.fork()` the child builds its own,
+    /// because the parent's connection pool lives on the parent's runtime threads.
+    Open {
+        pid: u32,
+        client: Client,
+    },
+    Closed,
+}
+
+impl Connection {
+    fn new(config: Config) -> Result<Self, Error> {
+        let client = build(&config)?;
+        Ok(Connection {
+            config,
+            state: Mutex::new(State::Open {
+                pid: std::process::id(),
+                client,
+            }),
+        })
+    }
+
+    fn client(&self) -> Result<Client, Error> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match &*state {
+            State::Closed => Err(Error::Closed),
+            State::Open { pid, client } if *pid == std::process::id() => Ok(client.clone()),
+            State::Open { .. } => {
+                let client = build(&self.config)?;
+                *state = State::Open {
+                    pid: std::process::id(),
+                    client: client.clone(),
+                };
+                Ok(client)
+            }
+        }
+    }
+
+    fn close(&self) {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = State::Closed;
+    }
+
+    fn repr(&self, class: &str) -> String {
+        let closed = matches!(
+            *self.state.lock().unwrap_or_else(|p| p.into_inner()),
+            State::Closed
+        );
+        format!(
+            "{class}(base_url={:?}, source={:?}{})",
+            self.config.base_url,
+            self.config.source,
+            if closed { ", closed" } else { "" }
+        )
+    }
+}
+
+/// Builds the core client inside the runtime, where its connection pool will live.
+fn build(config: &Config) -> Result<Client, Error> {
+    let handle = runtime::handle();
+    let _entered = handle.enter();
+    Client::new(config.clone())
+}
+
+fn config(builder: ConfigBuilder, timeout: f64, max_retries: u32) -> Result<Config, Error> {
+    // A negative or non-finite timeout becomes zero, which the core rejects with its message.
+    let timeout = Duration::try_from_secs_f64(timeout).unwrap_or(Duration::ZERO);
+    builder.timeout(timeout).max_retries(max_retries).build()
+}
+
+/// Runs one call for the sync client and waits for it.
+///
+/// Every blocking method goes through here, because waiting must:
+/// - release the GIL (`py.detach`), so other Python threads run while we wait on the
+///   network, and a runtime task that needs the GIL (an async call finishing) never
+///   deadlocks against this thread;
+/// - use the fork-aware runtime of [`runtime::handle`];
+/// - never let a Rust panic out as `PanicException`;
+/// - not take the GIL back while Python is finalizing (a daemon thread at exit).
+fn block<T: Send>(py: Python<'_>, call: Call<T>) -> Answer<T> {
+    py.detach(move || {
+        let answer =
+            std::panic::catch_unwind(AssertUnwindSafe(|| runtime::handle().block_on(call)))
+                .unwrap_or_else(|p| Answer(Err(panic_error(p))));
+        runtime::park_if_finalizing();
+        answer
+    })
+}
+
+/// Runs one call for the async client: returns an asyncio future bound to the running loop.
+/// Cancelling it drops the Rust future; the result is only delivered to a loop that still waits.
+fn spawn<'py, T>(py: Python<'py>, call: Call<T>) -> PyResult<Bound<'py, PyAny>>
+where
+    T: Send + 'static,
+    Answer<T>: for<'a> IntoPyObject<'a>,
+{
+    pyo3_async_runtimes::generic::future_into_py::<CreditSyncRuntime, _, _>(py, async move {
+        Ok(call.await)
+    })
+}
+
+/// Awaits `f(client)` and turns a panic into a core error.
+async fn guarded<T, F, Fut>(client: Result<Client, Error>, f: F) -> credit_sync::Result<T>
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = credit_sync::Result<T>>,
+{
+    let client = client?;
+    CatchUnwind(Box::pin(f(client)))
+        .await
+        .unwrap_or_else(|p| Err(panic_error(p)))
+}
+
+/// A future that reports a panic while polling as `Err` instead of unwinding.
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        let fut = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Err(p) => std::task::Poll::Ready(Err(p)),
+        }
+    }
+}
+
+/// The table of calls, shared by both clients.
+mod calls {
+    use super::*;
+
+    /// A write never raises for what the server or network says: failures come back
+    /// as `SyncResult(success=False)`, as in the guide.
+    fn change(
+        telegram_id: i64,
+        change: i64,
+        reference: Option<String>,
+        r: credit_sync::Result<credit_sync::SyncResult>,
+    ) -> Answer<SyncResult> {
+        Answer(Ok(SyncResult::of_change(r.unwrap_or_else(|e| {
+            credit_sync::SyncResult::failed(telegram_id, change, reference, e)
+        }))))
+    }
+
+    pub fn add_credits(
+        client: Result<Client, Error>,
+        telegram_id: i64,
+        amount: i64,
+        reason: String,
+        reference: Option<String>,
+    ) -> Call<SyncResult> {
+        Box::pin(async move {
+            let r = guarded(client, |c| {
+                let reference = reference.clone();
+                async move {
+                    c.add_credits(telegram_id, amount, &reason, reference.as_deref())
+                        .await
+                }
+            })
+            .await;
+            change(telegram_id, amount, reference, r)
+        })
+    }
+
+    pub fn deduct_credits(
+        client: Result<Client, Error>,
+        telegram_id: i64,
+        amount: i64,
+        reason: String,
+        reference: Option<String>,
+    ) -> Call<SyncResult> {
+        Box::pin(async move {
+            let r = guarded(client, |c| {
+                let reference = reference.clone();
+                async move {
+                    c.deduct_credits(telegram_id, amount, &reason, reference.as_deref())
+                        .await
+                }
+            })
+            .await;
+            change(telegram_id, amount.saturating_neg(), reference, r)
+        })
+    }
+
+    pub fn batch_sync(
+        client: Result<Client, Error>,
+        items: Vec<BatchEntry>,
+        atomic: bool,
+    ) -> Call<SyncResult> {
+        Box::pin(async move {
+            let r = guarded(client, |c| async move { c.batch_sync(items, atomic).await }).await;
+            Answer(Ok(SyncResult::of_batch(r)))
+        })
+    }
+
+    /// `None` only for an unregistered user; other failures raise.
+    pub fn get_balance(
+        client: Result<Client, Error>,
+        telegram_id: i64,
+    ) -> Call<Option<BalanceDict>> {
+        Box::pin(async move {
+            let r = guarded(client, |c| async move { c.get_balance(telegram_id).await }).await;
+            Answer(r.map(|b| b.map(BalanceDict)))
+        })
+    }
+
+    pub fn get_records(
+        client: Result<Client, Error>,
+        telegram_id: i64,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Call<RecordsDict> {
+        Box::pin(async move {
+            let r = guarded(client, |c| async move {
+                c.get_records(telegram_id, Some(limit), cursor.as_deref())
+                    .await
+            })
+            .await;
+            Answer(r.map(RecordsDict))
+        })
+    }
+
+    pub fn register_user(
+        client: Result<Client, Error>,
+        telegram_id: i64,
+        nickname: Option<String>,
+    ) -> Call<UserDict> {
+        Box::pin(async move {
+            let r = guarded(client, |c| async move {
+                c.register_user(telegram_id, nickname.as_deref()).await
+            })
+            .await;
+            Answer(r.map(UserDict))
+        })
+    }
+}
+
+/// Reads `batch_sync`'s item dicts; a wrong shape is a `TypeError` naming the item and key.
+fn batch_entries(items: &Bound<'_, PyAny>) -> PyResult<Vec<BatchEntry>> {
+    if items.is_instance_of::<PyString>() || items.is_instance_of::<PyDict>() {
+        return Err(PyTypeError::new_err(
+            "argument 'items' must be a list of dicts with telegram_id, amount, reason and optional reference",
+        ));
+    }
+    let mut entries = Vec::new();
+    for (i, item) in items.try_iter()?.enumerate() {
+        let item = item?;
+        let dict = item.cast::<PyDict>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "items[{i}] must be a dict, not {}",
+                type_name(&item)
+            ))
+        })?;
+        for key in dict.keys() {
+            let key: String = key.extract().unwrap_or_default();
+            if !matches!(
+                key.as_str(),
+                "telegram_id" | "amount" | "reason" | "reference" | "external_reference"
+            ) {
+                return Err(PyTypeError::new_err(format!(
+                    "items[{i}] has an unexpected key {key:?} (expected telegram_id, amount, reason, reference)"
+                )));
+            }
+        }
+        let required = |key: &str| -> PyResult<Bound<'_, PyAny>> {
+            dict.get_item(key)?.ok_or_else(|| {
+                PyTypeError::new_err(format!("items[{i}] is missing the key {key:?}"))
+            })
+        };
+        let typed = |key: &str, v: Bound<'_, PyAny>, want: &str| {
+            PyTypeError::new_err(format!(
+                "items[{i}][{key:?}] must be {want}, not {}",
+                type_name(&v)
+            ))
+        };
+        let telegram_id = required("telegram_id")?;
+        let telegram_id: i64 = telegram_id
+            .extract()
+            .map_err(|_| typed("telegram_id", telegram_id, "int"))?;
+        let amount = required("amount")?;
+        let amount: i64 = amount
+            .extract()
+            .map_err(|_| typed("amount", amount, "int"))?;
+        let reason = required("reason")?;
+        let reason: String = reason
+            .extract()
+            .map_err(|_| typed("reason", reason, "str"))?;
+        let mut entry = BatchEntry::new(telegram_id, amount, reason);
+        for key in ["reference", "external_reference"] {
+            if let Some(v) = dict.get_item(key)? {
+                if !v.is_none() {
+                    let r: String = v.extract().map_err(|_| typed(key, v, "str or None"))?;
+                    entry = entry.reference(r);
+                }
+            }
+        }
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+fn type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn connect(config: Result<Config, Error>) -> PyResult<Connection> {
+    config
+        .and_then(Connection::new)
+        .map_err(|e| CoreError(e).into())
+}
+
+/// Blocking client for sync code (scripts, Flask, python-telegram-bot's sync handlers).
+///
+/// Safe to share between threads; each call releases the GIL while it waits.
+/// Write methods return a `SyncResult`; read methods return dicts and raise
+/// `CreditSyncError` subclasses on failure.
+#[pyclass(frozen, module = "credit_sync_client", name = "CreditSyncClient")]
+pub struct CreditSyncClient {
+    conn: Connection,
+}
+
+#[pymethods]
+impl CreditSyncClient {
+    #[new]
+    #[pyo3(signature = (base_url, api_key, secret_key, source, *, timeout=10.0, max_retries=3))]
+    fn new(
+        base_url: String,
+        api_key: String,
+        secret_key: String,
+        source: String,
+        timeout: f64,
+        max_retries: u32,
+    ) -> PyResult<Self> {
+        let builder = Config::builder()
+            .base_url(base_url)
+            .api_key(api_key)
+            .secret_key(secret_key)
+            .source(source);
+        Ok(CreditSyncClient {
+            conn: connect(config(builder, timeout, max_retries))?,
+        })
+    }
+
+    /// Builds a client from `CREDIT_SYNC_BASE_URL`, `CREDIT_SYNC_API_KEY`,
+    /// `CREDIT_SYNC_SECRET_KEY` and `CREDIT_SYNC_SOURCE`.
+    #[staticmethod]
+    #[pyo3(signature = (*, timeout=10.0, max_retries=3))]
+    fn from_env(timeout: f64, max_retries: u32) -> PyResult<Self> {
+        Ok(CreditSyncClient {
+            conn: connect(config(ConfigBuilder::from_env(), timeout, max_retries))?,
+        })
+    }
+
+    /// The API address.
+    #[getter]
+    fn base_url(&self) -> String {
+        self.conn.config.base_url.clone()
+    }
+
+    /// Your project's source name.
+    #[getter]
+    fn source(&self) -> String {
+        self.conn.config.source.clone()
+    }
+
+    /// Adds `amount` (> 0) credits. `reference` de-duplicates: the same reference is applied once.
+    #[pyo3(signature = (telegram_id, amount, reason, reference=None))]
+    fn add_credits(
+        &self,
+        py: Python<'_>,
+        telegram_id: i64,
+        amount: i64,
+        reason: String,
+        reference: Option<String>,
+    ) -> Answer<SyncResult> {
+        block(
+            py,
+            calls::add_credits(self.conn.client(), telegram_id, amount, reason, reference),
+        )
+    }
+
+    /// Deducts `amount` (> 0) credits; fails with `insufficient_credits` rather than overdraw.
+    #[pyo3(signature = (telegram_id, amount, reason, reference=None))]
+    fn deduct_credits(
+        &self,
+        py: Python<'_>,
+        telegram_id: i64,
+        amount: i64,
+        reason: String,
+        reference: Option<String>,
+    ) -> Answer<SyncResult> {
+        block(
+            py,
+            calls::deduct_credits(self.conn.client(), telegram_id, amount, reason, reference),
+        )
+    }
+
+    /// Applies many changes: `items` are dicts with `telegram_id`, `amount` (negative deducts),
+    /// `reason` and optional `reference`. `result.data` has the `success`/`failed` counts and `results`.
+    #[pyo3(signature = (items, *, atomic=false))]
+    fn batch_sync(
+        &self,
+        py: Python<'_>,
+        items: &Bound<'_, PyAny>,
+        atomic: bool,
+    ) -> PyResult<Answer<SyncResult>> {
+        let items = batch_entries(items)?;
+        Ok(block(
+            py,
+            calls::batch_sync(self.conn.client(), items, atomic),
+        ))
+    }
+
+    /// `{'telegram_id', 'credits', 'nickname'}`, or `None` for an unregistered user.
+    fn get_balance(&self, py: Python<'_>, telegram_id: i64) -> Answer<Option<BalanceDict>> {
+        block(py, calls::get_balance(self.conn.client(), telegram_id))
+    }
+
+    /// One page of records, newest first: `{'records': [...], 'next_cursor': str | None}`.
+    #[pyo3(signature = (telegram_id, limit=20, cursor=None))]
+    fn get_records(
+        &self,
+        py: Python<'_>,
+        telegram_id: i64,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> Answer<RecordsDict> {
+        block(
+            py,
+            calls::get_records(self.conn.client(), telegram_id, limit, cursor),
+        )
+    }
+
+    /// Registers a user or updates the nickname (admin sources only).
+    #[pyo3(signature = (telegram_id, nickname=None))]
+    fn register_user(
+        &self,
+        py: Python<'_>,
+        telegram_id: i64,
+        nickname: Option<String>,
+    ) -> Answer<UserDict> {
+        block(
+            py,
+            calls::register_user(self.conn.client(), telegram_id, nickname),
+        )
+    }
+
+    /// Closes the client; later calls fail with code `client_closed`. Calls in flight finish.
+    fn close(&self) {
+        self.conn.close()
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.conn.close();
+        false
+    }
+
+    fn __repr__(&self) -> String {
+        self.conn.repr("CreditSyncClient")
+    }
+}
+
+/// The same client for asyncio bots (aiogram, python-telegram-bot): every method is a coroutine.
+///
+/// Calls run on the extension's tokio runtime; cancelling an awaited call drops it.
+#[pyclass(frozen, module = "credit_sync_client", name = "AsyncCreditSyncClient")]
+pub struct AsyncCreditSyncClient {
+    conn: Connection,
+}
+
+#[pymethods]
+impl AsyncCreditSyncClient {
+    #[new]
+    #[pyo3(signature = (base_url, api_key, secret_key, source, *, timeout=10.0, max_retries=3))]
+    fn new(
+        base_url: String,
+        api_key: String,
+        secret_key: String,
+        source: String,
+        timeout: f64,
+        max_retries: u32,
+    ) -> PyResult<Self> {
+        let builder = Config::builder()
+            .base_url(base_url)
+            .api_key(api_key)
+            .secret_key(secret_key)
+            .source(source);
+        Ok(AsyncCreditSyncClient {
+            conn: connect(config(builder, timeout, max_retries))?,
+        })
+    }
+
+    /// Builds a client from the `CREDIT_SYNC_*` environment variables.
+    #[staticmethod]
+    #[pyo3(signature = (*, timeout=10.0, max_retries=3))]
+    fn from_env(timeout: f64, max_retries: u32) -> PyResult<Self> {
+        Ok(AsyncCreditSyncClient {
+            conn: connect(config(ConfigBuilder::from_env(), timeout, max_retries))?,
+        })
+    }
+
+    /// The API address.
+    #[getter]
+    fn base_url(&self) -> String {
+        self.conn.config.base_url.clone()
+    }
+
+    /// Your project's source name.
+    #[getter]
+    fn source(&self) -> String {
+        self.conn.config.source.clone()
+    }
+
+    /// Adds `amount` (> 0) credits; see `CreditSyncClient.add_credits`.
+    #[pyo3(signature = (telegram_id, amount, reason, reference=None))]
+    fn add_credits<'py>(
+        &self,
+        py: Python<'py>,
+        telegram_id: i64,
+        amount: i64,
+        reason: String,
+        reference: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        spawn(
+            py,
+            calls::add_credits(self.conn.client(), telegram_id, amount, reason, reference),
+        )
+    }
+
+    /// Deducts `amount` (> 0) credits; see `CreditSyncClient.deduct_credits`.
+    #[pyo3(signature = (telegram_id, amount, reason, reference=None))]
+    fn deduct_credits<'py>(
+        &self,
+        py: Python<'py>,
+        telegram_id: i64,
+        amount: i64,
+        reason: String,
+        reference: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        spawn(
+            py,
+            calls::deduct_credits(self.conn.client(), telegram_id, amount, reason, reference),
+        )
+    }
+
+    /// Applies many changes; see `CreditSyncClient.batch_sync`.
+    #[pyo3(signature = (items, *, atomic=false))]
+    fn batch_sync<'py>(
+        &self,
+        py: Python<'py>,
+        items: &Bound<'py, PyAny>,
+        atomic: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let items = batch_entries(items)?;
+        spawn(py, calls::batch_sync(self.conn.client(), items, atomic))
+    }
+
+    /// `{'telegram_id', 'credits', 'nickname'}`, or `None` for an unregistered user.
+    fn get_balance<'py>(&self, py: Python<'py>, telegram_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        spawn(py, calls::get_balance(self.conn.client(), telegram_id))
+    }
+
+    /// One page of records, newest first: `{'records': [...], 'next_cursor': str | None}`.
+    #[pyo3(signature = (telegram_id, limit=20, cursor=None))]
+    fn get_records<'py>(
+        &self,
+        py: Python<'py>,
+        telegram_id: i64,
+        limit: u32,
+        cursor: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        spawn(
+            py,
+            calls::get_records(self.conn.client(), telegram_id, limit, cursor),
+        )
+    }
+
+    /// Registers a user or updates the nickname (admin sources only).
+    #[pyo3(signature = (telegram_id, nickname=None))]
+    fn register_user<'py>(
+        &self,
+        py: Python<'py>,
+        telegram_id: i64,
+        nickname: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        spawn(
+            py,
+            calls::register_user(self.conn.client(), telegram_id, nickname),
+        )
+    }
+
+    /// Closes the client; later calls fail with code `client_closed`. Calls in flight finish.
+    fn close(&self) {
+        self.conn.close()
+    }
+
+    fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this = slf.unbind();
+        pyo3_async_runtimes::generic::future_into_py::<CreditSyncRuntime, _, _>(py, async move {
+            Ok(this)
+        })
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __aexit__<'py>(
+        &self,
+        py: Python<'py>,
+        _args: &Bound<'py, pyo3::types::PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.conn.close();
+        pyo3_async_runtimes::generic::future_into_py::<CreditSyncRuntime, _, _>(py, async move {
+            Ok(false)
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        self.conn.repr("AsyncCreditSyncClient")
+    }
+}

@@ -1,0 +1,213 @@
+//! The Python exception hierarchy and the one translation of core errors into it.
+//! Code that prefers exceptions catches `CreditSyncError` or a subclass and reads
+//! `.code`, the protocol's stable string; it never parses messages.
+
+use credit_sync::Error;
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::PyType;
+use pyo3::BoundObject;
+
+create_exception!(
+    credit_sync_client,
+    CreditSyncError,
+    PyException,
+    "Base class of every credit-sync error. `.code` is the protocol's stable code, `.message` the text."
+);
+create_exception!(
+    credit_sync_client,
+    AuthenticationError,
+    CreditSyncError,
+    "Wrong API key, signature, source or permission (`unauthorized`, `invalid_signature`, `source_mismatch`, `forbidden`)."
+);
+create_exception!(
+    credit_sync_client,
+    TimestampError,
+    AuthenticationError,
+    "`timestamp_out_of_window`: the clock is off; `.server_time` is the server clock."
+);
+create_exception!(
+    credit_sync_client,
+    InsufficientCreditsError,
+    CreditSyncError,
+    "`insufficient_credits`: the deduct is larger than the balance (`.balance`); nothing was written."
+);
+create_exception!(
+    credit_sync_client,
+    ReferenceConflictError,
+    CreditSyncError,
+    "`reference_conflict`: the reference was used before with another payload; `.fields` names the differences."
+);
+create_exception!(
+    credit_sync_client,
+    UserNotFoundError,
+    CreditSyncError,
+    "`user_not_found`: the user is not registered."
+);
+create_exception!(
+    credit_sync_client,
+    ValidationError,
+    CreditSyncError,
+    "Bad input, found by the SDK or the server (`invalid_*`, `missing_field`, `amount_too_large`, ...); `.field` names it."
+);
+create_exception!(
+    credit_sync_client,
+    RateLimitError,
+    CreditSyncError,
+    "`rate_limited` after the retries ran out; `.retry_after` is the server's hint in seconds."
+);
+create_exception!(
+    credit_sync_client,
+    TransportError,
+    CreditSyncError,
+    "`connection_error`: the connection failed or broke after the retries ran out."
+);
+create_exception!(
+    credit_sync_client,
+    TimeoutError,
+    TransportError,
+    "`timeout`: no answer in time after the retries ran out."
+);
+create_exception!(
+    credit_sync_client,
+    ServerError,
+    CreditSyncError,
+    "The server failed or answered with something unexpected (`internal_error`, `service_unavailable`, `invalid_response`, `unknown`); `.status` is the HTTP status."
+);
+
+/// A core error on its way to Python (the orphan rule forbids `From<Error> for PyErr`).
+pub struct CoreError(pub Error);
+
+impl From<Error> for CoreError {
+    fn from(e: Error) -> Self {
+        CoreError(e)
+    }
+}
+
+impl From<CoreError> for PyErr {
+    /// Exhaustive on purpose: a new core variant does not compile until it has an exception.
+    fn from(CoreError(e): CoreError) -> PyErr {
+        let code = e.code().as_str();
+        let message = e.message();
+        Python::attach(|py| {
+            let (ty, attrs): (Bound<'_, PyType>, Vec<(&str, Py<PyAny>)>) = match &e {
+                Error::InsufficientCredits { balance, .. } => (
+                    py.get_type::<InsufficientCreditsError>(),
+                    vec![("balance", into_py(py, *balance))],
+                ),
+                Error::ReferenceConflict { fields, .. } => (
+                    py.get_type::<ReferenceConflictError>(),
+                    vec![("fields", into_py(py, fields.clone()))],
+                ),
+                Error::UserNotFound { .. } => (py.get_type::<UserNotFoundError>(), vec![]),
+                Error::Authentication { .. } => (py.get_type::<AuthenticationError>(), vec![]),
+                Error::Timestamp { server_time, .. } => (
+                    py.get_type::<TimestampError>(),
+                    vec![("server_time", into_py(py, *server_time))],
+                ),
+                Error::Validation { field, .. } => (
+                    py.get_type::<ValidationError>(),
+                    vec![("field", into_py(py, field.clone()))],
+                ),
+                Error::RateLimited { retry_after, .. } => (
+                    py.get_type::<RateLimitError>(),
+                    vec![(
+                        "retry_after",
+                        into_py(py, retry_after.map(|d| d.as_secs_f64())),
+                    )],
+                ),
+                Error::Timeout { .. } => (py.get_type::<TimeoutError>(), vec![]),
+                Error::Transport { .. } => (py.get_type::<TransportError>(), vec![]),
+                Error::Server { status, .. } => (
+                    py.get_type::<ServerError>(),
+                    vec![("status", into_py(py, *status))],
+                ),
+                Error::Closed => (py.get_type::<CreditSyncError>(), vec![]),
+            };
+            new_error(&ty, code, &message, attrs)
+        })
+    }
+}
+
+/// Builds an exception instance with `.code`, `.message` and extra attributes set.
+pub fn new_error(
+    ty: &Bound<'_, PyType>,
+    code: &str,
+    message: &str,
+    attrs: Vec<(&str, Py<PyAny>)>,
+) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let value = ty.call1((message,))?;
+        value.setattr("code", code)?;
+        value.setattr("message", message)?;
+        for (name, v) in attrs {
+            value.setattr(name, v)?;
+        }
+        Ok(PyErr::from_value(value))
+    };
+    build().unwrap_or_else(|e| e)
+}
+
+fn into_py<'py, T: IntoPyObject<'py>>(py: Python<'py>, v: T) -> Py<PyAny> {
+    v.into_pyobject(py)
+        .map(|b| b.into_any().unbind())
+        .unwrap_or_else(|_| py.None())
+}
+
+/// Turns a caught panic into the core's error, so it reaches Python as a
+/// `ServerError` (a `CreditSyncError`) and never as `PanicException`.
+pub fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    Error::Server {
+        code: credit_sync::Code::Unknown,
+        status: 0,
+        message: format!("internal error in the credit-sync extension: {text}"),
+    }
+}
+
+/// Class-level defaults, so every attribute exists even on an exception raised by user code.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let classes: [(&str, Bound<'_, PyType>); 11] = [
+        ("CreditSyncError", py.get_type::<CreditSyncError>()),
+        ("AuthenticationError", py.get_type::<AuthenticationError>()),
+        ("TimestampError", py.get_type::<TimestampError>()),
+        (
+            "InsufficientCreditsError",
+            py.get_type::<InsufficientCreditsError>(),
+        ),
+        (
+            "ReferenceConflictError",
+            py.get_type::<ReferenceConflictError>(),
+        ),
+        ("UserNotFoundError", py.get_type::<UserNotFoundError>()),
+        ("ValidationError", py.get_type::<ValidationError>()),
+        ("RateLimitError", py.get_type::<RateLimitError>()),
+        ("TransportError", py.get_type::<TransportError>()),
+        ("TimeoutError", py.get_type::<TimeoutError>()),
+        ("ServerError", py.get_type::<ServerError>()),
+    ];
+    for (name, ty) in classes {
+        m.add(name, ty)?;
+    }
+    let base = py.get_type::<CreditSyncError>();
+    base.setattr("code", "unknown")?;
+    base.setattr("message", "")?;
+    py.get_type::<InsufficientCreditsError>()
+        .setattr("balance", py.None())?;
+    py.get_type::<ReferenceConflictError>()
+        .setattr("fields", pyo3::types::PyTuple::empty(py))?;
+    py.get_type::<TimestampError>()
+        .setattr("server_time", py.None())?;
+    py.get_type::<ValidationError>()
+        .setattr("field", py.None())?;
+    py.get_type::<RateLimitError>()
+        .setattr("retry_after", py.None())?;
+    py.get_type::<ServerError>().setattr("status", py.None())?;
+    Ok(())
+}

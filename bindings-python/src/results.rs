@@ -1,0 +1,265 @@
+//! What the Python methods return: `SyncResult` in the guide's `success` /
+//! `message` style, and plain dicts for reads, translated from the core's models.
+
+use crate::errors::{new_error, CoreError, CreditSyncError};
+use credit_sync::{Balance, BatchResult, Error, Record, RecordsPage, UserData};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+/// The outcome of `add_credits`, `deduct_credits` (one change) or `batch_sync` (many).
+///
+/// Check `.success`; on failure `.code` is the protocol's stable code and `.message`
+/// says why. `raise_for_error()` turns a failure into the matching exception.
+#[pyclass(frozen, module = "credit_sync_client", name = "SyncResult")]
+pub struct SyncResult {
+    outcome: Outcome,
+}
+
+enum Outcome {
+    Change(credit_sync::SyncResult),
+    Batch(BatchResult),
+    /// The batch as a whole was refused (credentials, size, network...).
+    BatchFailed(Error),
+}
+
+impl SyncResult {
+    pub fn of_change(r: credit_sync::SyncResult) -> Self {
+        SyncResult {
+            outcome: Outcome::Change(r),
+        }
+    }
+    pub fn of_batch(r: credit_sync::Result<BatchResult>) -> Self {
+        SyncResult {
+            outcome: match r {
+                Ok(b) => Outcome::Batch(b),
+                Err(e) => Outcome::BatchFailed(e),
+            },
+        }
+    }
+    fn change_result(&self) -> Option<&credit_sync::SyncResult> {
+        match &self.outcome {
+            Outcome::Change(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+#[pymethods]
+impl SyncResult {
+    /// `True` when the change (or every change of a batch) was applied.
+    #[getter]
+    fn success(&self) -> bool {
+        match &self.outcome {
+            Outcome::Change(r) => r.success,
+            Outcome::Batch(b) => b.success,
+            Outcome::BatchFailed(_) => false,
+        }
+    }
+
+    /// The protocol's stable code: `"ok"`, `"insufficient_credits"`, `"partial_failure"`, ...
+    #[getter]
+    fn code(&self) -> &'static str {
+        match &self.outcome {
+            Outcome::Change(r) => r.code.as_str(),
+            Outcome::Batch(b) => b.code.as_str(),
+            Outcome::BatchFailed(e) => e.code().as_str(),
+        }
+    }
+
+    /// Human-readable text; never parse it.
+    #[getter]
+    fn message(&self) -> String {
+        match &self.outcome {
+            Outcome::Change(r) => r.message.clone(),
+            Outcome::Batch(b) => b.message.clone(),
+            Outcome::BatchFailed(e) => e.message(),
+        }
+    }
+
+    /// Balance after the change; on `insufficient_credits` the current balance. `None` for a batch.
+    #[getter]
+    fn balance(&self) -> Option<i64> {
+        self.change_result().and_then(|r| r.balance)
+    }
+
+    /// `True` when the server had already applied this reference (a safe replay).
+    #[getter]
+    fn duplicate(&self) -> bool {
+        self.change_result().is_some_and(|r| r.duplicate)
+    }
+
+    /// The ledger record id of the change, when it was applied.
+    #[getter]
+    fn record_id(&self) -> Option<i64> {
+        self.change_result().and_then(|r| r.record_id)
+    }
+
+    /// The user of a single change.
+    #[getter]
+    fn telegram_id(&self) -> Option<i64> {
+        self.change_result().map(|r| r.telegram_id)
+    }
+
+    /// The signed change: negative for a deduct.
+    #[getter]
+    fn change(&self) -> Option<i64> {
+        self.change_result().map(|r| r.change)
+    }
+
+    /// The reference the change was sent with (yours, or the SDK's `auto-...`).
+    #[getter]
+    fn reference(&self) -> Option<String> {
+        self.change_result().and_then(|r| r.reference.clone())
+    }
+
+    /// The payload: for a change `{record_id, telegram_id, change, balance, duplicate}`
+    /// (`None` on failure); for a batch `{'success': n, 'failed': n, 'results': [SyncResult, ...]}`.
+    #[getter]
+    fn data<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        match &self.outcome {
+            Outcome::Change(r) if r.success => {
+                let d = PyDict::new(py);
+                d.set_item("record_id", r.record_id)?;
+                d.set_item("telegram_id", r.telegram_id)?;
+                d.set_item("change", r.change)?;
+                d.set_item("balance", r.balance)?;
+                d.set_item("duplicate", r.duplicate)?;
+                Ok(Some(d))
+            }
+            Outcome::Change(_) | Outcome::BatchFailed(_) => Ok(None),
+            Outcome::Batch(b) => {
+                let d = PyDict::new(py);
+                d.set_item("success", b.succeeded)?;
+                d.set_item("failed", b.failed)?;
+                let results = PyList::empty(py);
+                for r in &b.results {
+                    results.append(Py::new(py, SyncResult::of_change(r.clone()))?)?;
+                }
+                d.set_item("results", results)?;
+                Ok(Some(d))
+            }
+        }
+    }
+
+    /// Returns `self` when successful, otherwise raises the matching `CreditSyncError` subclass.
+    fn raise_for_error(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
+        let py = slf.py();
+        match &slf.get().outcome {
+            Outcome::Change(r) if !r.success => Err(match &r.error {
+                Some(e) => CoreError(e.clone()).into(),
+                None => new_error(
+                    &py.get_type::<CreditSyncError>(),
+                    r.code.as_str(),
+                    &r.message,
+                    vec![],
+                ),
+            }),
+            Outcome::Batch(b) if !b.success => Err(new_error(
+                &py.get_type::<CreditSyncError>(),
+                b.code.as_str(),
+                &b.message,
+                vec![],
+            )),
+            Outcome::BatchFailed(e) => Err(CoreError(e.clone()).into()),
+            _ => Ok(slf),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        match &self.outcome {
+            Outcome::Change(r) => format!(
+                "SyncResult(success={}, code={:?}, balance={}, duplicate={}, message={:?})",
+                py_bool(r.success),
+                r.code.as_str(),
+                r.balance.map_or("None".to_string(), |b| b.to_string()),
+                py_bool(r.duplicate),
+                r.message
+            ),
+            Outcome::Batch(b) => format!(
+                "SyncResult(success={}, code={:?}, succeeded={}, failed={}, message={:?})",
+                py_bool(b.success),
+                b.code.as_str(),
+                b.succeeded,
+                b.failed,
+                b.message
+            ),
+            Outcome::BatchFailed(e) => format!(
+                "SyncResult(success=False, code={:?}, message={:?})",
+                e.code().as_str(),
+                e.message()
+            ),
+        }
+    }
+}
+
+fn py_bool(b: bool) -> &'static str {
+    if b {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+/// `get_balance`'s dict: `{'telegram_id', 'credits', 'nickname'}`.
+pub struct BalanceDict(pub Balance);
+
+/// `get_records`' dict: `{'records': [...], 'next_cursor'}`.
+pub struct RecordsDict(pub RecordsPage);
+
+/// `register_user`'s dict: `{'telegram_id', 'credits', 'nickname', 'created'}`.
+pub struct UserDict(pub UserData);
+
+impl<'py> IntoPyObject<'py> for BalanceDict {
+    type Target = PyDict;
+    type Output = Bound<'py, PyDict>;
+    type Error = PyErr;
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        let d = PyDict::new(py);
+        d.set_item("telegram_id", self.0.telegram_id)?;
+        d.set_item("credits", self.0.credits)?;
+        d.set_item("nickname", self.0.nickname)?;
+        Ok(d)
+    }
+}
+
+impl<'py> IntoPyObject<'py> for UserDict {
+    type Target = PyDict;
+    type Output = Bound<'py, PyDict>;
+    type Error = PyErr;
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        let d = PyDict::new(py);
+        d.set_item("telegram_id", self.0.telegram_id)?;
+        d.set_item("credits", self.0.credits)?;
+        d.set_item("nickname", self.0.nickname)?;
+        d.set_item("created", self.0.created)?;
+        Ok(d)
+    }
+}
+
+impl<'py> IntoPyObject<'py> for RecordsDict {
+    type Target = PyDict;
+    type Output = Bound<'py, PyDict>;
+    type Error = PyErr;
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        let records = PyList::empty(py);
+        for r in self.0.records {
+            records.append(record(py, r)?)?;
+        }
+        let d = PyDict::new(py);
+        d.set_item("records", records)?;
+        d.set_item("next_cursor", self.0.next_cursor)?;
+        Ok(d)
+    }
+}
+
+fn record(py: Python<'_>, r: Record) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("id", r.id)?;
+    d.set_item("change", r.change)?;
+    d.set_item("balance_after", r.balance_after)?;
+    d.set_item("reason", r.reason)?;
+    d.set_item("source", r.source)?;
+    d.set_item("external_reference", r.external_reference)?;
+    d.set_item("created_at", r.created_at)?;
+    Ok(d)
+}

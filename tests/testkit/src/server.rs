@@ -1,0 +1,462 @@
+//! The real `credit-sync-server` binary as a child process, so tests attack what
+//! ships: start it on a free loopback port with a throwaway database, stop it,
+//! `kill -9` it, and restart it on the same database.
+
+use std::fmt::Write as _;
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The line the server prints on stdout once it is bound (docs/TEAM.md).
+const LISTENING: &str = "credit-sync-server listening on ";
+/// How long a start may take before the test fails (a debug build on a busy 2-core box).
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a graceful stop may take before the process is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The server binary: `$CREDIT_SYNC_SERVER_BIN`, else `<workspace>/target/debug/credit-sync-server`.
+///
+/// Panics with the command that builds it when it does not exist.
+pub fn server_bin() -> PathBuf {
+    let path = match std::env::var_os("CREDIT_SYNC_SERVER_BIN") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/credit-sync-server"),
+    };
+    if !path.is_file() {
+        panic!(
+            "the server binary {} does not exist: build it with `cargo build -p credit-sync-server` \
+             (or point $CREDIT_SYNC_SERVER_BIN at one)",
+            path.display()
+        );
+    }
+    path
+}
+
+/// One `[[sources]]` entry of the server's TOML config.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub api_key: String,
+    pub secret: String,
+    pub permissions: Vec<String>,
+    pub auto_register: bool,
+    /// Requests per second per API key; 0 = off.
+    pub rate_limit_per_sec: u32,
+}
+
+impl Source {
+    /// A source with the server's defaults: `read` + `write`, auto-register, no rate limit.
+    pub fn new(name: &str, api_key: &str, secret: &str) -> Source {
+        Source {
+            name: name.into(),
+            api_key: api_key.into(),
+            secret: secret.into(),
+            permissions: vec!["read".into(), "write".into()],
+            auto_register: true,
+            rate_limit_per_sec: 0,
+        }
+    }
+
+    /// Adds the `admin` permission.
+    pub fn admin(mut self) -> Source {
+        self.permissions.push("admin".into());
+        self
+    }
+
+    pub fn permissions(mut self, permissions: &[&str]) -> Source {
+        self.permissions = permissions.iter().map(|p| p.to_string()).collect();
+        self
+    }
+
+    pub fn auto_register(mut self, on: bool) -> Source {
+        self.auto_register = on;
+        self
+    }
+
+    pub fn rate_limit_per_sec(mut self, limit: u32) -> Source {
+        self.rate_limit_per_sec = limit;
+        self
+    }
+}
+
+/// What the server is started with. The sources come from the caller; the database
+/// defaults to a SQLite file in the server's temp dir.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    pub sources: Vec<Source>,
+    pub timestamp_tolerance_secs: Option<i64>,
+    pub max_amount: Option<i64>,
+    /// A database URL; `None` = `sqlite://<temp dir>/credit-sync.db`.
+    pub database: Option<String>,
+    /// Extra top-level TOML lines, written before the sources.
+    pub extra_toml: String,
+    /// Extra environment variables for the process (e.g. `RUST_LOG`).
+    pub env: Vec<(String, String)>,
+}
+
+impl ServerConfig {
+    pub fn new(sources: Vec<Source>) -> ServerConfig {
+        ServerConfig {
+            sources,
+            ..Default::default()
+        }
+    }
+
+    pub fn timestamp_tolerance_secs(mut self, secs: i64) -> ServerConfig {
+        self.timestamp_tolerance_secs = Some(secs);
+        self
+    }
+
+    pub fn max_amount(mut self, max: i64) -> ServerConfig {
+        self.max_amount = Some(max);
+        self
+    }
+
+    pub fn database(mut self, url: impl Into<String>) -> ServerConfig {
+        self.database = Some(url.into());
+        self
+    }
+
+    pub fn extra_toml(mut self, toml: &str) -> ServerConfig {
+        self.extra_toml.push_str(toml);
+        self.extra_toml.push('\n');
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> ServerConfig {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The TOML text of this config, listening on `127.0.0.1:0`.
+    pub fn to_toml(&self, database: &str) -> String {
+        let mut t = String::new();
+        let _ = writeln!(t, "listen = \"127.0.0.1:0\"");
+        let _ = writeln!(t, "database = {}", toml_str(database));
+        if let Some(secs) = self.timestamp_tolerance_secs {
+            let _ = writeln!(t, "timestamp_tolerance_secs = {secs}");
+        }
+        if let Some(max) = self.max_amount {
+            let _ = writeln!(t, "max_amount = {max}");
+        }
+        t.push_str(&self.extra_toml);
+        for s in &self.sources {
+            let perms: Vec<String> = s.permissions.iter().map(|p| toml_str(p)).collect();
+            let _ = write!(
+                t,
+                "\n[[sources]]\nname = {}\napi_key = {}\nsecret = {}\npermissions = [{}]\n\
+                 auto_register = {}\nrate_limit_per_sec = {}\n",
+                toml_str(&s.name),
+                toml_str(&s.api_key),
+                toml_str(&s.secret),
+                perms.join(", "),
+                s.auto_register,
+                s.rate_limit_per_sec
+            );
+        }
+        t
+    }
+}
+
+/// A TOML basic string.
+fn toml_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A running (or stopped) server with its own temp dir, config file and database.
+/// Dropping it kills the process.
+pub struct Server {
+    config: ServerConfig,
+    dir: tempfile::TempDir,
+    config_path: PathBuf,
+    database: String,
+    child: Option<Child>,
+    addr: SocketAddr,
+    starts: u32,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The config holds secrets; tests print servers in assertion messages.
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .field("dir", &self.dir.path())
+            .field("pid", &self.pid())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Writes the config into a fresh temp dir and starts the server; returns once it
+    /// printed its listening line.
+    pub fn start(config: ServerConfig) -> Server {
+        let dir = tempfile::Builder::new()
+            .prefix("credit-sync-test-")
+            .tempdir()
+            .expect("create a temp dir for the server");
+        let database = config
+            .database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("credit-sync.db").display()));
+        let config_path = dir.path().join("credit-sync.toml");
+        std::fs::write(&config_path, config.to_toml(&database)).expect("write the server config");
+        let mut server = Server {
+            config,
+            dir,
+            config_path,
+            database,
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            starts: 0,
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "the server is already running");
+        let stderr = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.stderr_path())
+            .expect("open the server's stderr log");
+        let mut cmd = Command::new(server_bin());
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&self.config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr));
+        clear_credit_sync_env(&mut cmd);
+        for (k, v) in &self.config.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn credit-sync-server");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stdout_log = self.dir.path().join("stdout.log");
+        let (tx, rx) = mpsc::channel::<String>();
+        // Keep draining stdout for the process's whole life so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut log = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(stdout_log)
+                .ok();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(log) = log.as_mut() {
+                    let _ = writeln!(log, "{line}");
+                }
+                if line.starts_with(LISTENING) {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        let line = loop {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(line) => break line,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let _ = child.kill();
+                    let status = child.wait().ok();
+                    panic!(
+                        "credit-sync-server exited ({status:?}) before printing its listening line; stderr:\n{}",
+                        self.stderr_log()
+                    );
+                }
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "credit-sync-server exited ({status}) before printing its listening line; stderr:\n{}",
+                    self.stderr_log()
+                );
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "credit-sync-server printed no listening line within {START_TIMEOUT:?}; stderr:\n{}",
+                    self.stderr_log()
+                );
+            }
+        };
+        let url = line[LISTENING.len()..].trim();
+        let hostport = url.strip_prefix("http://").unwrap_or(url);
+        self.addr = hostport
+            .parse()
+            .unwrap_or_else(|e| panic!("bad listening line {line:?}: {e}"));
+        self.child = Some(child);
+        self.starts += 1;
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// How many times the process was started (1 after `start`).
+    pub fn starts(&self) -> u32 {
+        self.starts
+    }
+
+    /// Is the process alive? (Reaps it when it has exited.)
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            None => false,
+            Some(child) => match child.try_wait() {
+                Ok(None) => true,
+                _ => {
+                    self.child = None;
+                    false
+                }
+            },
+        }
+    }
+
+    /// Graceful stop: SIGTERM, then SIGKILL if it has not exited within 10 s.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        // SAFETY: kill(2) on the pid of a child we have not reaped yet.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// `kill -9`: no shutdown hook runs, whatever was in flight is cut.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill(); // SIGKILL on unix
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the process again on the same config and database (a new port).
+    /// Kills a still-running process first.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.spawn();
+    }
+
+    /// Everything the server wrote to stderr, over every start.
+    pub fn stderr_log(&self) -> String {
+        std::fs::read_to_string(self.stderr_path()).unwrap_or_default()
+    }
+
+    /// Everything the server wrote to stdout, over every start.
+    pub fn stdout_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default()
+    }
+
+    fn stderr_path(&self) -> PathBuf {
+        self.dir.path().join("stderr.log")
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config_path
+    }
+
+    pub fn database_url(&self) -> &str {
+        &self.database
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// Runs another subcommand of the server binary (e.g. `verify`) and returns its output.
+    /// `{config}` and `{database}` in `args` are replaced by this server's paths.
+    pub fn run_cli(&self, args: &[&str]) -> Output {
+        let config = self.config_path.display().to_string();
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| {
+                a.replace("{config}", &config)
+                    .replace("{database}", &self.database)
+            })
+            .collect();
+        let mut cmd = Command::new(server_bin());
+        cmd.args(&args).stdin(Stdio::null());
+        clear_credit_sync_env(&mut cmd);
+        cmd.output().expect("run credit-sync-server")
+    }
+}
+
+/// The server lets `CREDIT_SYNC_*` variables override its config file; a developer's
+/// shell must not change what a test runs against.
+fn clear_credit_sync_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("CREDIT_SYNC_") {
+            cmd.env_remove(key);
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_is_escaped_and_complete() {
+        let cfg = ServerConfig::new(vec![Source::new("a\"b", "k\\1", "s\u{7}")
+            .admin()
+            .rate_limit_per_sec(5)])
+        .max_amount(9)
+        .timestamp_tolerance_secs(2);
+        let t = cfg.to_toml("sqlite:///tmp/x.db");
+        assert!(t.contains("listen = \"127.0.0.1:0\""));
+        assert!(t.contains("database = \"sqlite:///tmp/x.db\""));
+        assert!(t.contains("max_amount = 9"));
+        assert!(t.contains("timestamp_tolerance_secs = 2"));
+        assert!(t.contains("name = \"a\\\"b\""));
+        assert!(t.contains("api_key = \"k\\\\1\""));
+        assert!(t.contains("secret = \"s\\u0007\""));
+        assert!(t.contains("permissions = [\"read\", \"write\", \"admin\"]"));
+        assert!(t.contains("rate_limit_per_sec = 5"));
+    }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The Python package's test command: builds the abi3 wheel from bindings-python/,
+# installs it into the repo's .venv, and runs the pytest suite against the real
+# server binary (each test session starts its own server on a free port).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$PWD"
+
+step() { printf '==> %s\n' "$*"; }
+
+if [ ! -x .venv/bin/python ]; then
+  step "create .venv"
+  python3 -m venv .venv
+fi
+py="$root/.venv/bin/python"
+step "install test tools"
+"$py" -m pip install --quiet --disable-pip-version-check "maturin>=1.9,<2" pytest requests httpx mypy
+
+step "lint the binding crate"
+cargo fmt -p credit-sync-python --check
+cargo clippy -p credit-sync-python --all-targets -- -D warnings
+
+step "build the wheel (abi3, dev profile)"
+wheels="$root/target/python-wheels"
+rm -rf "$wheels"
+"$root/.venv/bin/maturin" build --quiet --profile dev --manifest-path bindings-python/Cargo.toml \
+  --interpreter "$py" --out "$wheels"
+"$py" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheels"/credit_sync_client-*.whl
+
+if [ -z "${CREDIT_SYNC_SERVER_BIN:-}" ]; then
+  export CREDIT_SYNC_SERVER_BIN="$root/target/debug/credit-sync-server"
+  if [ ! -x "$CREDIT_SYNC_SERVER_BIN" ]; then
+    step "build the server"
+    cargo build -p credit-sync-server
+  fi
+fi
+
+step "stubs match the runtime"
+(cd "$root/tests/python" && "$py" -m mypy.stubtest credit_sync_client --allowlist stubtest-allowlist.txt)
+"$py" -m mypy --strict --python-version 3.8 "$root/examples/python/quickstart.py" "$root/tests/python/typed_usage.py"
+
+step "pytest"
+"$py" -m pytest tests/python -q -p no:cacheprovider "$@"

@@ -6,7 +6,7 @@ use credit_sync::model;
 use napi_derive::napi;
 
 /// `data` of a successful credit change.
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct SyncData {
     pub record_id: i64,
     pub telegram_id: i64,
@@ -17,7 +17,7 @@ pub struct SyncData {
 }
 
 /// The outcome of one credit change, in the guide's style: check `success`.
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct SyncResult {
     pub success: bool,
     /// `"ok"`, or the stable error code (`insufficient_credits`, ...).
@@ -64,7 +64,7 @@ impl From<model::SyncResult> for SyncResult {
 }
 
 /// `data` of a batch: `success` and `failed` are counts, as in the guide.
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct BatchData {
     pub success: u32,
     pub failed: u32,
@@ -73,7 +73,7 @@ pub struct BatchData {
 }
 
 /// The outcome of a batch. `success` is true when every item succeeded.
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct BatchResult {
     pub success: bool,
     /// `"ok"`, `"partial_failure"`, or the error code of a batch rejected as a whole.
@@ -98,7 +98,7 @@ impl From<model::BatchResult> for BatchResult {
 }
 
 /// A user's balance.
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct Balance {
     pub telegram_id: i64,
     pub credits: i64,
@@ -116,7 +116,7 @@ impl From<model::Balance> for Balance {
 }
 
 /// One ledger record.
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct Record {
     pub id: i64,
     pub change: i64,
@@ -129,7 +129,7 @@ pub struct Record {
 }
 
 /// One page of records, newest first.
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct RecordsPage {
     pub records: Vec<Record>,
     /// Pass as `cursor` for the next (older) page; `null` on the last page.
@@ -158,7 +158,7 @@ impl From<model::RecordsPage> for RecordsPage {
 }
 
 /// A registered (or updated) user.
-#[napi(object)]
+#[napi(object, use_nullable = true)]
 pub struct UserData {
     pub telegram_id: i64,
     pub credits: i64,

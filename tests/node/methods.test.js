@@ -1,0 +1,417 @@
+'use strict'
+// Every method of CreditSyncClient and every error code a client can meet, against
+// the real server (plus tiny local servers for the transport-level failures).
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const http = require('node:http')
+const net = require('node:net')
+const { startServer, loadPackage, MEDIA_BOT, TEST } = require('./server.js')
+
+const pkg = loadPackage()
+const {
+  CreditSyncClient,
+  CreditSyncError,
+  AuthenticationError,
+  InsufficientCreditsError,
+  ValidationError,
+  RateLimitError,
+  TransportError,
+  TimeoutError,
+  ServerError,
+  ClientClosedError,
+} = pkg
+
+let server
+let client
+test.before(async () => {
+  server = await startServer({
+    extraConfig: `
+[[sources]]
+name = "limited"
+api_key = "limited-key"
+secret = "limited-secret"
+rate_limit_per_sec = 1
+`,
+  })
+  client = new CreditSyncClient({ baseUrl: server.baseUrl, ...MEDIA_BOT })
+})
+test.after(async () => {
+  client?.close()
+  await server?.stop()
+})
+
+/** Asserts that `promise` rejects with an error of `cls` whose `.code` is `code`. */
+async function rejectsWith(promise, cls, code) {
+  const err = await promise.then(
+    (v) => assert.fail(`expected ${code}, resolved ${JSON.stringify(v)}`),
+    (e) => e,
+  )
+  assert.ok(err instanceof Error, 'an Error')
+  assert.ok(err instanceof cls, `${err.name} is a ${cls.name}: ${err.message}`)
+  assert.equal(err.code, code, err.message)
+  assert.ok(err.message.length > 0)
+  return err
+}
+
+/** A local HTTP server answering every request with `handler`. */
+async function fakeServer(handler) {
+  const srv = http.createServer(handler)
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r))
+  return { url: `http://127.0.0.1:${srv.address().port}`, close: () => new Promise((r) => srv.close(r)) }
+}
+
+/** A TCP server that accepts connections and never answers. */
+async function silentServer() {
+  const sockets = new Set()
+  const srv = net.createServer((s) => sockets.add(s))
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r))
+  return {
+    url: `http://127.0.0.1:${srv.address().port}`,
+    close: () => {
+      for (const s of sockets) s.destroy()
+      return new Promise((r) => srv.close(r))
+    },
+  }
+}
+
+test('addCredits / deductCredits: results in camelCase', async () => {
+  const added = await client.addCredits(2001, 100, 'reward', 'm_add_1')
+  assert.deepEqual(
+    { ...added, data: undefined },
+    {
+      success: true,
+      code: 'ok',
+      message: added.message,
+      balance: 100,
+      duplicate: false,
+      recordId: added.recordId,
+      telegramId: 2001,
+      change: 100,
+      reference: 'm_add_1',
+      data: undefined,
+    },
+  )
+  const spent = await client.deductCredits('2001', 30n, 'spend', 'm_deduct_1')
+  assert.equal(spent.success, true)
+  assert.equal(spent.change, -30)
+  assert.equal(spent.balance, 70)
+  assert.equal(spent.data.change, -30)
+  // Replaying a deduct that succeeded still succeeds, once.
+  const replay = await client.deductCredits(2001n, 30, 'spend', 'm_deduct_1')
+  assert.equal(replay.success, true)
+  assert.equal(replay.duplicate, true)
+  assert.equal((await client.getBalance(2001)).credits, 70)
+})
+
+test('telegramId accepts a safe integer, a BigInt or a decimal string', async () => {
+  for (const id of [2002, 2002n, '2002']) {
+    const r = await client.addCredits(id, 1, 'id forms')
+    assert.equal(r.success, true)
+    assert.equal(r.telegramId, 2002)
+  }
+  assert.equal((await client.getBalance('2002')).credits, 3)
+})
+
+test('a wrong telegramId or amount rejects with a TypeError naming the argument', async () => {
+  for (const bad of [1.5, NaN, -1, 0, Infinity, '12abc', '', '1e3', null, undefined, {}, true, 2 ** 53]) {
+    const err = await client.addCredits(bad, 1, 'x').then(
+      () => assert.fail(`accepted ${String(bad)}`),
+      (e) => e,
+    )
+    assert.ok(err instanceof TypeError, `${String(bad)}: ${err}`)
+    assert.match(err.message, /telegramId/)
+    assert.equal(err.code, 'invalid_argument')
+  }
+  for (const method of ['getBalance', 'getRecords', 'registerUser']) {
+    const err = await client[method](1.5).catch((e) => e)
+    assert.ok(err instanceof TypeError, method)
+    assert.match(err.message, /telegramId/)
+  }
+  const amountErr = await client.deductCredits(1, 2.5, 'x').catch((e) => e)
+  assert.ok(amountErr instanceof TypeError)
+  assert.match(amountErr.message, /amount/)
+  const reasonErr = await client.addCredits(1, 1, 42).catch((e) => e)
+  assert.ok(reasonErr instanceof TypeError)
+  assert.match(reasonErr.message, /reason/)
+  const itemErr = await client.batchSync([{ telegramId: 1, amount: 1, reason: 'ok' }, { telegramId: 'x', amount: 1, reason: 'r' }]).catch((e) => e)
+  assert.ok(itemErr instanceof TypeError)
+  assert.match(itemErr.message, /items\[1\]\.telegramId/)
+  const notArray = await client.batchSync('nope').catch((e) => e)
+  assert.ok(notArray instanceof TypeError)
+  assert.match(notArray.message, /items/)
+})
+
+test('batchSync: per-item results, partial failure, atomic abort', async () => {
+  const partial = await client.batchSync([
+    { telegramId: 2003, amount: 10, reason: 'a', reference: 'm_batch_1' },
+    { telegramId: 2003, amount: -1000, reason: 'too much' },
+  ])
+  assert.equal(partial.success, false)
+  assert.equal(partial.code, 'partial_failure')
+  assert.equal(partial.data.success, 1)
+  assert.equal(partial.data.failed, 1)
+  assert.equal(partial.data.results[0].reference, 'm_batch_1')
+  assert.equal(partial.data.results[1].code, 'insufficient_credits')
+
+  const atomic = await client.batchSync(
+    [
+      { telegramId: 2004, amount: 10, reason: 'a' },
+      { telegramId: 2004, amount: -1000, reason: 'b' },
+    ],
+    { atomic: true },
+  )
+  assert.equal(atomic.success, false)
+  assert.deepEqual(
+    atomic.data.results.map((r) => r.code).sort(),
+    ['batch_aborted', 'insufficient_credits'],
+  )
+  const untouched = await client.getBalance(2004)
+  assert.ok(untouched === null || untouched.credits === 0, 'an aborted batch writes nothing')
+
+  const empty = await client.batchSync([])
+  assert.equal(empty.success, false)
+  assert.equal(empty.code, 'batch_too_large')
+  const tooMany = Array.from({ length: 1001 }, (_, i) => ({ telegramId: 1 + i, amount: 1, reason: 'x' }))
+  assert.equal((await client.batchSync(tooMany)).code, 'batch_too_large')
+})
+
+test('getRecords pages with limit and cursor', async () => {
+  for (let i = 0; i < 5; i++) await client.addCredits(2005, i + 1, `r${i}`, `m_rec_${i}`)
+  const first = await client.getRecords(2005, { limit: 2 })
+  assert.deepEqual(
+    first.records.map((r) => r.change),
+    [5, 4],
+  )
+  assert.equal(typeof first.nextCursor, 'string')
+  const r = first.records[0]
+  assert.equal(r.balanceAfter, 15)
+  assert.equal(r.reason, 'r4')
+  assert.equal(r.source, 'media_bot')
+  assert.equal(r.externalReference, 'm_rec_4')
+  assert.ok(!Number.isNaN(Date.parse(r.createdAt)))
+  const second = await client.getRecords(2005n, { limit: 2, cursor: first.nextCursor })
+  assert.deepEqual(
+    second.records.map((r) => r.change),
+    [3, 2],
+  )
+  const last = await client.getRecords('2005', { limit: 2, cursor: second.nextCursor })
+  assert.deepEqual(
+    last.records.map((r) => r.change),
+    [1],
+  )
+  assert.equal(last.nextCursor, null)
+  assert.equal((await client.getRecords(2005)).records.length, 5)
+})
+
+test('registerUser creates and renames; getBalance is null for an unknown user', async () => {
+  const created = await client.registerUser(2006, 'bob')
+  assert.deepEqual(created, { telegramId: 2006, credits: 0, nickname: 'bob', created: true })
+  const renamed = await client.registerUser(2006, 'robert')
+  assert.equal(renamed.created, false)
+  assert.equal(renamed.nickname, 'robert')
+  assert.deepEqual(await client.getBalance(2006), { telegramId: 2006, credits: 0, nickname: 'robert' })
+  assert.equal(await client.getBalance(2999), null)
+})
+
+test('business failures resolve with success: false and a stable code', async () => {
+  const cases = [
+    [() => client.deductCredits(2998, 5, 'nobody'), 'user_not_found'],
+    [() => client.deductCredits(2001, 10 ** 9, 'too much'), 'insufficient_credits'],
+    [() => client.addCredits(2001, 5, 'changed', 'm_add_1'), 'reference_conflict'],
+    [() => client.addCredits(2001, 0, 'zero'), 'invalid_amount'],
+    [() => client.addCredits(2001, 10 ** 13, 'huge'), 'amount_too_large'],
+    [() => client.addCredits(2001, 1, 'x'.repeat(300)), 'invalid_reason'],
+    [() => client.addCredits(2001, 1, 'bad ref', 'has spaces!'), 'invalid_reference'],
+  ]
+  for (const [call, code] of cases) {
+    const r = await call()
+    assert.equal(r.success, false, code)
+    assert.equal(r.code, code, r.message)
+    assert.ok(r.message.length > 0)
+    assert.equal(r.data, null)
+  }
+})
+
+test('balance_overflow on a server that allows huge amounts', async () => {
+  // max_amount is a server-wide setting: a second server with the largest one.
+  const srv = await startServer({ maxAmount: '9223372036854775807' })
+  try {
+    const c = new CreditSyncClient({ baseUrl: srv.baseUrl, ...MEDIA_BOT })
+    const half = 2n ** 62n
+    assert.equal((await c.addCredits(7, half, 'big', 'of_1')).success, true)
+    const r = await c.addCredits(7, half, 'big', 'of_2')
+    assert.equal(r.success, false)
+    assert.equal(r.code, 'balance_overflow')
+    c.close()
+  } finally {
+    await srv.stop()
+  }
+})
+
+test('authentication errors reject with AuthenticationError', async () => {
+  const wrongKey = new CreditSyncClient({ ...MEDIA_BOT, baseUrl: server.baseUrl, apiKey: 'nope' })
+  await rejectsWith(wrongKey.addCredits(1, 1, 'x'), AuthenticationError, 'unauthorized')
+  await rejectsWith(wrongKey.getBalance(1), AuthenticationError, 'unauthorized')
+  const wrongSecret = new CreditSyncClient({ ...MEDIA_BOT, baseUrl: server.baseUrl, secretKey: 'nope' })
+  await rejectsWith(wrongSecret.addCredits(1, 1, 'x'), AuthenticationError, 'invalid_signature')
+  const mismatch = new CreditSyncClient({ ...MEDIA_BOT, baseUrl: server.baseUrl, source: 'test' })
+  await rejectsWith(mismatch.addCredits(1, 1, 'x'), AuthenticationError, 'source_mismatch')
+  const notAdmin = new CreditSyncClient({ baseUrl: server.baseUrl, ...TEST })
+  await rejectsWith(notAdmin.registerUser(1, 'x'), AuthenticationError, 'forbidden')
+  for (const c of [wrongKey, wrongSecret, mismatch, notAdmin]) c.close()
+})
+
+test('timestamp_out_of_window from the server (raw request with an old v1 timestamp)', async () => {
+  const { generateToken } = pkg
+  const timestamp = Math.floor(Date.now() / 1000) - 3600
+  const response = await fetch(`${server.baseUrl}/api/credits/sync`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Api-Key': MEDIA_BOT.apiKey },
+    body: JSON.stringify({
+      telegram_id: 1,
+      amount: 1,
+      source: 'media_bot',
+      reason: 'old',
+      timestamp,
+      token: generateToken(MEDIA_BOT.secretKey, 1, 1, 'media_bot', timestamp),
+    }),
+  })
+  const body = await response.json()
+  assert.equal(response.status, 401)
+  assert.equal(body.code, 'timestamp_out_of_window')
+  assert.equal(typeof body.server_time, 'number')
+})
+
+test('rate_limited rejects with RateLimitError once retries are off', async () => {
+  const limited = new CreditSyncClient({
+    baseUrl: server.baseUrl,
+    apiKey: 'limited-key',
+    secretKey: 'limited-secret',
+    source: 'limited',
+    maxRetries: 0,
+  })
+  const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => limited.addCredits(3000 + i, 1, 'burst')))
+  const rejected = results.filter((r) => r.status === 'rejected').map((r) => r.reason)
+  assert.ok(rejected.length > 0, 'some calls were limited')
+  for (const e of rejected) {
+    assert.ok(e instanceof RateLimitError, String(e))
+    assert.equal(e.code, 'rate_limited')
+  }
+  limited.close()
+})
+
+test('transport errors: connection_error and timeout', async () => {
+  const closedPort = await new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = s.address().port
+      s.close(() => resolve(port))
+    })
+  })
+  const refused = new CreditSyncClient({ ...MEDIA_BOT, baseUrl: `http://127.0.0.1:${closedPort}`, maxRetries: 0 })
+  await rejectsWith(refused.getBalance(1), TransportError, 'connection_error')
+  refused.close()
+
+  const silent = await silentServer()
+  try {
+    const slow = new CreditSyncClient({ ...MEDIA_BOT, baseUrl: silent.url, timeoutMs: 300, maxRetries: 0 })
+    const err = await rejectsWith(slow.addCredits(1, 1, 'x'), TimeoutError, 'timeout')
+    assert.ok(err instanceof TransportError)
+    slow.close()
+  } finally {
+    await silent.close()
+  }
+})
+
+test('server errors: service_unavailable, internal_error and invalid_response', async () => {
+  const envelope = (code, message) => JSON.stringify({ success: false, code, message, balance: null, data: null })
+  const cases = [
+    [503, 'application/json', envelope('service_unavailable', 'overloaded'), 'service_unavailable'],
+    [500, 'application/json', envelope('internal_error', 'boom'), 'internal_error'],
+    [200, 'text/html', '<html>not the protocol</html>', 'invalid_response'],
+  ]
+  for (const [status, type, body, code] of cases) {
+    const fake = await fakeServer((req, res) => {
+      res.writeHead(status, { 'Content-Type': type })
+      res.end(body)
+    })
+    try {
+      const c = new CreditSyncClient({ ...MEDIA_BOT, baseUrl: fake.url, maxRetries: 0 })
+      const err = await rejectsWith(c.getBalance(1), ServerError, code)
+      assert.ok(err instanceof CreditSyncError)
+      c.close()
+    } finally {
+      await fake.close()
+    }
+  }
+})
+
+test('invalid_argument: a bad configuration throws at construction', () => {
+  assert.throws(
+    () => new CreditSyncClient({ apiKey: 'k', secretKey: 's', source: 'x' }),
+    (e) => e instanceof ValidationError && e.code === 'invalid_argument' && /base_url/.test(e.message),
+  )
+  assert.throws(
+    () => new CreditSyncClient({ ...MEDIA_BOT, baseUrl: 'ftp://nope' }),
+    (e) => e instanceof ValidationError && e.code === 'invalid_argument',
+  )
+  assert.throws(
+    () => new CreditSyncClient({ ...MEDIA_BOT, baseUrl: server.baseUrl, timeoutMs: -5 }),
+    (e) => e instanceof TypeError && /timeoutMs/.test(e.message),
+  )
+})
+
+test('fromEnv reads the CREDIT_SYNC_* variables', async () => {
+  const saved = { ...process.env }
+  try {
+    process.env.CREDIT_SYNC_BASE_URL = server.baseUrl
+    process.env.CREDIT_SYNC_API_KEY = MEDIA_BOT.apiKey
+    process.env.CREDIT_SYNC_SECRET_KEY = MEDIA_BOT.secretKey
+    process.env.CREDIT_SYNC_SOURCE = MEDIA_BOT.source
+    const c = CreditSyncClient.fromEnv()
+    assert.ok(c instanceof CreditSyncClient)
+    assert.equal((await c.addCredits(2007, 9, 'env')).balance, 9)
+    c.close()
+    delete process.env.CREDIT_SYNC_SOURCE
+    assert.throws(
+      () => CreditSyncClient.fromEnv(),
+      (e) => e instanceof ValidationError && /CREDIT_SYNC_SOURCE/.test(e.message),
+    )
+  } finally {
+    process.env = saved
+  }
+})
+
+test('client_closed: calls after close() and a call in flight when close() runs', async () => {
+  const c = new CreditSyncClient({ baseUrl: server.baseUrl, ...MEDIA_BOT })
+  assert.equal(c.closed, false)
+  c.close()
+  c.close() // idempotent
+  assert.equal(c.closed, true)
+  await rejectsWith(c.getBalance(1), ClientClosedError, 'client_closed')
+  await rejectsWith(c.addCredits(1, 1, 'x'), ClientClosedError, 'client_closed')
+
+  const silent = await silentServer()
+  try {
+    const hanging = new CreditSyncClient({ ...MEDIA_BOT, baseUrl: silent.url, timeoutMs: 60_000 })
+    const inFlight = hanging.addCredits(1, 1, 'never answered')
+    await new Promise((r) => setTimeout(r, 200))
+    const started = Date.now()
+    hanging.close()
+    await rejectsWith(inFlight, ClientClosedError, 'client_closed')
+    assert.ok(Date.now() - started < 2000, 'settled promptly')
+  } finally {
+    await silent.close()
+  }
+})
+
+test('helpers: makeReference, the reference shortcuts and version', () => {
+  assert.equal(pkg.makeReference('task', 42, '2024-01-05'), 'task_42_2024-01-05')
+  assert.notEqual(pkg.makeReference('a_b', 'c'), pkg.makeReference('a', 'b_c'))
+  const long = pkg.makeReference('x'.repeat(300))
+  assert.ok(long.length <= 128)
+  assert.equal(typeof pkg.videoWatchedReference(7, 'v1'), 'string')
+  assert.equal(typeof pkg.orderPaidReference('o1'), 'string')
+  assert.equal(typeof pkg.dailyTaskReference(7, 't1', '2024-01-05'), 'string')
+  assert.equal(pkg.version(), require('../../bindings-node/package.json').version)
+})

@@ -1,1 +1,86 @@
-fn main() {}
+//! `credit-sync-server`: the Credit Sync API and its admin commands.
+
+mod admin;
+mod auth;
+mod cli;
+mod config;
+mod error;
+mod ledger;
+mod metrics;
+mod openapi;
+mod ratelimit;
+mod routes;
+mod server;
+mod store;
+
+use clap::Parser;
+use cli::{Cli, Command, UsersCommand};
+use config::Config;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("credit-sync-server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("credit-sync-server: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Serve { config } => server::run(Config::load(&config)?, None).await,
+        Command::Demo { listen, database } => {
+            let config = Config::demo(listen, database.unwrap_or_else(cli::demo_database));
+            let banner = demo_banner(&config);
+            server::run(config, Some(banner)).await
+        }
+        Command::Users {
+            command:
+                UsersCommand::Add {
+                    telegram_id,
+                    nickname,
+                    db,
+                },
+        } => admin::add_user(&db.url()?, telegram_id, nickname.as_deref()).await,
+        Command::Balance { telegram_id, db } => admin::balance(&db.url()?, telegram_id).await,
+        Command::Records {
+            telegram_id,
+            limit,
+            db,
+        } => admin::records(&db.url()?, telegram_id, limit).await,
+        Command::Verify { db } => admin::verify(&db.url()?).await,
+    }
+}
+
+/// The demo's credentials, printed for the quick-start guide (they are public demo values).
+fn demo_banner(config: &Config) -> String {
+    let mut banner = format!("database: {}\n", store::redact(&config.database));
+    for source in &config.sources {
+        let permissions: Vec<String> = source.permissions.iter().map(|p| p.to_string()).collect();
+        banner.push_str(&format!(
+            "source {}: api_key={} secret={} permissions={}\n",
+            source.name,
+            source.api_key,
+            source.secret,
+            permissions.join(",")
+        ));
+    }
+    banner
+}

@@ -1,0 +1,496 @@
+//! The ledger's promises in one place: a balance changes only together with its record,
+//! a reference applies once per source forever, and no balance ever goes below zero.
+
+use crate::store::Store;
+use credit_sync::protocol::{Balance, Code, Record, RecordsPage};
+use sha2::{Digest, Sha256};
+use sqlx::SqliteConnection;
+
+/// One requested change of a user's balance (already validated).
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub telegram_id: i64,
+    pub amount: i64,
+    pub reason: String,
+    pub reference: Option<String>,
+}
+
+/// Who asks for a change, and whether unknown users may be registered on their behalf.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub source: &'a str,
+    pub auto_register: bool,
+}
+
+/// A change that is in the ledger (now, or already before: `duplicate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub record_id: i64,
+    pub telegram_id: i64,
+    pub change: i64,
+    pub balance: i64,
+    pub duplicate: bool,
+}
+
+/// A change the ledger refused; nothing was written for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: Code,
+    pub message: String,
+    /// The current balance, when it explains the refusal.
+    pub balance: Option<i64>,
+    /// For `reference_conflict`: the fields that differ from the original.
+    pub fields: Vec<String>,
+}
+
+impl Refusal {
+    fn new(code: Code, message: impl Into<String>) -> Self {
+        Refusal {
+            code,
+            message: message.into(),
+            balance: None,
+            fields: Vec::new(),
+        }
+    }
+
+    pub fn aborted() -> Self {
+        Refusal::new(
+            Code::BatchAborted,
+            "not applied: another item of the atomic batch failed",
+        )
+    }
+}
+
+pub type Outcome = Result<Applied, Refusal>;
+
+/// A registered (or updated) user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub telegram_id: i64,
+    pub credits: i64,
+    pub nickname: Option<String>,
+    pub created: bool,
+}
+
+#[derive(Clone)]
+pub struct Ledger {
+    store: Store,
+}
+
+impl Ledger {
+    pub fn new(store: Store) -> Self {
+        Ledger { store }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Applies one change in its own `BEGIN IMMEDIATE` transaction.
+    pub async fn apply(&self, actor: Actor<'_>, change: &Change) -> Result<Outcome, sqlx::Error> {
+        let mut tx = self.store.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let outcome = apply_in(&mut tx, actor, change).await?;
+        if outcome.as_ref().is_ok_and(|a| !a.duplicate) {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Applies many changes in one transaction, each on its own rules. With `atomic`, the
+    /// first refusal rolls everything back and every other change reports `batch_aborted`.
+    pub async fn apply_batch(
+        &self,
+        actor: Actor<'_>,
+        changes: &[Change],
+        atomic: bool,
+    ) -> Result<Vec<Outcome>, sqlx::Error> {
+        let mut tx = self.store.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let mut outcomes = Vec::with_capacity(changes.len());
+        for change in changes {
+            let outcome = apply_in(&mut tx, actor, change).await?;
+            let refused = outcome.is_err();
+            outcomes.push(outcome);
+            if atomic && refused {
+                tx.rollback().await?;
+                let failed = outcomes.len() - 1;
+                let mut all: Vec<Outcome> = (0..changes.len())
+                    .map(|_| Err(Refusal::aborted()))
+                    .collect();
+                all[failed] = outcomes.pop().expect("the refused outcome");
+                return Ok(all);
+            }
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// Registers a user, or updates the nickname of a known one (when `nickname` is given).
+    pub async fn register(
+        &self,
+        telegram_id: i64,
+        nickname: Option<&str>,
+    ) -> Result<User, sqlx::Error> {
+        let mut tx = self.store.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let now = now_rfc3339();
+        let created = sqlx::query(
+            "INSERT INTO users (telegram_id, nickname, credits, created_at, updated_at)
+             VALUES (?, ?, 0, ?, ?) ON CONFLICT (telegram_id) DO NOTHING",
+        )
+        .bind(telegram_id)
+        .bind(nickname)
+        .bind(&now)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !created && nickname.is_some() {
+            sqlx::query("UPDATE users SET nickname = ?, updated_at = ? WHERE telegram_id = ?")
+                .bind(nickname)
+                .bind(&now)
+                .bind(telegram_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let (credits, nickname): (i64, Option<String>) =
+            sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = ?")
+                .bind(telegram_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(User {
+            telegram_id,
+            credits,
+            nickname,
+            created,
+        })
+    }
+
+    pub async fn balance(&self, telegram_id: i64) -> Result<Option<Balance>, sqlx::Error> {
+        let row: Option<(i64, Option<String>)> =
+            sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = ?")
+                .bind(telegram_id)
+                .fetch_optional(&self.store.reader)
+                .await?;
+        Ok(row.map(|(credits, nickname)| Balance {
+            telegram_id,
+            credits,
+            nickname,
+        }))
+    }
+
+    /// One page of a user's records, newest first, older than `before` (a record id).
+    /// An unknown user simply has no records.
+    pub async fn records(
+        &self,
+        telegram_id: i64,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<RecordsPage, sqlx::Error> {
+        type Row = (i64, i64, i64, String, String, Option<String>, String);
+        let mut rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, change, balance_after, reason, source, external_reference, created_at
+             FROM records WHERE telegram_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(telegram_id)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.store.reader)
+        .await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = if more {
+            rows.last().map(|row| encode_cursor(row.0))
+        } else {
+            None
+        };
+        let records = rows
+            .into_iter()
+            .map(
+                |(id, change, balance_after, reason, source, external_reference, created_at)| {
+                    Record {
+                        id,
+                        change,
+                        balance_after,
+                        reason,
+                        source,
+                        external_reference,
+                        created_at,
+                    }
+                },
+            )
+            .collect();
+        Ok(RecordsPage {
+            records,
+            next_cursor,
+        })
+    }
+
+    /// Checks the ledger's invariants; returns one line per violation (empty when sound).
+    pub async fn verify(&self) -> Result<Vec<String>, sqlx::Error> {
+        let mut problems = Vec::new();
+        let sums: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT u.telegram_id, u.credits, COALESCE(SUM(r.change), 0)
+             FROM users u LEFT JOIN records r ON r.telegram_id = u.telegram_id
+             GROUP BY u.telegram_id
+             HAVING u.credits <> COALESCE(SUM(r.change), 0) OR u.credits < 0",
+        )
+        .fetch_all(&self.store.reader)
+        .await?;
+        for (telegram_id, credits, sum) in sums {
+            problems.push(format!(
+                "user {telegram_id}: balance {credits} but its records sum to {sum}"
+            ));
+        }
+        let chain: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, telegram_id, balance_after, running FROM (
+                 SELECT id, telegram_id, balance_after,
+                        SUM(change) OVER (PARTITION BY telegram_id ORDER BY id) AS running
+                 FROM records)
+             WHERE balance_after <> running OR balance_after < 0",
+        )
+        .fetch_all(&self.store.reader)
+        .await?;
+        for (id, telegram_id, balance_after, running) in chain {
+            problems.push(format!(
+                "record {id} (user {telegram_id}): balance_after {balance_after} but the running sum is {running}"
+            ));
+        }
+        let orphans: Vec<(i64,)> = sqlx::query_as(
+            "SELECT r.id FROM records r LEFT JOIN users u ON u.telegram_id = r.telegram_id
+             WHERE u.telegram_id IS NULL",
+        )
+        .fetch_all(&self.store.reader)
+        .await?;
+        for (id,) in orphans {
+            problems.push(format!("record {id} belongs to no user"));
+        }
+        Ok(problems)
+    }
+
+    /// Counts for `verify`'s summary: (users, records).
+    pub async fn counts(&self) -> Result<(i64, i64), sqlx::Error> {
+        sqlx::query_as("SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM records)")
+            .fetch_one(&self.store.reader)
+            .await
+    }
+}
+
+/// The rules of one change, inside the caller's write transaction. Writes only when it
+/// returns `Ok(Ok(applied))` with `duplicate == false`.
+async fn apply_in(
+    conn: &mut SqliteConnection,
+    actor: Actor<'_>,
+    change: &Change,
+) -> Result<Outcome, sqlx::Error> {
+    // The replay check comes first, so a replayed deduct succeeds whatever the balance is now.
+    if let Some(reference) = &change.reference {
+        let original: Option<(i64, i64, i64, String, i64)> = sqlx::query_as(
+            "SELECT id, telegram_id, change, reason, balance_after
+             FROM records WHERE source = ? AND external_reference = ?",
+        )
+        .bind(actor.source)
+        .bind(reference)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some((record_id, telegram_id, amount, reason, balance_after)) = original {
+            return Ok(replay(
+                change,
+                record_id,
+                telegram_id,
+                amount,
+                &reason,
+                balance_after,
+            ));
+        }
+    }
+
+    let credits: Option<(i64,)> = sqlx::query_as("SELECT credits FROM users WHERE telegram_id = ?")
+        .bind(change.telegram_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let now = now_rfc3339();
+    let credits = match credits {
+        Some((credits,)) => credits,
+        None if change.amount > 0 && actor.auto_register => {
+            sqlx::query(
+                "INSERT INTO users (telegram_id, nickname, credits, created_at, updated_at)
+                 VALUES (?, NULL, 0, ?, ?)",
+            )
+            .bind(change.telegram_id)
+            .bind(&now)
+            .bind(&now)
+            .execute(&mut *conn)
+            .await?;
+            0
+        }
+        None => {
+            return Ok(Err(Refusal::new(
+                Code::UserNotFound,
+                format!("user {} is not registered", change.telegram_id),
+            )))
+        }
+    };
+
+    let Some(balance) = credits.checked_add(change.amount) else {
+        return Ok(Err(Refusal {
+            balance: Some(credits),
+            ..Refusal::new(
+                Code::BalanceOverflow,
+                format!(
+                    "adding {} to the balance {credits} would overflow",
+                    change.amount
+                ),
+            )
+        }));
+    };
+    if balance < 0 {
+        return Ok(Err(Refusal {
+            balance: Some(credits),
+            ..Refusal::new(
+                Code::InsufficientCredits,
+                format!(
+                    "insufficient credits: balance {credits}, deduct {}",
+                    change.amount.unsigned_abs()
+                ),
+            )
+        }));
+    }
+
+    sqlx::query("UPDATE users SET credits = ?, updated_at = ? WHERE telegram_id = ?")
+        .bind(balance)
+        .bind(&now)
+        .bind(change.telegram_id)
+        .execute(&mut *conn)
+        .await?;
+    let (record_id,): (i64,) = sqlx::query_as(
+        "INSERT INTO records
+             (telegram_id, source, change, balance_after, reason, external_reference, request_hash, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(change.telegram_id)
+    .bind(actor.source)
+    .bind(change.amount)
+    .bind(balance)
+    .bind(&change.reason)
+    .bind(&change.reference)
+    .bind(request_hash(actor.source, change))
+    .bind(&now)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Ok(Applied {
+        record_id,
+        telegram_id: change.telegram_id,
+        change: change.amount,
+        balance,
+        duplicate: false,
+    }))
+}
+
+/// The answer to a reference seen before: the original result, or the fields that differ.
+fn replay(
+    change: &Change,
+    record_id: i64,
+    telegram_id: i64,
+    amount: i64,
+    reason: &str,
+    balance_after: i64,
+) -> Outcome {
+    use credit_sync::protocol::fields;
+    let mut differ = Vec::new();
+    if telegram_id != change.telegram_id {
+        differ.push(fields::TELEGRAM_ID.to_string());
+    }
+    if amount != change.amount {
+        differ.push(fields::AMOUNT.to_string());
+    }
+    if reason != change.reason {
+        differ.push(fields::REASON.to_string());
+    }
+    if !differ.is_empty() {
+        return Err(Refusal {
+            message: format!(
+                "external_reference was already used with a different {}",
+                differ.join(", ")
+            ),
+            fields: differ,
+            ..Refusal::new(Code::ReferenceConflict, "")
+        });
+    }
+    Ok(Applied {
+        record_id,
+        telegram_id,
+        change: amount,
+        balance: balance_after,
+        duplicate: true,
+    })
+}
+
+/// A fingerprint of what was asked, kept with the record for audits.
+fn request_hash(source: &str, change: &Change) -> String {
+    let text = format!(
+        "{source}\n{}\n{}\n{}\n{}",
+        change.telegram_id,
+        change.amount,
+        change.reason,
+        change.reference.as_deref().unwrap_or("")
+    );
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// RFC 3339 UTC with milliseconds, e.g. `2026-11-25T11:20:49.123Z`.
+pub fn now_rfc3339() -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(&format)
+        .expect("a UTC time always formats")
+}
+
+const CURSOR_PREFIX: &str = "r";
+
+/// Cursors are opaque to clients; today they carry the id of the last record shown.
+pub fn encode_cursor(record_id: i64) -> String {
+    format!("{CURSOR_PREFIX}{record_id:x}")
+}
+
+pub fn decode_cursor(cursor: &str) -> Option<i64> {
+    let hex = cursor.strip_prefix(CURSOR_PREFIX)?;
+    if hex.is_empty() || hex.len() > 16 {
+        return None;
+    }
+    i64::from_str_radix(hex, 16).ok().filter(|id| *id > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        for id in [1, 42, i64::MAX] {
+            assert_eq!(decode_cursor(&encode_cursor(id)), Some(id));
+        }
+        assert_eq!(decode_cursor("42"), None);
+        assert_eq!(decode_cursor("r"), None);
+        assert_eq!(decode_cursor("r-1"), None);
+        assert_eq!(decode_cursor("rzz"), None);
+    }
+
+    #[test]
+    fn replay_names_the_differing_fields() {
+        let change = Change {
+            telegram_id: 1,
+            amount: 5,
+            reason: "a".into(),
+            reference: Some("x".into()),
+        };
+        assert!(replay(&change, 9, 1, 5, "a", 5).unwrap().duplicate);
+        let err = replay(&change, 9, 2, 6, "a", 5).unwrap_err();
+        assert_eq!(err.code, Code::ReferenceConflict);
+        assert_eq!(err.fields, ["telegram_id", "amount"]);
+    }
+}

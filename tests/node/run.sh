@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Node test entry point (docs/TEAM.md): installs the npm packages and builds the
+# addon (debug) in bindings-node/, builds the server if needed, checks the binding
+# crate (fmt, clippy), type-checks the TypeScript example with `tsc --noEmit --strict`,
+# then runs `node --test tests/node/` against the real server binary.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "npm packages and the addon (debug build)"
+(
+  cd bindings-node
+  if [ -f package-lock.json ]; then
+    npm ci --no-audit --no-fund --loglevel=error
+  else
+    npm install --no-audit --no-fund --loglevel=error
+  fi
+  npx napi build --platform --js native.js --dts native.d.ts
+)
+
+if [ -z "${CREDIT_SYNC_SERVER_BIN:-}" ] && [ ! -x target/debug/credit-sync-server ]; then
+  step "build the server (debug)"
+  cargo build -p credit-sync-server
+fi
+
+step "fmt and clippy for the binding crate"
+cargo fmt -p credit-sync-node --check
+cargo clippy -p credit-sync-node --all-targets -- -D warnings
+
+step "tsc --noEmit --strict on examples/node/quickstart.ts"
+bindings-node/node_modules/.bin/tsc --noEmit --strict \
+  --target es2022 --module nodenext --moduleResolution nodenext \
+  --types node --typeRoots bindings-node/node_modules/@types \
+  examples/node/quickstart.ts
+
+step "node --test tests/node/"
+node --test tests/node/

@@ -6,7 +6,7 @@ use crate::errors::{panic_error, CoreError};
 use crate::results::{BalanceDict, RecordsDict, SyncResult, UserDict};
 use crate::runtime::{self, CreditSyncRuntime};
 use credit_sync::{BatchEntry, Client, Config, ConfigBuilder, Error};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use pyo3::BoundObject;
@@ -111,10 +111,25 @@ fn build(config: &Config) -> Result<Client, Error> {
     Client::new(config.clone())
 }
 
-fn config(builder: ConfigBuilder, timeout: f64, max_retries: u32) -> Result<Config, Error> {
+fn config(builder: ConfigBuilder, timeout: f64, max_retries: i64) -> PyResult<Config> {
     // A negative or non-finite timeout becomes zero, which the core rejects with its message.
     let timeout = Duration::try_from_secs_f64(timeout).unwrap_or(Duration::ZERO);
-    builder.timeout(timeout).max_retries(max_retries).build()
+    let max_retries = unsigned("max_retries", max_retries)?;
+    builder
+        .timeout(timeout)
+        .max_retries(max_retries)
+        .build()
+        .map_err(|e| CoreError(e).into())
+}
+
+/// Python ints are signed; a negative count is a `ValueError` naming the argument.
+fn unsigned(name: &str, v: i64) -> PyResult<u32> {
+    u32::try_from(v).map_err(|_| {
+        PyValueError::new_err(format!(
+            "argument '{name}' must be between 0 and {}, got {v}",
+            u32::MAX
+        ))
+    })
 }
 
 /// Runs one call for the sync client and waits for it.
@@ -359,10 +374,8 @@ fn type_name(v: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-fn connect(config: Result<Config, Error>) -> PyResult<Connection> {
-    config
-        .and_then(Connection::new)
-        .map_err(|e| CoreError(e).into())
+fn connect(config: PyResult<Config>) -> PyResult<Connection> {
+    Connection::new(config?).map_err(|e| CoreError(e).into())
 }
 
 /// Blocking client for sync code (scripts, Flask, python-telegram-bot's sync handlers).
@@ -385,7 +398,7 @@ impl CreditSyncClient {
         secret_key: String,
         source: String,
         timeout: f64,
-        max_retries: u32,
+        max_retries: i64,
     ) -> PyResult<Self> {
         let builder = Config::builder()
             .base_url(base_url)
@@ -401,7 +414,7 @@ impl CreditSyncClient {
     /// `CREDIT_SYNC_SECRET_KEY` and `CREDIT_SYNC_SOURCE`.
     #[staticmethod]
     #[pyo3(signature = (*, timeout=10.0, max_retries=3))]
-    fn from_env(timeout: f64, max_retries: u32) -> PyResult<Self> {
+    fn from_env(timeout: f64, max_retries: i64) -> PyResult<Self> {
         Ok(CreditSyncClient {
             conn: connect(config(ConfigBuilder::from_env(), timeout, max_retries))?,
         })
@@ -478,13 +491,14 @@ impl CreditSyncClient {
         &self,
         py: Python<'_>,
         telegram_id: i64,
-        limit: u32,
+        limit: i64,
         cursor: Option<String>,
-    ) -> Answer<RecordsDict> {
-        block(
+    ) -> PyResult<Answer<RecordsDict>> {
+        let limit = unsigned("limit", limit)?;
+        Ok(block(
             py,
             calls::get_records(self.conn.client(), telegram_id, limit, cursor),
-        )
+        ))
     }
 
     /// Registers a user or updates the nickname (admin sources only).
@@ -539,7 +553,7 @@ impl AsyncCreditSyncClient {
         secret_key: String,
         source: String,
         timeout: f64,
-        max_retries: u32,
+        max_retries: i64,
     ) -> PyResult<Self> {
         let builder = Config::builder()
             .base_url(base_url)
@@ -554,7 +568,7 @@ impl AsyncCreditSyncClient {
     /// Builds a client from the `CREDIT_SYNC_*` environment variables.
     #[staticmethod]
     #[pyo3(signature = (*, timeout=10.0, max_retries=3))]
-    fn from_env(timeout: f64, max_retries: u32) -> PyResult<Self> {
+    fn from_env(timeout: f64, max_retries: i64) -> PyResult<Self> {
         Ok(AsyncCreditSyncClient {
             conn: connect(config(ConfigBuilder::from_env(), timeout, max_retries))?,
         })
@@ -627,9 +641,10 @@ impl AsyncCreditSyncClient {
         &self,
         py: Python<'py>,
         telegram_id: i64,
-        limit: u32,
+        limit: i64,
         cursor: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let limit = unsigned("limit", limit)?;
         spawn(
             py,
             calls::get_records(self.conn.client(), telegram_id, limit, cursor),

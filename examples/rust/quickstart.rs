@@ -72,7 +72,7 @@ async fn run(config: credit_sync::Config) -> Result<u32, Error> {
     let run_id = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    let user = 100_000_000 + run_id % 1_000_000_000;
+    let user = 100_000_000 + (run_id % 100_000_000) * 10;
     let video_id = format!("v{run_id}");
 
     println!("\n1. earn credits for watching a video (reference makes it idempotent)");

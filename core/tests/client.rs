@@ -539,7 +539,9 @@ async fn rate_limited_by_the_server() {
         }
     }
     match limited.expect("the server limits to 1 request per second") {
-        Error::RateLimited { .. } => {}
+        Error::RateLimited { retry_after, .. } => {
+            assert!(retry_after.is_some(), "the server says when to come back")
+        }
         other => panic!("{other:?}"),
     }
     // With retries (honouring Retry-After) the call gets through.

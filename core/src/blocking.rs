@@ -69,6 +69,7 @@ impl Client {
         Config::builder()
     }
 
+    /// A client for `config`; its runtime starts on the first call.
     pub fn new(config: Config) -> Result<Client> {
         Ok(Client {
             inner: crate::Client::new(config)?,
@@ -76,6 +77,7 @@ impl Client {
         })
     }
 
+    /// A client configured from the `CREDIT_SYNC_*` environment variables.
     pub fn from_env() -> Result<Client> {
         Client::new(Config::from_env()?)
     }
@@ -85,6 +87,7 @@ impl Client {
         &self.inner
     }
 
+    /// The client's configuration.
     pub fn config(&self) -> &Config {
         self.inner.config()
     }

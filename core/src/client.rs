@@ -111,6 +111,7 @@ impl Client {
         Client::new(Config::from_env()?)
     }
 
+    /// The client's configuration.
     pub fn config(&self) -> &Config {
         &self.inner.config
     }

@@ -7,9 +7,13 @@ use std::time::Duration;
 
 /// Environment variables read by [`Config::from_env`].
 pub mod env {
+    /// The server's base URL, e.g. `http://127.0.0.1:8080`.
     pub const BASE_URL: &str = "CREDIT_SYNC_BASE_URL";
+    /// The source's API key (sent as `X-Api-Key`).
     pub const API_KEY: &str = "CREDIT_SYNC_API_KEY";
+    /// The source's signing secret (never sent).
     pub const SECRET_KEY: &str = "CREDIT_SYNC_SECRET_KEY";
+    /// The source's name, e.g. `media_bot`.
     pub const SOURCE: &str = "CREDIT_SYNC_SOURCE";
 }
 
@@ -17,8 +21,11 @@ pub mod env {
 /// `[0, min(cap, base * factor^n)]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Backoff {
+    /// The ceiling of the first wait (default 0.5 s).
     pub base: Duration,
+    /// How much the ceiling grows per retry (default 2).
     pub factor: f64,
+    /// The largest ceiling (default 8 s).
     pub cap: Duration,
 }
 
@@ -35,9 +42,13 @@ impl Default for Backoff {
 /// Everything a client needs. Build one with [`Config::builder`].
 #[derive(Clone)]
 pub struct Config {
+    /// The server's base URL, without a trailing `/`.
     pub base_url: String,
+    /// Sent as `X-Api-Key`; never printed by `Debug`.
     pub api_key: String,
+    /// Signs every request; never sent, never printed by `Debug`.
     pub secret_key: String,
+    /// The source (bot) name the API key belongs to.
     pub source: String,
     /// Whole call, per attempt. Default 10 s.
     pub timeout: Duration,
@@ -45,6 +56,7 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Retries after the first attempt. Default 3.
     pub max_retries: u32,
+    /// The wait before each retry.
     pub backoff: Backoff,
     /// Default `credit-sync-rust/<version>`.
     pub user_agent: String,
@@ -67,6 +79,7 @@ impl fmt::Debug for Config {
 }
 
 impl Config {
+    /// A builder with the SDK's defaults; the four credentials are required.
     pub fn builder() -> ConfigBuilder {
         ConfigBuilder::default()
     }
@@ -118,43 +131,53 @@ impl ConfigBuilder {
             ..Default::default()
         }
     }
+    /// The server's base URL (`http://` or `https://`).
     pub fn base_url(mut self, v: impl Into<String>) -> Self {
         self.base_url = Some(v.into());
         self
     }
+    /// The source's API key.
     pub fn api_key(mut self, v: impl Into<String>) -> Self {
         self.api_key = Some(v.into());
         self
     }
+    /// The source's signing secret.
     pub fn secret_key(mut self, v: impl Into<String>) -> Self {
         self.secret_key = Some(v.into());
         self
     }
+    /// The source's name.
     pub fn source(mut self, v: impl Into<String>) -> Self {
         self.source = Some(v.into());
         self
     }
+    /// The time one attempt may take (default 10 s).
     pub fn timeout(mut self, v: Duration) -> Self {
         self.timeout = Some(v);
         self
     }
+    /// The time a connection may take to open (default 2 s).
     pub fn connect_timeout(mut self, v: Duration) -> Self {
         self.connect_timeout = Some(v);
         self
     }
+    /// Retries after the first attempt (default 3; 0 turns retries off).
     pub fn max_retries(mut self, v: u32) -> Self {
         self.max_retries = Some(v);
         self
     }
+    /// The wait before each retry (default 0.5 s × 2, cap 8 s, full jitter).
     pub fn backoff(mut self, v: Backoff) -> Self {
         self.backoff = Some(v);
         self
     }
+    /// The `User-Agent` (default `credit-sync-rust/<version>`).
     pub fn user_agent(mut self, v: impl Into<String>) -> Self {
         self.user_agent = Some(v.into());
         self
     }
 
+    /// The config, or an `invalid_argument` error naming what is missing or wrong.
     pub fn build(self) -> Result<Config> {
         fn required(v: Option<String>, name: &str, var: &str) -> Result<String> {
             v.filter(|s| !s.is_empty()).ok_or_else(|| {

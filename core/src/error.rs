@@ -191,4 +191,5 @@ impl From<FieldError> for Error {
     }
 }
 
+/// The result of every SDK call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

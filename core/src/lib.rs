@@ -4,7 +4,7 @@
 //! home of the wire protocol ([`protocol`], [`signature`]) shared by the Credit
 //! Sync API server and every SDK, and (feature `client`, on by default) the SDK
 //! itself: an async [`Client`], a [`blocking::Client`], safe retries and
-//! de-duplication [`reference`] helpers.
+//! de-duplication [`reference`](mod@reference) helpers.
 
 pub mod protocol;
 pub mod signature;

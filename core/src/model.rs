@@ -7,14 +7,19 @@ use crate::protocol::Code;
 /// The outcome of one credit change (`add_credits`, `deduct_credits`, one batch item).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncResult {
+    /// `true` when the change was applied (or replayed).
     pub success: bool,
+    /// `ok`, or the error's stable code.
     pub code: Code,
+    /// Human-readable text; never parse it.
     pub message: String,
+    /// The user the change is for.
     pub telegram_id: i64,
     /// Signed change: negative for a deduct.
     pub change: i64,
     /// Balance after the change; on `insufficient_credits`, the current balance when known.
     pub balance: Option<i64>,
+    /// The ledger record of the change.
     pub record_id: Option<i64>,
     /// `true` when the server had already applied this reference (a safe replay).
     pub duplicate: bool,
@@ -57,15 +62,18 @@ impl SyncResult {
 /// One change of a batch, as the caller gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchEntry {
+    /// The user to credit or debit.
     pub telegram_id: i64,
     /// Signed: positive adds, negative deducts.
     pub amount: i64,
+    /// Free text up to 256 characters.
     pub reason: String,
     /// `None`: the SDK assigns a stable `auto-<uuid v7>` reference for this item.
     pub reference: Option<String>,
 }
 
 impl BatchEntry {
+    /// A change without a reference (the SDK assigns one).
     pub fn new(telegram_id: i64, amount: i64, reason: impl Into<String>) -> Self {
         BatchEntry {
             telegram_id,
@@ -74,6 +82,7 @@ impl BatchEntry {
             reference: None,
         }
     }
+    /// Sets the de-duplication reference.
     pub fn reference(mut self, reference: impl Into<String>) -> Self {
         self.reference = Some(reference.into());
         self
@@ -85,12 +94,15 @@ impl BatchEntry {
 pub struct BatchResult {
     /// `true` when every item succeeded.
     pub success: bool,
+    /// `ok`, or `partial_failure` when an item failed.
     pub code: Code,
+    /// Human-readable text; never parse it.
     pub message: String,
     /// How many items succeeded.
     pub succeeded: usize,
     /// How many items failed.
     pub failed: usize,
+    /// One result per item, in the order given.
     pub results: Vec<SyncResult>,
 }
 

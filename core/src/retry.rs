@@ -31,7 +31,9 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 /// How many retries a call gets and how long it waits before each.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
+    /// Retries after the first attempt.
     pub max_retries: u32,
+    /// The wait before each retry.
     pub backoff: Backoff,
 }
 

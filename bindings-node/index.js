@@ -51,14 +51,22 @@ const classes = {
   unknown: ServerError,
 }
 
+const protocolCodes = new Set(native.errorCodes())
+
 // The native errors are plain `Error`s with `.code`; give each its class, keeping the
-// object (message, stack, properties). A `TypeError` for a wrong argument stays a `TypeError`.
+// object (message, stack, properties). A `TypeError` for a wrong argument stays a
+// `TypeError`, and so becomes napi's own conversion error (`.code` a napi status such
+// as `StringExpected`), with `.code = 'invalid_argument'`.
 function classify(error) {
-  if (error instanceof Error && typeof error.code === 'string' && !(error instanceof TypeError)) {
-    const cls = classes[error.code] || ValidationError
-    Object.setPrototypeOf(error, cls.prototype)
-    Object.defineProperty(error, 'name', { value: cls.name, enumerable: false, configurable: true, writable: true })
+  if (!(error instanceof Error) || typeof error.code !== 'string' || error instanceof TypeError) return error
+  if (!protocolCodes.has(error.code)) {
+    const typeError = new TypeError(error.message)
+    typeError.code = 'invalid_argument'
+    return typeError
   }
+  const cls = classes[error.code] || ValidationError
+  Object.setPrototypeOf(error, cls.prototype)
+  Object.defineProperty(error, 'name', { value: cls.name, enumerable: false, configurable: true, writable: true })
   return error
 }
 

@@ -3,7 +3,7 @@
 //! that accepts them, and a wrong value becomes a `TypeError` naming the argument.
 
 use crate::errors::type_error;
-use napi::bindgen_prelude::{BigInt, JsObjectValue, Object, Unknown};
+use napi::bindgen_prelude::{BigInt, FromNapiValue, JsObjectValue, Object, Unknown};
 use napi::{Env, ValueType};
 
 /// A positive id (`telegramId`): `0`, negatives, fractions, `NaN` and other types are a `TypeError`.
@@ -111,6 +111,40 @@ pub fn batch_entry(
         reason: string(env, field("reason")?, &format!("{name}.reason"))?,
         reference: optional_string(env, Some(field("reference")?), &format!("{name}.reference"))?,
     })
+}
+
+/// An options object (`{ limit, cursor }`, ...): `undefined`/`null` mean none; a field of the
+/// wrong type is a `TypeError` naming the options argument.
+pub fn options<T: FromNapiValue>(
+    env: &Env,
+    value: Option<Unknown<'_>>,
+    name: &str,
+) -> napi::Result<Option<T>> {
+    let Some(value) = value else { return Ok(None) };
+    match value.get_type()? {
+        ValueType::Undefined | ValueType::Null => Ok(None),
+        ValueType::Object => unsafe { value.cast::<T>() }
+            .map(Some)
+            .map_err(|e| type_error(env, format!("{name}: {}", e.reason))),
+        other => Err(type_error(
+            env,
+            format!("{name} must be an object, got {}", type_name(other)),
+        )),
+    }
+}
+
+/// A count option (`maxRetries`, `limit`): a non-negative integer number.
+pub fn count(env: &Env, value: Option<f64>, name: &str) -> napi::Result<Option<u32>> {
+    match value {
+        None => Ok(None),
+        Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => {
+            Ok(Some(n as u32))
+        }
+        Some(n) => Err(type_error(
+            env,
+            format!("{name} must be a non-negative integer, got {n}"),
+        )),
+    }
 }
 
 fn type_name(t: ValueType) -> &'static str {

@@ -1,7 +1,7 @@
 //! `NativeClient`: the core's async `Client` behind JS Promises. The JS class
 //! `CreditSyncClient` (`index.js`) wraps it one-to-one.
 
-use crate::arguments::{batch_entry, integer, optional_string, positive_id, string};
+use crate::arguments::{self, batch_entry, count, integer, optional_string, positive_id, string};
 use crate::errors::{core_error, type_error};
 use crate::results::{Balance, BatchResult, RecordsPage, SyncResult, UserData};
 use credit_sync::{Config, ConfigBuilder, Error};
@@ -24,14 +24,14 @@ pub struct ClientOptions {
     /// Whole call, per attempt, in milliseconds. Default 10 000.
     pub timeout_ms: Option<f64>,
     /// Retries after the first attempt. Default 3.
-    pub max_retries: Option<u32>,
+    pub max_retries: Option<f64>,
 }
 
 /// Options of `getRecords`.
 #[napi(object)]
 pub struct RecordsOptions {
     /// 1–200, default 20.
-    pub limit: Option<u32>,
+    pub limit: Option<f64>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,
 }
@@ -66,8 +66,17 @@ fn is_outcome(e: &Error) -> bool {
 
 #[napi]
 impl NativeClient {
-    #[napi(constructor)]
-    pub fn new(env: &Env, options: ClientOptions) -> napi::Result<Self> {
+    #[napi(constructor, ts_args_type = "options: ClientOptions")]
+    pub fn new(env: &Env, options: Unknown<'_>) -> napi::Result<Self> {
+        let options: ClientOptions =
+            arguments::options(env, Some(options), "options")?.unwrap_or(ClientOptions {
+                base_url: None,
+                api_key: None,
+                secret_key: None,
+                source: None,
+                timeout_ms: None,
+                max_retries: None,
+            });
         let mut builder = Config::builder();
         if let Some(v) = options.base_url {
             builder = builder.base_url(v);
@@ -90,7 +99,7 @@ impl NativeClient {
             }
             builder = builder.timeout(Duration::from_secs_f64(ms / 1000.0));
         }
-        if let Some(v) = options.max_retries {
+        if let Some(v) = count(env, options.max_retries, "maxRetries")? {
             builder = builder.max_retries(v);
         }
         Self::build(env, builder)
@@ -176,8 +185,9 @@ impl NativeClient {
         &self,
         env: &'env Env,
         items: Unknown<'_>,
-        options: Option<BatchOptions>,
+        options: Option<Unknown<'_>>,
     ) -> napi::Result<PromiseRaw<'env, BatchResult>> {
+        let options: Option<BatchOptions> = arguments::options(env, options, "options")?;
         if items.get_type()? != ValueType::Object || !items.is_array()? {
             return Err(type_error(env, "items must be an array".to_string()));
         }
@@ -236,10 +246,14 @@ impl NativeClient {
         &self,
         env: &'env Env,
         telegram_id: Unknown<'_>,
-        options: Option<RecordsOptions>,
+        options: Option<Unknown<'_>>,
     ) -> napi::Result<PromiseRaw<'env, RecordsPage>> {
         let id = positive_id(env, telegram_id, "telegramId")?;
-        let (limit, cursor) = options.map(|o| (o.limit, o.cursor)).unwrap_or((None, None));
+        let options: Option<RecordsOptions> = arguments::options(env, options, "options")?;
+        let (limit, cursor) = match options {
+            Some(o) => (count(env, o.limit, "options.limit")?, o.cursor),
+            None => (None, None),
+        };
         self.call(env, move |c| async move {
             Ok(RecordsPage::from(
                 c.get_records(id, limit, cursor.as_deref()).await?,

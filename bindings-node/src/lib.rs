@@ -25,6 +25,16 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
+/// Every stable error code of the protocol (and `unknown`), for the JS layer's error classes.
+#[napi]
+pub fn error_codes() -> Vec<&'static str> {
+    credit_sync::Code::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .chain(std::iter::once(credit_sync::Code::Unknown.as_str()))
+        .collect()
+}
+
 /// The guide's v1 token: lowercase hex of
 /// HMAC-SHA256(secret, `"{telegramId}:{amount}:{source}:{timestamp}"`).
 #[napi(

@@ -137,6 +137,19 @@ test('a wrong telegramId or amount rejects with a TypeError naming the argument'
   const itemErr = await client.batchSync([{ telegramId: 1, amount: 1, reason: 'ok' }, { telegramId: 'x', amount: 1, reason: 'r' }]).catch((e) => e)
   assert.ok(itemErr instanceof TypeError)
   assert.match(itemErr.message, /items\[1\]\.telegramId/)
+  for (const [call, name] of [
+    [() => client.getRecords(1, 5), /options must be an object/],
+    [() => client.getRecords(1, { limit: -1 }), /options\.limit/],
+    [() => client.getRecords(1, { limit: 'x' }), /limit/],
+    [() => client.batchSync([], { atomic: 'yes' }), /atomic/],
+    [() => client.registerUser(1, 42), /nickname/],
+    [() => client.addCredits(1, 1, 'x', 42), /reference/],
+  ]) {
+    const err = await call().catch((e) => e)
+    assert.ok(err instanceof TypeError, `${name}: ${err}`)
+    assert.equal(err.code, 'invalid_argument')
+    assert.match(err.message, name)
+  }
   const notArray = await client.batchSync('nope').catch((e) => e)
   assert.ok(notArray instanceof TypeError)
   assert.match(notArray.message, /items/)
@@ -355,10 +368,20 @@ test('invalid_argument: a bad configuration throws at construction', () => {
     () => new CreditSyncClient({ ...MEDIA_BOT, baseUrl: 'ftp://nope' }),
     (e) => e instanceof ValidationError && e.code === 'invalid_argument',
   )
-  assert.throws(
-    () => new CreditSyncClient({ ...MEDIA_BOT, baseUrl: server.baseUrl, timeoutMs: -5 }),
-    (e) => e instanceof TypeError && /timeoutMs/.test(e.message),
-  )
+  for (const [options, name] of [
+    [{ ...MEDIA_BOT, baseUrl: server.baseUrl, timeoutMs: -5 }, /timeoutMs/],
+    [{ ...MEDIA_BOT, baseUrl: server.baseUrl, timeoutMs: '5' }, /timeoutMs/],
+    [{ ...MEDIA_BOT, baseUrl: server.baseUrl, maxRetries: -1 }, /maxRetries/],
+    [{ ...MEDIA_BOT, baseUrl: server.baseUrl, maxRetries: 1.5 }, /maxRetries/],
+    [{ ...MEDIA_BOT, baseUrl: 5 }, /baseUrl/],
+    ['http://nope', /options must be an object/],
+  ]) {
+    assert.throws(
+      () => new CreditSyncClient(options),
+      (e) => e instanceof TypeError && e.code === 'invalid_argument' && name.test(e.message),
+      String(name),
+    )
+  }
 })
 
 test('fromEnv reads the CREDIT_SYNC_* variables', async () => {

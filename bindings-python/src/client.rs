@@ -535,10 +535,12 @@ impl CreditSyncClient {
     }
 }
 
-/// The same client for asyncio bots (aiogram, python-telegram-bot): every method is a coroutine.
+/// The async client's native half: every method returns an asyncio future bound to the
+/// running loop. `credit_sync_client.AsyncCreditSyncClient` wraps each in a coroutine, so
+/// calls can be made before a loop runs (`asyncio.run(client.get_balance(1))`).
 ///
 /// Calls run on the extension's tokio runtime; cancelling an awaited call drops it.
-#[pyclass(frozen, module = "credit_sync_client", name = "AsyncCreditSyncClient")]
+#[pyclass(frozen, module = "credit_sync_client._native", name = "AsyncClient")]
 pub struct AsyncCreditSyncClient {
     conn: Connection,
 }
@@ -670,27 +672,7 @@ impl AsyncCreditSyncClient {
         self.conn.close()
     }
 
-    fn __aenter__<'py>(slf: Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
-        let this = slf.unbind();
-        pyo3_async_runtimes::generic::future_into_py::<CreditSyncRuntime, _, _>(py, async move {
-            Ok(this)
-        })
-    }
-
-    #[pyo3(signature = (*_args))]
-    fn __aexit__<'py>(
-        &self,
-        py: Python<'py>,
-        _args: &Bound<'py, pyo3::types::PyTuple>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        self.conn.close();
-        pyo3_async_runtimes::generic::future_into_py::<CreditSyncRuntime, _, _>(py, async move {
-            Ok(false)
-        })
-    }
-
     fn __repr__(&self) -> String {
-        self.conn.repr("AsyncCreditSyncClient")
+        self.conn.repr("AsyncClient")
     }
 }

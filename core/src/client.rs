@@ -531,3 +531,44 @@ fn item_result(r: BatchItemResult, sent_reference: Option<String>) -> SyncResult
     result.balance = r.balance;
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
+
+    #[test]
+    fn clients_are_cheap_shareable_handles() {
+        assert_shareable::<Client>();
+        assert_shareable::<crate::blocking::Client>();
+        let c = Client::new(
+            Config::builder()
+                .base_url("http://127.0.0.1:1")
+                .api_key("k")
+                .secret_key("s")
+                .source("src")
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        let clone = c.clone();
+        assert!(Arc::ptr_eq(&c.inner, &clone.inner));
+        clone.set_clock_offset(42);
+        assert_eq!(c.clock_offset(), 42, "clones share the clock");
+        fn is_send<T: Send>(_: &T) {}
+        is_send(&c.records_stream(1, 10));
+        is_send(&c.add_credits(1, 1, "x", None));
+        is_send(&c.batch_sync(vec![], false));
+    }
+
+    #[test]
+    fn auto_references_are_uuid_v7_and_valid() {
+        let a = auto_reference();
+        let b = auto_reference();
+        assert_ne!(a, b);
+        assert!(protocol::validate_reference(&a).is_ok());
+        let uuid = uuid::Uuid::parse_str(a.strip_prefix("auto-").unwrap()).unwrap();
+        assert_eq!(uuid.get_version_num(), 7);
+    }
+}

@@ -572,7 +572,7 @@ async fn timeouts_are_retried_then_reported() {
     let fast = Client::new(
         server
             .config_at(&proxy.base_url)
-            .timeout(Duration::from_millis(300))
+            .timeout(Duration::from_secs(2))
             .max_retries(2)
             .build()
             .unwrap(),

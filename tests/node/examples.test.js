@@ -5,6 +5,8 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
 const path = require('node:path')
 const { startServer, repoRoot } = require('./server.js')
 
@@ -41,4 +43,33 @@ test('the package loads by name with require and import', () => {
   const version = require('../../bindings-node/package.json').version
   assert.equal(cjs.stdout.trim(), `function ${version}`)
   assert.equal(esm.stdout.trim(), `function ${version} true`)
+})
+
+test('the built package works from a fresh folder (its `files` plus the addon)', () => {
+  const pkgDir = path.join(repoRoot, 'bindings-node')
+  const manifest = require(path.join(pkgDir, 'package.json'))
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'credit-sync-fresh-'))
+  try {
+    const target = path.join(dir, 'node_modules', manifest.name)
+    fs.mkdirSync(target, { recursive: true })
+    const addons = fs.readdirSync(pkgDir).filter((f) => f.endsWith('.node'))
+    assert.ok(addons.length > 0, 'the addon is built')
+    for (const f of [...manifest.files, ...addons, 'package.json']) fs.copyFileSync(path.join(pkgDir, f), path.join(target, f))
+    const script = `
+      const { CreditSyncClient } = require('credit-sync-client')
+      const c = new CreditSyncClient({ baseUrl: process.env.CREDIT_SYNC_BASE_URL, apiKey: 'media-bot-api-key-2024',
+        secretKey: 'your-secret-key-here', source: 'media_bot' })
+      c.addCredits(6001, 7, 'fresh folder').then((r) => { console.log(r.balance); c.close() })
+    `
+    const r = spawnSync(process.execPath, ['-e', script], {
+      cwd: dir,
+      env: { ...process.env, CREDIT_SYNC_BASE_URL: server.baseUrl },
+      encoding: 'utf8',
+      timeout: 30_000,
+    })
+    assert.equal(r.status, 0, r.stderr)
+    assert.equal(r.stdout.trim(), '7')
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 })

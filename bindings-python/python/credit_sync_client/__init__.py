@@ -17,7 +17,7 @@ re-exports it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Type, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Type, TypeVar
 
 from . import _native
 from ._native import (
@@ -100,7 +100,7 @@ class AsyncCreditSyncClient:
         return await self._inner.deduct_credits(telegram_id, amount, reason, reference)
 
     async def batch_sync(
-        self, items: Iterable[Mapping[str, Union[int, str, None]]], *, atomic: bool = False
+        self, items: Iterable[Mapping[str, Any]], *, atomic: bool = False
     ) -> SyncResult:
         """Applies many changes; see `CreditSyncClient.batch_sync`."""
         return await self._inner.batch_sync(items, atomic=atomic)

@@ -1,6 +1,6 @@
 """Type stubs for the native module ``credit_sync_client._native``."""
 
-from typing import Any, Awaitable, Dict, Iterable, List, Mapping, Optional, Sequence, TypedDict, Union
+from typing import final, Any, Awaitable, Dict, Iterable, List, Mapping, Optional, Sequence, TypedDict, Union
 
 __version__: str
 
@@ -28,6 +28,7 @@ class UserInfo(TypedDict):
     nickname: Optional[str]
     created: bool
 
+@final
 class SyncResult:
     """The outcome of ``add_credits``, ``deduct_credits`` or ``batch_sync``."""
 
@@ -53,8 +54,10 @@ class SyncResult:
     def data(self) -> Optional[Dict[str, Any]]: ...
     def raise_for_error(self) -> SyncResult: ...
 
-BatchItem = Mapping[str, Union[int, str, None]]
+# A batch item: {"telegram_id": int, "amount": int, "reason": str, "reference": str | None}.
+BatchItem = Mapping[str, Any]
 
+@final
 class CreditSyncClient:
     """Blocking client; safe to share between threads."""
 
@@ -90,6 +93,7 @@ class CreditSyncClient:
     def __enter__(self) -> CreditSyncClient: ...
     def __exit__(self, *_args: object) -> bool: ...
 
+@final
 class AsyncClient:
     """The async client's native half; use ``credit_sync_client.AsyncCreditSyncClient``."""
 

@@ -693,3 +693,56 @@ async fn debug_never_shows_secrets() {
     }
     assert!(format!("{client:?}").contains("media_bot"));
 }
+
+/// The `X-Signature` timestamp and the JSON body of a request the proxy saw.
+fn signed_parts(request: &str) -> (i64, Option<serde_json::Value>) {
+    let (head, body) = request.split_once("\r\n\r\n").unwrap();
+    let sig = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("x-signature")
+                .then(|| v.trim().to_string())
+        })
+        .expect("every request carries a v2 signature");
+    let parsed = credit_sync::signature::parse_v2_header(&sig).unwrap();
+    let body = (!body.is_empty()).then(|| serde_json::from_str(body).unwrap());
+    (parsed.timestamp, body)
+}
+
+#[tokio::test]
+async fn every_attempt_is_signed_afresh_with_the_same_reference() {
+    let server = Server::start();
+    let limited = Action::Respond(
+        429,
+        error_body("rate_limited", ""),
+        vec![("retry-after".into(), "1".into())],
+    );
+    let proxy = Proxy::start(&server.addr(), [limited]);
+    let client = client_at(&server, &proxy.base_url, 3);
+    let u = user();
+    client.add_credits(u, 9, "x", None).await.unwrap();
+    let seen = proxy.seen();
+    assert_eq!(seen.len(), 2);
+    let (t1, b1) = signed_parts(&seen[0]);
+    let (t2, b2) = signed_parts(&seen[1]);
+    let (b1, b2) = (b1.unwrap(), b2.unwrap());
+    assert!(t2 > t1, "a fresh timestamp per attempt ({t1}, {t2})");
+    // Both schemes on writes: the v1 token and its timestamp in the body.
+    assert_eq!(b1["timestamp"], t1);
+    assert_eq!(b2["timestamp"], t2);
+    let v1 = |t: i64| credit_sync::signature::v1_token(support::SECRET, u, 9, support::SOURCE, t);
+    assert_eq!(b1["token"], v1(t1));
+    assert_eq!(b2["token"], v1(t2));
+    assert_eq!(b1["external_reference"], b2["external_reference"]);
+    assert!(b1["external_reference"]
+        .as_str()
+        .unwrap()
+        .starts_with("auto-"));
+
+    // Reads carry only the v2 signature.
+    client.get_balance(u).await.unwrap();
+    let seen = proxy.seen();
+    assert!(seen[2].starts_with("GET /api/credits/balance/"));
+    assert_eq!(signed_parts(&seen[2]).1, None);
+}

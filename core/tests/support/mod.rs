@@ -240,6 +240,7 @@ pub struct Proxy {
     pub base_url: String,
     script: Arc<Mutex<VecDeque<Action>>>,
     requests: Arc<AtomicUsize>,
+    seen: Arc<Mutex<Vec<Vec<u8>>>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -247,10 +248,11 @@ impl Proxy {
     pub fn start(upstream: &str, script: impl IntoIterator<Item = Action>) -> Proxy {
         let script = Arc::new(Mutex::new(script.into_iter().collect::<VecDeque<_>>()));
         let requests = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::new(Mutex::new(Vec::new()));
         let (addr_tx, addr_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let upstream = upstream.to_string();
-        let (s, r) = (script.clone(), requests.clone());
+        let (s, r, w) = (script.clone(), requests.clone(), seen.clone());
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -264,9 +266,10 @@ impl Proxy {
                         let Ok((conn, _)) = listener.accept().await else {
                             continue;
                         };
-                        let (upstream, s, r) = (upstream.clone(), s.clone(), r.clone());
+                        let (upstream, s, r, w) =
+                            (upstream.clone(), s.clone(), r.clone(), w.clone());
                         tokio::spawn(async move {
-                            let _ = serve(conn, &upstream, s, r).await;
+                            let _ = serve(conn, &upstream, s, r, w).await;
                         });
                     }
                 };
@@ -281,6 +284,7 @@ impl Proxy {
             base_url: format!("http://{addr}"),
             script,
             requests,
+            seen,
             shutdown: Some(stop_tx),
         }
     }
@@ -288,6 +292,16 @@ impl Proxy {
     /// How many requests reached the proxy.
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Every request the proxy read, as text (head and body), in order.
+    pub fn seen(&self) -> Vec<String> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| String::from_utf8_lossy(r).into_owned())
+            .collect()
     }
 
     /// Appends actions to the script.
@@ -309,6 +323,7 @@ async fn serve(
     upstream_addr: &str,
     script: Arc<Mutex<VecDeque<Action>>>,
     requests: Arc<AtomicUsize>,
+    seen: Arc<Mutex<Vec<Vec<u8>>>>,
 ) -> std::io::Result<()> {
     let mut upstream: Option<TcpStream> = None;
     let mut client_buf = Vec::new();
@@ -317,6 +332,7 @@ async fn serve(
         let Some(request) = read_message(&mut client, &mut client_buf).await? else {
             return Ok(());
         };
+        seen.lock().unwrap().push(request.clone());
         requests.fetch_add(1, Ordering::SeqCst);
         let action = script
             .lock()

@@ -77,17 +77,22 @@ impl Connection {
             State::Open { pid, client } if *pid == std::process::id() => Ok(client.clone()),
             State::Open { .. } => {
                 let client = build(&self.config)?;
-                *state = State::Open {
-                    pid: std::process::id(),
-                    client: client.clone(),
-                };
+                let stale = std::mem::replace(
+                    &mut *state,
+                    State::Open {
+                        pid: std::process::id(),
+                        client: client.clone(),
+                    },
+                );
+                retire(stale);
                 Ok(client)
             }
         }
     }
 
     fn close(&self) {
-        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = State::Closed;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        retire(std::mem::replace(&mut *state, State::Closed));
     }
 
     fn repr(&self, class: &str) -> String {
@@ -101,6 +106,23 @@ impl Connection {
             self.config.source,
             if closed { ", closed" } else { "" }
         )
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        retire(std::mem::replace(state, State::Closed));
+    }
+}
+
+/// Drops a client, unless a parent process built it: its pool belongs to runtime
+/// threads that do not exist in this child, and dropping it could wait on them.
+fn retire(state: State) {
+    if let State::Open { pid, client } = state {
+        if pid != std::process::id() {
+            std::mem::forget(client);
+        }
     }
 }
 

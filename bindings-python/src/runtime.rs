@@ -20,8 +20,11 @@ struct Owned {
 
 static RUNTIME: AtomicPtr<Owned> = AtomicPtr::new(std::ptr::null_mut());
 
-/// Set by an `atexit` hook: from then on no runtime thread touches Python again.
+/// Set by an `atexit` hook: from then on no other thread touches Python again.
 static FINALIZING: AtomicBool = AtomicBool::new(false);
+
+/// The thread that runs the `atexit` hooks and finalizes Python; it may still make calls.
+static FINALIZER: OnceLock<std::thread::ThreadId> = OnceLock::new();
 
 /// The runtime of this process, built on first use and rebuilt after `os.fork()`.
 ///
@@ -65,14 +68,17 @@ pub fn handle() -> Handle {
 /// Registered with `atexit` when the module loads: Python is shutting down.
 #[pyfunction]
 pub fn _mark_finalizing() {
+    let _ = FINALIZER.set(std::thread::current().id());
     FINALIZING.store(true, Ordering::SeqCst);
 }
 
-/// Once Python is finalizing, a runtime thread that tries to take the GIL is
-/// killed with `pthread_exit` (3.8 to 3.13), unwinding through Rust frames. A call
-/// still in flight at exit waits here instead, until the process ends.
+/// Once Python is finalizing, a thread other than the finalizing one that tries to
+/// take the GIL is killed with `pthread_exit` (3.8 to 3.13), unwinding through Rust
+/// frames. A call still in flight at exit (a daemon thread, an async call's result)
+/// waits here instead, until the process ends. The finalizing thread itself (an
+/// `atexit` handler that makes a call) goes on.
 pub fn park_if_finalizing() {
-    if FINALIZING.load(Ordering::SeqCst) {
+    if FINALIZING.load(Ordering::SeqCst) && FINALIZER.get() != Some(&std::thread::current().id()) {
         loop {
             std::thread::park();
         }

@@ -194,3 +194,44 @@ def test_keyboard_interrupt_free_threads_do_not_deadlock(base_url):
     for t in threads:
         t.join(20)
     assert len(counts) == 6 and all(c > 0 for c in counts)
+
+
+def test_call_from_atexit_handler(run_py):
+    # A handler registered before the import runs after the extension's own hook; it may still call.
+    proc = run_py(
+        """
+import atexit, os
+def last_words():
+    print("atexit", client.add_credits(77002, 1, "bye").success, flush=True)
+atexit.register(last_words)
+from credit_sync_client import CreditSyncClient
+client = CreditSyncClient(os.environ["BASE_URL"], "media-bot-api-key-2024", "your-secret-key-here", "media_bot")
+""",
+        timeout=30,
+    )
+    assert_clean(proc)
+    assert "atexit True" in proc.stdout
+
+
+def test_fork_with_client_never_used_in_parent_and_gc_in_child(run_py):
+    proc = run_py(
+        script(
+            """
+            import gc
+            client = CreditSyncClient(BASE_URL, **KEYS)
+            assert client.get_balance(1) is None or True
+            pid = os.fork()
+            if pid == 0:
+                fresh = CreditSyncClient(BASE_URL, **KEYS)
+                ok = fresh.add_credits(77003, 1, "child").success
+                client.close()      # drops nothing built by the parent
+                del client; gc.collect()
+                os._exit(0 if ok else 3)
+            _, status = os.waitpid(pid, 0)
+            assert os.WEXITSTATUS(status) == 0, status
+            print("ok")
+            """
+        ),
+        timeout=60,
+    )
+    assert_clean(proc)

@@ -11,8 +11,8 @@ The guide's API, as a native extension over the Rust core::
     if result.success:
         print(result.balance)
 
-Signing, retries and HTTP all happen in the native core; this package only
-re-exports it.
+Signing, retries and HTTP all happen in the native core (``_native``); this
+package re-exports it and wraps the async client's calls in coroutines.
 """
 
 from __future__ import annotations

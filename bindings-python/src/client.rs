@@ -1,6 +1,6 @@
-//! `CreditSyncClient` and `AsyncCreditSyncClient`: the guide's methods, each a
-//! translation of Python arguments into one core call and of its outcome back.
-//! Signing, retries, validation and HTTP all happen in the core.
+//! `CreditSyncClient` and the native half of `AsyncCreditSyncClient`: the guide's
+//! methods, each a translation of Python arguments into one core call and of its
+//! outcome back. Signing, retries, validation and HTTP all happen in the core.
 
 use crate::errors::{panic_error, CoreError};
 use crate::results::{BalanceDict, RecordsDict, SyncResult, UserDict};

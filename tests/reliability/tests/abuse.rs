@@ -1,0 +1,370 @@
+//! Abuse limits: the per-key rate limit answers 429 with `Retry-After` and the SDK
+//! waits that long; slow-loris connections and oversized headers are cut off; secret
+//! comparison is constant-time; and no `Debug` output or server log shows a secret.
+
+use credit_sync::protocol::{headers, paths};
+use credit_sync::signature;
+use credit_sync_reliability::ledger::Ledger;
+use credit_sync_reliability::setup;
+use credit_sync_reliability::wire::Wire;
+use credit_sync_testkit::{Fault, Proxy, Server};
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// The longest a server may let a client take to send its request head.
+const HEADER_TIMEOUT_BOUND: Duration = Duration::from_secs(10);
+
+fn rate_limited_server(per_sec: u32) -> Server {
+    Server::start(credit_sync_testkit::ServerConfig::new(vec![
+        setup::media_bot().rate_limit_per_sec(per_sec),
+        setup::game_bot(),
+    ]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_answers_429_with_retry_after_per_key() {
+    let server = rate_limited_server(5);
+    let media = Wire::new(&server.base_url(), &setup::media_bot());
+    let game = Wire::new(&server.base_url(), &setup::game_bot());
+    let mut limited = 0;
+    for i in 0..20 {
+        let r = media
+            .sync_v2(9_000, 1, "burst", Some(&format!("burst-{i}")))
+            .await;
+        match r.outcome() {
+            (200, "ok") => {}
+            (429, "rate_limited") => {
+                limited += 1;
+                let secs: u64 = r
+                    .header(headers::RETRY_AFTER)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| {
+                        panic!("429 without a Retry-After in seconds: {:?}", r.headers)
+                    });
+                assert!((1..=60).contains(&secs), "Retry-After {secs}");
+            }
+            other => panic!("burst: unexpected {other:?}: {}", r.text),
+        }
+        // Another key is not limited by this one's burst.
+        let g = game
+            .sync_v2(9_001, 1, "other key", Some(&format!("other-{i}")))
+            .await;
+        assert_eq!(g.outcome(), (200, "ok"), "{}", g.text);
+    }
+    assert!(
+        limited >= 10,
+        "only {limited} of 20 burst requests were limited at 5/s"
+    );
+    let ledger = Ledger::read(&Wire::new(&server.base_url(), &setup::game_bot()), 9_000).await;
+    assert_eq!(
+        ledger.records.len(),
+        20 - limited,
+        "a limited request wrote something"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_honours_retry_after() {
+    let server = rate_limited_server(4);
+    let proxy = Proxy::start(server.addr());
+    proxy.set_fault(Fault::Pass);
+    let client = credit_sync::Client::new(
+        setup::sdk_builder(&proxy.url(), &setup::media_bot())
+            .max_retries(6)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let started = Instant::now();
+    for i in 0..10 {
+        let r = client
+            .add_credits(9_100, 2, "throttled", Some(&format!("thr-{i}")))
+            .await
+            .unwrap_or_else(|e| panic!("call {i}: {e:?}"));
+        assert!(!r.duplicate);
+    }
+    let mut log = proxy.exchanges();
+    log.sort_by_key(|e| e.index);
+    let limited: Vec<_> = log.iter().filter(|e| e.status == Some(429)).collect();
+    assert!(!limited.is_empty(), "the burst was never limited");
+    for pair in log.windows(2) {
+        if pair[0].status == Some(429) {
+            let asked: u64 = pair[0].retry_after.as_deref().unwrap().parse().unwrap();
+            let waited = pair[1].at - pair[0].at;
+            assert!(
+                waited + Duration::from_millis(50) >= Duration::from_secs(asked),
+                "the SDK retried {waited:?} after a 429 asking for {asked} s"
+            );
+        }
+    }
+    let wire = Wire::new(&server.base_url(), &setup::game_bot());
+    assert_eq!(wire.balance(9_100).await, Some(20));
+    eprintln!(
+        "rate limit: 10 SDK calls, {} requests, {} answered 429, {:.1?}",
+        log.len(),
+        limited.len(),
+        started.elapsed()
+    );
+}
+
+/// Reads until the server closes the connection (or `limit` passes); returns how long that took.
+fn time_until_closed(mut conn: TcpStream, trickle: &[u8], limit: Duration) -> Option<Duration> {
+    conn.set_read_timeout(Some(Duration::from_millis(250)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 4096];
+    let mut i = 0;
+    while started.elapsed() < limit {
+        // One byte every 250 ms: always "making progress", never finishing.
+        if conn.write_all(&trickle[i % trickle.len()..][..1]).is_err() {
+            return Some(started.elapsed());
+        }
+        i += 1;
+        match conn.read(&mut buf) {
+            Ok(0) => return Some(started.elapsed()),
+            Ok(_) => return Some(started.elapsed()), // an error answer, then close
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return Some(started.elapsed()),
+        }
+    }
+    None
+}
+
+#[test]
+#[ignore = "server gap: no header-read timeout (see docs/reliability.md)"]
+fn slow_loris_headers_are_cut_off() {
+    let server = setup::start();
+    let mut conn = TcpStream::connect(server.addr()).unwrap();
+    conn.write_all(b"POST /api/credits/sync HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let took = time_until_closed(
+        conn,
+        b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaa\r\n",
+        HEADER_TIMEOUT_BOUND + Duration::from_secs(2),
+    );
+    assert!(
+        took.is_some(),
+        "a client trickling its headers kept the connection open past {HEADER_TIMEOUT_BOUND:?}"
+    );
+}
+
+#[test]
+#[ignore = "server gap: no request-body timeout (see docs/reliability.md)"]
+fn slow_loris_bodies_are_cut_off() {
+    let server = setup::start();
+    let mut conn = TcpStream::connect(server.addr()).unwrap();
+    write!(
+        conn,
+        "POST /api/credits/sync HTTP/1.1\r\nHost: x\r\nX-Api-Key: media-bot-api-key-2024\r\n\
+         Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{{"
+    )
+    .unwrap();
+    let took = time_until_closed(conn, b" ", HEADER_TIMEOUT_BOUND + Duration::from_secs(2));
+    assert!(
+        took.is_some(),
+        "a client trickling its body kept the connection open past {HEADER_TIMEOUT_BOUND:?}"
+    );
+}
+
+/// Many half-open connections do not starve honest clients.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_connections_do_not_starve_others() {
+    let server = setup::start();
+    let idle: Vec<TcpStream> = (0..128)
+        .map(|_| {
+            let mut c = TcpStream::connect(server.addr()).unwrap();
+            c.write_all(b"POST /api/credits/sync HTTP/1.1\r\nHost: x\r\nContent-Le")
+                .unwrap();
+            c
+        })
+        .collect();
+    let wire = Wire::new(&server.base_url(), &setup::media_bot());
+    let started = Instant::now();
+    for i in 0..20 {
+        let r = wire
+            .sync_v2(9_200, 1, "honest", Some(&format!("h-{i}")))
+            .await;
+        assert_eq!(r.outcome(), (200, "ok"), "{}", r.text);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "honest calls took {:?}",
+        started.elapsed()
+    );
+    drop(idle);
+}
+
+/// Sends a request with `extra` header lines; returns the status, or `None` when the
+/// server closed the connection without one.
+fn status_with_headers(server: &Server, extra: &str) -> Option<u16> {
+    let mut conn = TcpStream::connect(server.addr()).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!("GET {} HTTP/1.1\r\nHost: x\r\n{extra}\r\n", paths::HEALTHZ);
+    let _ = conn.write_all(request.as_bytes());
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                head.extend_from_slice(&buf[..n]);
+                if head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&head);
+    text.split(' ').nth(1).and_then(|s| s.parse().ok())
+}
+
+#[test]
+fn oversized_headers_are_refused() {
+    let mut server = setup::start();
+    assert_eq!(
+        status_with_headers(&server, ""),
+        Some(200),
+        "control: a plain health check"
+    );
+    let one_mib = format!("X-Big: {}\r\n", "a".repeat(1024 * 1024));
+    let many: String = (0..500).map(|i| format!("X-H{i}: v\r\n")).collect();
+    for (case, extra) in [("a 1 MiB header", one_mib), ("500 headers", many)] {
+        let status = status_with_headers(&server, &extra);
+        assert!(
+            matches!(status, None | Some(400) | Some(413) | Some(431)),
+            "{case}: answered {status:?} instead of being refused"
+        );
+    }
+    assert!(server.is_running());
+    assert_eq!(
+        status_with_headers(&server, ""),
+        Some(200),
+        "still serving after the abuse"
+    );
+}
+
+#[test]
+#[ignore = "server gap: headers up to hyper's ~400 KiB buffer are accepted (see docs/reliability.md)"]
+fn headers_over_64_kib_are_refused() {
+    let server = setup::start();
+    let big = format!("X-Big: {}\r\n", "a".repeat(64 * 1024));
+    let status = status_with_headers(&server, &big);
+    assert!(
+        matches!(status, None | Some(400) | Some(431)),
+        "a 64 KiB header was accepted ({status:?})"
+    );
+}
+
+/// `constant_time_eq` takes as long whether the first or the last byte differs.
+/// (A plain `==` returns at the first difference: about 1,000 times faster here.)
+#[test]
+fn secret_comparison_is_constant_time() {
+    let a = vec![0x5au8; 1 << 20];
+    let mut first = a.clone();
+    first[0] ^= 1;
+    let mut last = a.clone();
+    *last.last_mut().unwrap() ^= 1;
+    let time = |b: &[u8]| {
+        let mut runs: Vec<Duration> = (0..15)
+            .map(|_| {
+                let t = Instant::now();
+                assert!(!std::hint::black_box(signature::constant_time_eq(&a, b)));
+                t.elapsed()
+            })
+            .collect();
+        runs.sort();
+        runs[runs.len() / 2]
+    };
+    let (early, late) = (time(&first), time(&last));
+    let ratio = early.as_secs_f64() / late.as_secs_f64();
+    assert!(
+        (0.3..3.0).contains(&ratio),
+        "first-byte difference {early:?} vs last-byte {late:?}: the comparison exits early"
+    );
+    // And the verifiers reject near-misses either way.
+    let good = signature::v1_token("s", 1, 2, "src", 3);
+    let mut flipped = good.clone().into_bytes();
+    flipped[63] = if flipped[63] == b'0' { b'1' } else { b'0' };
+    assert!(!signature::verify_v1(
+        "s",
+        1,
+        2,
+        "src",
+        3,
+        std::str::from_utf8(&flipped).unwrap()
+    ));
+    assert!(!signature::verify_v1("s", 1, 2, "src", 3, &good[..63]));
+}
+
+#[test]
+fn debug_output_never_shows_a_secret() {
+    let media = setup::media_bot();
+    let builder = setup::sdk_builder("http://127.0.0.1:9", &media);
+    let config = builder.clone().build().unwrap();
+    let client = credit_sync::Client::new(config.clone()).unwrap();
+    let blocking = credit_sync::blocking::Client::new(config.clone()).unwrap();
+    let server = setup::start();
+    let wire = Wire::new(&server.base_url(), &media);
+    let outputs = [
+        format!("{builder:?}"),
+        format!("{builder:#?}"),
+        format!("{config:?}"),
+        format!("{config:#?}"),
+        format!("{client:?}"),
+        format!("{client:#?}"),
+        format!("{blocking:?}"),
+        format!("{blocking:#?}"),
+        format!("{server:?}"),
+        format!("{wire:?}"),
+    ];
+    for out in &outputs {
+        assert!(
+            !out.contains(&media.secret),
+            "secret in Debug output: {out}"
+        );
+        assert!(
+            !out.contains(&media.api_key),
+            "API key in Debug output: {out}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_logs_never_show_a_secret() {
+    let mut server = Server::start(setup::config().env("RUST_LOG", "trace"));
+    let media = setup::media_bot();
+    let game = setup::game_bot();
+    let wire = Wire::new(&server.base_url(), &media);
+    // Successes, failures of every kind, and the SDK's traffic.
+    wire.sync_v1(9_300, 10, "log", Some("log-1")).await;
+    wire.sync_v2(9_300, 10, "log", Some("log-2")).await;
+    wire.sync_v2(9_300, -1_000, "log", None).await;
+    let mut wrong = media.clone();
+    wrong.secret = "not-the-secret".into();
+    Wire::new(&server.base_url(), &wrong)
+        .sync_v1(9_300, 10, "log", None)
+        .await;
+    let mut as_game = wire.clone();
+    as_game.api_key = game.api_key.clone();
+    as_game.sync_v2(9_300, 10, "log", None).await;
+    let client = setup::client(&server.base_url(), &media);
+    client.add_credits(9_301, 5, "log", None).await.unwrap();
+    client.get_records(9_301, Some(5), None).await.unwrap();
+    let _ = client.register_user(9_302, Some("nick")).await;
+    server.stop();
+    let logs = format!("{}\n{}", server.stderr_log(), server.stdout_log());
+    assert!(logs.len() > 100, "expected trace logs, got: {logs}");
+    for (name, secret) in [
+        ("media secret", &media.secret),
+        ("media API key", &media.api_key),
+        ("game secret", &game.secret),
+        ("game API key", &game.api_key),
+    ] {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "the server logged the {name}"
+        );
+    }
+}

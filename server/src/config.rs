@@ -80,6 +80,9 @@ pub struct Config {
     pub timestamp_tolerance_secs: i64,
     #[serde(default = "default_max_amount")]
     pub max_amount: i64,
+    /// Requests in flight beyond this get `503 service_unavailable`; 0 turns the limit off.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent_requests: usize,
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
 }
@@ -102,6 +105,9 @@ fn default_tolerance() -> i64 {
 fn default_max_amount() -> i64 {
     limits::DEFAULT_MAX_AMOUNT
 }
+fn default_max_concurrent() -> usize {
+    1024
+}
 
 impl Default for Config {
     fn default() -> Self {
@@ -110,6 +116,7 @@ impl Default for Config {
             database: default_database(),
             timestamp_tolerance_secs: default_tolerance(),
             max_amount: default_max_amount(),
+            max_concurrent_requests: default_max_concurrent(),
             sources: Vec::new(),
         }
     }
@@ -128,7 +135,8 @@ impl Config {
     }
 
     /// `CREDIT_SYNC_LISTEN`, `CREDIT_SYNC_DATABASE` (or `CREDIT_SYNC_DATABASE_URL`),
-    /// `CREDIT_SYNC_TIMESTAMP_TOLERANCE_SECS` and `CREDIT_SYNC_MAX_AMOUNT` win over the file.
+    /// `CREDIT_SYNC_TIMESTAMP_TOLERANCE_SECS`, `CREDIT_SYNC_MAX_AMOUNT` and
+    /// `CREDIT_SYNC_MAX_CONCURRENT_REQUESTS` win over the file.
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), String> {
         if let Some(listen) = var("CREDIT_SYNC_LISTEN") {
             self.listen = listen;
@@ -139,6 +147,11 @@ impl Config {
         if let Some(v) = var("CREDIT_SYNC_TIMESTAMP_TOLERANCE_SECS") {
             self.timestamp_tolerance_secs = v.parse().map_err(|_| {
                 format!("CREDIT_SYNC_TIMESTAMP_TOLERANCE_SECS is not an integer: {v}")
+            })?;
+        }
+        if let Some(v) = var("CREDIT_SYNC_MAX_CONCURRENT_REQUESTS") {
+            self.max_concurrent_requests = v.parse().map_err(|_| {
+                format!("CREDIT_SYNC_MAX_CONCURRENT_REQUESTS is not an integer: {v}")
             })?;
         }
         if let Some(v) = var("CREDIT_SYNC_MAX_AMOUNT") {

@@ -8,6 +8,7 @@ mod error;
 mod ledger;
 mod metrics;
 mod openapi;
+mod overload;
 mod ratelimit;
 mod routes;
 mod server;

@@ -7,6 +7,7 @@ use crate::error::{panic_response, ApiError};
 use crate::ledger::{self, Actor, Applied, Change, Ledger, Outcome};
 use crate::metrics::{self, Metrics};
 use crate::openapi;
+use crate::overload;
 use crate::ratelimit::RateLimits;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -37,6 +38,7 @@ type AppState = Arc<App>;
 
 pub fn router(app: App) -> Router {
     let metrics = app.metrics.clone();
+    let slots = overload::Slots::new(app.config.max_concurrent_requests);
     let state = Arc::new(app);
     Router::new()
         .route(paths::SYNC, post(sync))
@@ -52,6 +54,7 @@ pub fn router(app: App) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn_with_state(slots, overload::shed))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics::track,
@@ -605,4 +608,34 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
         Code::MethodNotAllowed,
         format!("{method} is not allowed on {}", uri.path()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panic_becomes_an_internal_error_envelope() {
+        let router: Router = Router::new()
+            .route("/boom", get(|| async { panic!("boom") as &str }))
+            .layer(CatchPanicLayer::custom(panic_response));
+        let response = router
+            .oneshot(
+                axum::http::Request::get("/boom")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let envelope: Envelope<Value> = serde_json::from_slice(&body).unwrap();
+        assert_eq!(envelope.code, Code::InternalError);
+        assert!(!envelope.success);
+        assert!(envelope.server_time.is_some());
+    }
 }

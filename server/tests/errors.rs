@@ -417,20 +417,12 @@ async fn business_errors() {
 
 #[tokio::test]
 async fn balance_overflow() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = format!("sqlite://{}/credit-sync.db", dir.path().display());
-    let config = dir.path().join("big.toml");
-    std::fs::write(
-        &config,
-        config_toml(&database).replace(
+    let server = Server::start_with(|toml| {
+        toml.replace(
             "max_amount = 1000000000000",
             &format!("max_amount = {}", i64::MAX),
-        ),
-    )
-    .unwrap();
-    let mut command = std::process::Command::new(BIN);
-    command.arg("serve").arg("--config").arg(&config);
-    let server = Server::spawn(command, dir, database);
+        )
+    });
     let bot = server.admin();
     bot.fund(1, i64::MAX).await;
     let a = bot.sync(1, 1, "one more", None).await;
@@ -465,4 +457,50 @@ async fn rate_limited_with_retry_after() {
     assert!((1..=2).contains(&retry));
     // Other sources are not affected.
     server.admin().fund(2, 1).await;
+}
+
+#[tokio::test]
+async fn overloaded_server_sheds_with_service_unavailable() {
+    use std::io::Write;
+    let server = Server::start_with(|toml| {
+        toml.replace(
+            "max_amount = 1000000000000",
+            "max_amount = 1000000000000\nmax_concurrent_requests = 1",
+        )
+    });
+    // Hold the only slot: a request whose body never finishes arriving.
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        slow,
+        "POST {} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\nX-Api-Key: {}\r\n\r\n{{",
+        paths::SYNC,
+        ADMIN.1
+    )
+    .unwrap();
+    slow.flush().unwrap();
+    let bot = server.admin();
+    let mut shed = None;
+    for _ in 0..50 {
+        let a = bot.sync(1, 1, "x", None).await;
+        if a.status == 503 {
+            shed = Some(a);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let a = shed.expect("a request was shed while the slot was held");
+    a.expect_error(503, "service_unavailable");
+    assert_eq!(a.headers[headers::RETRY_AFTER], "1");
+    drop(slow);
+    // Once the slot is free, requests are served again.
+    let mut served = false;
+    for _ in 0..50 {
+        if bot.sync(1, 1, "x", None).await.status == 200 {
+            served = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(served);
 }

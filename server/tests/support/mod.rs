@@ -95,10 +95,15 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
+        Server::start_with(|toml| toml)
+    }
+
+    /// Starts a server whose config file is `edit(standard config)`.
+    pub fn start_with(edit: impl FnOnce(String) -> String) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let database = format!("sqlite://{}/credit-sync.db", dir.path().display());
         let config = dir.path().join("credit-sync.toml");
-        std::fs::write(&config, config_toml(&database)).unwrap();
+        std::fs::write(&config, edit(config_toml(&database))).unwrap();
         let mut command = Command::new(BIN);
         command.arg("serve").arg("--config").arg(&config);
         Server::spawn(command, dir, database)

@@ -272,11 +272,22 @@ def test_authentication_errors(base_url):
     assert wrong_source.add_credits(1, 1, "x").code == "source_mismatch"
 
 
-def test_timestamp_error_class():
-    # The SDK corrects its clock from server_time, so a real server never lets this through;
-    # the class still carries the server clock for code that catches it.
-    err = cs.TimestampError("late")
-    assert isinstance(err, AuthenticationError) and err.server_time is None
+def test_timestamp_error():
+    # A real server never lets this through (the SDK corrects its clock from server_time and
+    # retries once); a server that keeps refusing the clock gives TimestampError.
+    body = dict(error_body("timestamp_out_of_window"), server_time=1700000000)
+    fake = FakeServer(status=401, body=body)
+    try:
+        c = CreditSyncClient(fake.base_url, "k", "s", "src", max_retries=0)
+        r = c.add_credits(1, 1, "x")
+        assert r.code == "timestamp_out_of_window"
+        with pytest.raises(cs.TimestampError) as e:
+            r.raise_for_error()
+        assert isinstance(e.value, AuthenticationError) and e.value.server_time == 1700000000
+        with pytest.raises(cs.TimestampError):
+            c.get_records(1)
+    finally:
+        fake.close()
 
 
 def test_rate_limited(base_url):

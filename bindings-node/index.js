@@ -55,16 +55,25 @@ const protocolCodes = new Set(native.errorCodes())
 
 // The native errors are plain `Error`s with `.code`; give each its class, keeping the
 // object (message, stack, properties). A `TypeError` for a wrong argument stays a
-// `TypeError`, and so becomes napi's own conversion error (`.code` a napi status such
-// as `StringExpected`), with `.code = 'invalid_argument'`.
+// `TypeError`, and so becomes napi's own argument conversion error (`.code` a napi status
+// such as `StringExpected`), with `.code = 'invalid_argument'`. Any other napi failure
+// (a Rust panic is `GenericFailure`) becomes a `CreditSyncError` with `.code = 'unknown'`.
 function classify(error) {
   if (!(error instanceof Error) || typeof error.code !== 'string' || error instanceof TypeError) return error
   if (!protocolCodes.has(error.code)) {
-    const typeError = new TypeError(error.message)
-    typeError.code = 'invalid_argument'
-    return typeError
+    if (error.code === 'InvalidArg' || error.code.endsWith('Expected')) {
+      const typeError = new TypeError(error.message)
+      typeError.code = 'invalid_argument'
+      return typeError
+    }
+    error.napiStatus = error.code
+    error.code = 'unknown'
+    return rebrand(error, CreditSyncError)
   }
-  const cls = classes[error.code] || ValidationError
+  return rebrand(error, classes[error.code] || ValidationError)
+}
+
+function rebrand(error, cls) {
   Object.setPrototypeOf(error, cls.prototype)
   Object.defineProperty(error, 'name', { value: cls.name, enumerable: false, configurable: true, writable: true })
   return error

@@ -296,6 +296,41 @@ test('timestamp_out_of_window from the server (raw request with an old v1 timest
   assert.equal(typeof body.server_time, 'number')
 })
 
+test('timestamp_out_of_window rejects with TimestampError when the server keeps refusing the clock', async () => {
+  let calls = 0
+  const serverTime = Math.floor(Date.now() / 1000) - 7200
+  const fake = await fakeServer((req, res) => {
+    calls++
+    res.writeHead(401, { 'Content-Type': 'application/json' })
+    res.end(JSON.stringify({ success: false, code: 'timestamp_out_of_window', message: 'clock', balance: null, data: null, server_time: serverTime }))
+  })
+  try {
+    const c = new CreditSyncClient({ ...MEDIA_BOT, baseUrl: fake.url })
+    const err = await rejectsWith(c.addCredits(1, 1, 'x'), pkg.TimestampError, 'timestamp_out_of_window')
+    assert.ok(err instanceof AuthenticationError)
+    assert.equal(err.serverTime, serverTime)
+    assert.equal(calls, 2, 'one retry with the corrected clock')
+    c.close()
+  } finally {
+    await fake.close()
+  }
+})
+
+test('rate_limited carries Retry-After as retryAfterMs', async () => {
+  const fake = await fakeServer((req, res) => {
+    res.writeHead(429, { 'Content-Type': 'application/json', 'Retry-After': '7' })
+    res.end(JSON.stringify({ success: false, code: 'rate_limited', message: 'slow down', balance: null, data: null }))
+  })
+  try {
+    const c = new CreditSyncClient({ ...MEDIA_BOT, baseUrl: fake.url, maxRetries: 0 })
+    const err = await rejectsWith(c.getBalance(1), RateLimitError, 'rate_limited')
+    assert.equal(err.retryAfterMs, 7000)
+    c.close()
+  } finally {
+    await fake.close()
+  }
+})
+
 test('rate_limited rejects with RateLimitError once retries are off', async () => {
   const limited = new CreditSyncClient({
     baseUrl: server.baseUrl,
@@ -352,6 +387,7 @@ test('server errors: service_unavailable, internal_error and invalid_response', 
       const c = new CreditSyncClient({ ...MEDIA_BOT, baseUrl: fake.url, maxRetries: 0 })
       const err = await rejectsWith(c.getBalance(1), ServerError, code)
       assert.ok(err instanceof CreditSyncError)
+      assert.equal(err.status, status)
       c.close()
     } finally {
       await fake.close()

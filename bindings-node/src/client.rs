@@ -16,6 +16,7 @@ use tokio::sync::watch;
 /// Options of `new CreditSyncClient({...})`. Missing credentials are reported by the core's
 /// config builder (`invalid_argument`), naming the environment variable too.
 #[napi(object)]
+#[derive(Default)]
 pub struct ClientOptions {
     pub base_url: Option<String>,
     pub api_key: Option<String>,
@@ -69,14 +70,7 @@ impl NativeClient {
     #[napi(constructor, ts_args_type = "options: ClientOptions")]
     pub fn new(env: &Env, options: Unknown<'_>) -> napi::Result<Self> {
         let options: ClientOptions =
-            arguments::options(env, Some(options), "options")?.unwrap_or(ClientOptions {
-                base_url: None,
-                api_key: None,
-                secret_key: None,
-                source: None,
-                timeout_ms: None,
-                max_retries: None,
-            });
+            arguments::options(env, Some(options), "options")?.unwrap_or_default();
         let mut builder = Config::builder();
         if let Some(v) = options.base_url {
             builder = builder.base_url(v);
@@ -114,6 +108,7 @@ impl NativeClient {
 
     fn build(env: &Env, builder: ConfigBuilder) -> napi::Result<Self> {
         let client = builder
+            .user_agent(concat!("credit-sync-node/", env!("CARGO_PKG_VERSION")))
             .build()
             .and_then(credit_sync::Client::new)
             .map_err(|e| core_error(env, e))?;

@@ -379,7 +379,9 @@ test('server errors: service_unavailable, internal_error and invalid_response', 
     [200, 'text/html', '<html>not the protocol</html>', 'invalid_response'],
   ]
   for (const [status, type, body, code] of cases) {
+    let userAgent
     const fake = await fakeServer((req, res) => {
+      userAgent = req.headers['user-agent']
       res.writeHead(status, { 'Content-Type': type })
       res.end(body)
     })
@@ -388,6 +390,7 @@ test('server errors: service_unavailable, internal_error and invalid_response', 
       const err = await rejectsWith(c.getBalance(1), ServerError, code)
       assert.ok(err instanceof CreditSyncError)
       assert.equal(err.status, status)
+      assert.match(userAgent, /^credit-sync-node\/\d+\.\d+\.\d+/)
       c.close()
     } finally {
       await fake.close()

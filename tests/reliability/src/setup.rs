@@ -20,9 +20,24 @@ pub fn game_bot() -> Source {
     Source::new("game_bot", "game-bot-api-key-7", "game-bot-secret-7")
 }
 
-/// A server with `media_bot` and `game_bot` and the given tweaks.
+/// The environment variable that points the suite at PostgreSQL instead of a
+/// throwaway SQLite file (as `scripts/with-postgres.sh` sets it).
+pub const POSTGRES_URL_VAR: &str = "CREDIT_SYNC_TEST_POSTGRES_URL";
+
+/// A server with `media_bot` and `game_bot`.
 pub fn config() -> ServerConfig {
-    ServerConfig::new(vec![media_bot(), game_bot()])
+    config_with(vec![media_bot(), game_bot()])
+}
+
+/// A server with these sources, on SQLite in its temp dir, or on the PostgreSQL
+/// database named by `$CREDIT_SYNC_TEST_POSTGRES_URL`. (Every test uses its own
+/// telegram_id range, so the tests can share one PostgreSQL database.)
+pub fn config_with(sources: Vec<Source>) -> ServerConfig {
+    let config = ServerConfig::new(sources);
+    match std::env::var(POSTGRES_URL_VAR) {
+        Ok(url) if !url.is_empty() => config.database(url),
+        _ => config,
+    }
 }
 
 pub fn start() -> Server {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 const HEADER_TIMEOUT_BOUND: Duration = Duration::from_secs(10);
 
 fn rate_limited_server(per_sec: u32) -> Server {
-    Server::start(credit_sync_testkit::ServerConfig::new(vec![
+    Server::start(setup::config_with(vec![
         setup::media_bot().rate_limit_per_sec(per_sec),
         setup::game_bot(),
     ]))
@@ -27,11 +27,17 @@ async fn rate_limit_answers_429_with_retry_after_per_key() {
     let server = rate_limited_server(5);
     let media = Wire::new(&server.base_url(), &setup::media_bot());
     let game = Wire::new(&server.base_url(), &setup::game_bot());
+    // The whole burst at once, so the bucket cannot refill in between however slow the box.
+    let burst = (0..30).map(|i| {
+        let media = media.clone();
+        async move {
+            media
+                .sync_v2(9_000, 1, "burst", Some(&format!("burst-{i}")))
+                .await
+        }
+    });
     let mut limited = 0;
-    for i in 0..20 {
-        let r = media
-            .sync_v2(9_000, 1, "burst", Some(&format!("burst-{i}")))
-            .await;
+    for r in futures_util::future::join_all(burst).await {
         match r.outcome() {
             (200, "ok") => {}
             (429, "rate_limited") => {
@@ -46,20 +52,26 @@ async fn rate_limit_answers_429_with_retry_after_per_key() {
             }
             other => panic!("burst: unexpected {other:?}: {}", r.text),
         }
-        // Another key is not limited by this one's burst.
-        let g = game
-            .sync_v2(9_001, 1, "other key", Some(&format!("other-{i}")))
-            .await;
+    }
+    // Another key is not limited by this one's burst.
+    let others = (0..10).map(|i| {
+        let game = game.clone();
+        async move {
+            game.sync_v2(9_001, 1, "other key", Some(&format!("other-{i}")))
+                .await
+        }
+    });
+    for g in futures_util::future::join_all(others).await {
         assert_eq!(g.outcome(), (200, "ok"), "{}", g.text);
     }
     assert!(
-        limited >= 10,
-        "only {limited} of 20 burst requests were limited at 5/s"
+        limited >= 15,
+        "only {limited} of 30 simultaneous requests were limited at 5/s"
     );
-    let ledger = Ledger::read(&Wire::new(&server.base_url(), &setup::game_bot()), 9_000).await;
+    let ledger = Ledger::read(&game, 9_000).await;
     assert_eq!(
         ledger.records.len(),
-        20 - limited,
+        30 - limited,
         "a limited request wrote something"
     );
 }

@@ -148,5 +148,11 @@ export declare class CreditSyncClient {
   readonly closed: boolean
 }
 
+/**
+ * For code that prefers exceptions: returns a successful result, and throws the error of a
+ * failed one (`success: false`), of the class its `code` maps to, with `.result` set.
+ */
+export declare function throwIfFailed(result: SyncResult): SyncResult
+
 /** A deterministic de-duplication reference from parts: `makeReference('task', 42, '2024-01-05')`. */
 export declare function makeReference(...parts: Array<string | number | bigint>): string

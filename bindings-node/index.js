@@ -79,6 +79,20 @@ function rebrand(error, cls) {
   return error
 }
 
+/**
+ * For code that prefers exceptions: returns a successful result, and throws the error of a
+ * failed one (`success: false`), of the class its `code` maps to, with `.result` set.
+ */
+function throwIfFailed(result) {
+  if (result.success) return result
+  const cls = classes[result.code] || ValidationError
+  const error = rebrand(new cls(result.message), cls)
+  error.code = result.code
+  if (result.code === 'insufficient_credits') error.balance = result.balance
+  error.result = result
+  throw error
+}
+
 // Every method returns a Promise that rejects (never throws synchronously), with a classified error.
 function settle(call) {
   try {
@@ -179,6 +193,7 @@ module.exports = {
   TimeoutError,
   ServerError,
   ClientClosedError,
+  throwIfFailed,
   generateToken: translate(native.generateToken),
   makeReference: translate((...parts) => native.makeReference(parts.map(String))),
   videoWatchedReference: translate(native.videoWatchedReference),

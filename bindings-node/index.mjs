@@ -18,6 +18,7 @@ export const {
   TimeoutError,
   ServerError,
   ClientClosedError,
+  throwIfFailed,
   generateToken,
   makeReference,
   videoWatchedReference,

@@ -5,6 +5,7 @@ import {
   CreditSyncError,
   InsufficientCreditsError,
   makeReference,
+  throwIfFailed,
   generateToken,
   type Balance,
   type BatchItem,
@@ -27,7 +28,8 @@ async function main(): Promise<void> {
   } else {
     console.log(`❌ failed (${result.code}): ${result.message}`)
   }
-  await client.deductCredits(123456789n, '50', 'spend')
+  const spent: SyncResult = throwIfFailed(await client.deductCredits(123456789n, '50', 'spend'))
+  console.log(spent.balance)
 
   const winners: BatchItem[] = [{ telegramId: 123456, amount: 1000, reason: '1st place' }]
   const batch = await client.batchSync(winners, { atomic: true })

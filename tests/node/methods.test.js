@@ -246,6 +246,26 @@ test('business failures resolve with success: false and a stable code', async ()
   }
 })
 
+test('throwIfFailed turns a failed result into its error class', async () => {
+  const ok = await client.addCredits(2010, 5, 'ok')
+  assert.equal(pkg.throwIfFailed(ok), ok)
+  const failed = await client.deductCredits(2010, 500, 'too much')
+  const err = (() => {
+    try {
+      pkg.throwIfFailed(failed)
+    } catch (e) {
+      return e
+    }
+  })()
+  assert.ok(err instanceof InsufficientCreditsError)
+  assert.ok(err instanceof CreditSyncError)
+  assert.equal(err.name, 'InsufficientCreditsError')
+  assert.equal(err.code, 'insufficient_credits')
+  assert.equal(err.balance, 5)
+  assert.equal(err.result, failed)
+  assert.equal(err.message, failed.message)
+})
+
 test('balance_overflow on a server that allows huge amounts', async () => {
   // max_amount is a server-wide setting: a second server with the largest one.
   const srv = await startServer({ maxAmount: '9223372036854775807' })

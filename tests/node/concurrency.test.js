@@ -41,6 +41,48 @@ test('Promise.all of 100 calls from one client', async () => {
   client.close()
 })
 
+/** A TCP proxy in front of the server that counts the connections it accepts. */
+async function countingProxy(target) {
+  const { hostname, port } = new URL(target)
+  const sockets = new Set()
+  const proxy = net.createServer((client) => {
+    proxy.accepted++
+    const upstream = net.connect(Number(port), hostname)
+    for (const s of [client, upstream]) {
+      sockets.add(s)
+      s.on('error', () => {})
+      s.on('close', () => sockets.delete(s))
+    }
+    client.pipe(upstream).pipe(client)
+  })
+  proxy.accepted = 0
+  await new Promise((r) => proxy.listen(0, '127.0.0.1', r))
+  proxy.url = `http://127.0.0.1:${proxy.address().port}`
+  proxy.stop = () => {
+    for (const s of sockets) s.destroy()
+    return new Promise((r) => proxy.close(r))
+  }
+  return proxy
+}
+
+test('calls share pooled keep-alive connections', async () => {
+  const { CreditSyncClient } = loadPackage()
+  const proxy = await countingProxy(server.baseUrl)
+  try {
+    const client = new CreditSyncClient({ baseUrl: proxy.url, ...MEDIA_BOT })
+    for (let i = 0; i < 20; i++) assert.equal((await client.addCredits(4101, 1, 'sequential')).success, true)
+    assert.equal(proxy.accepted, 1, 'twenty calls in a row over one connection')
+    await Promise.all(Array.from({ length: 100 }, () => client.getBalance(4101)))
+    const afterFirstBurst = proxy.accepted
+    assert.ok(afterFirstBurst <= 101, `${afterFirstBurst} connections`)
+    await Promise.all(Array.from({ length: 100 }, () => client.getBalance(4101)))
+    assert.ok(proxy.accepted - afterFirstBurst <= 5, `a second burst reuses the pool (${proxy.accepted - afterFirstBurst} new)`)
+    client.close()
+  } finally {
+    await proxy.stop()
+  }
+})
+
 /** Runs a short script in a fresh node process; resolves `{ status, stdout, stderr, ms }`. */
 function runScript(source, timeoutMs = 30_000) {
   const started = Date.now()

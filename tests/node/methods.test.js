@@ -246,6 +246,44 @@ test('business failures resolve with success: false and a stable code', async ()
   }
 })
 
+test('payload_too_large: a batch over 1 MiB resolves with success: false', async () => {
+  const reason = '🎁'.repeat(256) // 1 KiB of UTF-8 per item
+  const items = Array.from({ length: 1000 }, (_, i) => ({ telegramId: 5000 + i, amount: 1, reason }))
+  const r = await client.batchSync(items)
+  assert.equal(r.success, false)
+  assert.equal(r.code, 'payload_too_large')
+})
+
+test('not_found: a base URL with a wrong path prefix rejects with ServerError', async () => {
+  const c = new CreditSyncClient({ ...MEDIA_BOT, baseUrl: `${server.baseUrl}/wrong-prefix`, maxRetries: 0 })
+  await rejectsWith(c.getBalance(1), ServerError, 'not_found')
+  c.close()
+})
+
+test('the server-only codes, by raw requests (the SDK never sends such requests)', async () => {
+  const post = (path, body, headers = {}) =>
+    fetch(`${server.baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Api-Key': MEDIA_BOT.apiKey, ...headers },
+      body,
+    })
+  const cases = [
+    [() => post('/api/credits/sync', '{not json'), 400, 'invalid_json'],
+    [() => post('/api/credits/sync', JSON.stringify({ amount: 1 })), 400, 'missing_field'],
+    [() => post('/api/credits/sync', JSON.stringify({ telegram_id: 'x', amount: 1, source: 'media_bot', reason: 'r' })), 400, 'invalid_field'],
+    [() => post('/api/credits/sync', 'telegram_id=1', { 'Content-Type': 'text/plain' }), 415, 'unsupported_media_type'],
+    [() => fetch(`${server.baseUrl}/api/credits/sync`, { method: 'DELETE', headers: { 'X-Api-Key': MEDIA_BOT.apiKey } }), 405, 'method_not_allowed'],
+    [() => fetch(`${server.baseUrl}/api/nothing-here`), 404, 'not_found'],
+  ]
+  for (const [request, status, code] of cases) {
+    const response = await request()
+    const body = await response.json()
+    assert.equal(body.code, code, JSON.stringify(body))
+    assert.equal(response.status, status, code)
+    assert.equal(body.success, false)
+  }
+})
+
 test('throwIfFailed turns a failed result into its error class', async () => {
   const ok = await client.addCredits(2010, 5, 'ok')
   assert.equal(pkg.throwIfFailed(ok), ok)

@@ -10,8 +10,8 @@ use crate::openapi;
 use crate::overload;
 use crate::ratelimit::RateLimits;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{DefaultBodyLimit, OriginalUri, Path, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, OriginalUri, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,6 +24,7 @@ use credit_sync::protocol::{
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
+use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 
 /// Everything a handler needs, shared by all requests.
@@ -35,6 +36,9 @@ pub struct App {
 }
 
 type AppState = Arc<App>;
+
+/// The longest a client may take to send a request body.
+const BODY_DEADLINE: Duration = Duration::from_secs(10);
 
 pub fn router(app: App) -> Router {
     let metrics = app.metrics.clone();
@@ -110,10 +114,20 @@ fn target(uri: &Uri) -> &str {
 }
 
 /// Checks size and content type and parses a JSON body.
-fn json_body(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(Bytes, Value), ApiError> {
+async fn json_body(headers: &HeaderMap, request: Request) -> Result<(Bytes, Value), ApiError> {
+    // A total deadline, not an idle one: a client trickling one byte at a time must not
+    // hold a connection (and a request slot) forever.
+    let body = tokio::time::timeout(BODY_DEADLINE, Bytes::from_request(request, &()))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                Code::ServiceUnavailable,
+                format!(
+                    "the request body did not arrive within {} s",
+                    BODY_DEADLINE.as_secs()
+                ),
+            )
+        })?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -183,9 +197,9 @@ async fn sync(
     State(app): State<AppState>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let (body, value) = json_body(&headers, body)?;
+    let (body, value) = json_body(&headers, request).await?;
     let source = app.caller(&headers, Permission::Write)?;
     let request = SyncRequest::from_json(&value)?;
     auth::same_source(source, &request.source)?;
@@ -234,9 +248,9 @@ async fn batch(
     State(app): State<AppState>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let (body, value) = json_body(&headers, body)?;
+    let (body, value) = json_body(&headers, request).await?;
     let source = app.caller(&headers, Permission::Write)?;
     let request = BatchRequest::from_json(&value)?;
     auth::same_source(source, &request.source)?;
@@ -394,9 +408,9 @@ async fn register_user(
     State(app): State<AppState>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Result<Response, ApiError> {
-    let (body, value) = json_body(&headers, body)?;
+    let (body, value) = json_body(&headers, request).await?;
     let source = app.caller(&headers, Permission::Admin)?;
     let request = RegisterUserRequest::from_json(&value)?;
     if let Some(claimed) = &request.source {

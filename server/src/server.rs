@@ -7,8 +7,22 @@ use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
 use crate::routes::{self, App};
 use crate::store::{self, Store};
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// A client must send its request line and headers within this time (slow-loris guard);
+/// it also closes keep-alive connections idle for that long.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Larger request heads are refused (431).
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// How long in-flight requests may take to finish after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `config` until a shutdown signal. `banner` is printed after the listening line.
 pub async fn run(config: Config, banner: Option<String>) -> Result<(), String> {
@@ -39,13 +53,55 @@ pub async fn run(config: Config, banner: Option<String>) -> Result<(), String> {
         ledger: Ledger::new(store.clone()),
         metrics: Arc::new(Metrics::default()),
     };
-    axum::serve(listener, routes::router(app))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+    serve(listener, routes::router(app)).await;
     store.close().await;
     tracing::info!("credit-sync-server stopped");
     Ok(())
+}
+
+/// Accepts HTTP/1.1 connections until a shutdown signal, then drains them. Served with
+/// hyper directly (rather than `axum::serve`) to bound how long and how large a request
+/// head may be.
+async fn serve(listener: TcpListener, router: Router) {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Typically out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .max_header_size(MAX_HEADER_BYTES);
+        let connection = builder.serve_connection(
+            TokioIo::new(stream),
+            TowerToHyperService::new(router.clone()),
+        );
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => {
+            tracing::warn!("in-flight requests did not finish in {DRAIN_TIMEOUT:?}; stopping anyway");
+        }
+    }
 }
 
 async fn shutdown_signal() {

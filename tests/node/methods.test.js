@@ -267,10 +267,18 @@ test('the server-only codes, by raw requests (the SDK never sends such requests)
       headers: { 'Content-Type': 'application/json', 'X-Api-Key': MEDIA_BOT.apiKey, ...headers },
       body,
     })
+  // The guide's v1 token, computed here: the SDK's generateToken refuses a non-positive id.
+  const signedV1 = (body) => {
+    const timestamp = Math.floor(Date.now() / 1000)
+    const message = `${body.telegram_id}:${body.amount}:${body.source}:${timestamp}`
+    const token = require('node:crypto').createHmac('sha256', MEDIA_BOT.secretKey).update(message).digest('hex')
+    return { ...body, timestamp, token }
+  }
   const cases = [
     [() => post('/api/credits/sync', '{not json'), 400, 'invalid_json'],
     [() => post('/api/credits/sync', JSON.stringify({ amount: 1 })), 400, 'missing_field'],
     [() => post('/api/credits/sync', JSON.stringify({ telegram_id: 'x', amount: 1, source: 'media_bot', reason: 'r' })), 400, 'invalid_field'],
+    [() => post('/api/credits/sync', JSON.stringify(signedV1({ telegram_id: -1, amount: 1, source: 'media_bot', reason: 'r' }))), 400, 'invalid_telegram_id'],
     [() => post('/api/credits/sync', 'telegram_id=1', { 'Content-Type': 'text/plain' }), 415, 'unsupported_media_type'],
     [() => fetch(`${server.baseUrl}/api/credits/sync`, { method: 'DELETE', headers: { 'X-Api-Key': MEDIA_BOT.apiKey } }), 405, 'method_not_allowed'],
     [() => fetch(`${server.baseUrl}/api/nothing-here`), 404, 'not_found'],
@@ -435,6 +443,7 @@ test('server errors: service_unavailable, internal_error and invalid_response', 
     [503, 'application/json', envelope('service_unavailable', 'overloaded'), 'service_unavailable'],
     [500, 'application/json', envelope('internal_error', 'boom'), 'internal_error'],
     [200, 'text/html', '<html>not the protocol</html>', 'invalid_response'],
+    [400, 'application/json', envelope('a_code_from_the_future', 'new'), 'unknown'],
   ]
   for (const [status, type, body, code] of cases) {
     let userAgent

@@ -3,6 +3,10 @@
 //! errors out. Signing, retries, validation and HTTP all stay in the core; the
 //! idiomatic API (`CreditSyncClient`, error classes) is the small JS layer in
 //! `index.js` / `index.d.ts`, which only wraps these exports.
+//!
+//! The tokio runtime is napi's own (feature `tokio_rt`): it starts with the first Node
+//! environment that loads the addon and is shut down, joining its threads, with the last
+//! one, which is what `worker_threads` need. Node has no `fork()`, so no fork hook is needed.
 
 mod arguments;
 mod client;

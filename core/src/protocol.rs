@@ -699,10 +699,17 @@ impl BatchRequest {
     /// Parses a batch body with field-naming errors. Item-level type errors fail the whole
     /// request (the body is malformed); item-level value errors are reported per item.
     pub fn from_json(value: &Value) -> Result<Self, FieldError> {
-        let f = Fields::new(value)?;
-        let raw_items = f.array(fields::ITEMS)?;
+        Self::from_json_located(value).map_err(|(_, err)| err)
+    }
+
+    /// Like [`BatchRequest::from_json`], and also says which item an item-level error is
+    /// in, so the server can name the field `items[i].amount` (see [`item_field`]).
+    pub fn from_json_located(value: &Value) -> Result<Self, (Option<usize>, FieldError)> {
+        let top = |err| (None, err);
+        let f = Fields::new(value).map_err(top)?;
+        let raw_items = f.array(fields::ITEMS).map_err(top)?;
         if raw_items.is_empty() || raw_items.len() > limits::MAX_BATCH_ITEMS {
-            return Err(FieldError::new(
+            return Err(top(FieldError::new(
                 Code::BatchTooLarge,
                 fields::ITEMS,
                 format!(
@@ -710,28 +717,36 @@ impl BatchRequest {
                     limits::MAX_BATCH_ITEMS,
                     raw_items.len()
                 ),
-            ));
+            )));
         }
         let mut items = Vec::with_capacity(raw_items.len());
         for (i, raw) in raw_items.iter().enumerate() {
-            let item = Fields::with_prefix(raw, &format!("items[{i}]."))?;
-            items.push(BatchItem {
-                telegram_id: item.i64(fields::TELEGRAM_ID)?,
-                amount: item.i64(fields::AMOUNT)?,
-                reason: item.str(fields::REASON)?.to_string(),
-                external_reference: item
-                    .opt_str(fields::EXTERNAL_REFERENCE)?
-                    .map(str::to_string),
-                token: item.opt_str(fields::TOKEN)?.map(str::to_string),
-            });
+            let parse = || -> Result<BatchItem, FieldError> {
+                let item = Fields::with_prefix(raw, &format!("{}[{i}].", fields::ITEMS))?;
+                Ok(BatchItem {
+                    telegram_id: item.i64(fields::TELEGRAM_ID)?,
+                    amount: item.i64(fields::AMOUNT)?,
+                    reason: item.str(fields::REASON)?.to_string(),
+                    external_reference: item
+                        .opt_str(fields::EXTERNAL_REFERENCE)?
+                        .map(str::to_string),
+                    token: item.opt_str(fields::TOKEN)?.map(str::to_string),
+                })
+            };
+            items.push(parse().map_err(|err| (Some(i), err))?);
         }
         Ok(BatchRequest {
-            source: f.str(fields::SOURCE)?.to_string(),
+            source: f.str(fields::SOURCE).map_err(top)?.to_string(),
             items,
-            atomic: f.opt_bool(fields::ATOMIC)?.unwrap_or(false),
-            timestamp: f.opt_i64(fields::TIMESTAMP)?,
+            atomic: f.opt_bool(fields::ATOMIC).map_err(top)?.unwrap_or(false),
+            timestamp: f.opt_i64(fields::TIMESTAMP).map_err(top)?,
         })
     }
+}
+
+/// The name of a field inside one batch item, as errors report it: `items[3].amount`.
+pub fn item_field(index: usize, field: &str) -> String {
+    format!("{}[{index}].{field}", fields::ITEMS)
 }
 
 impl RegisterUserRequest {
@@ -838,6 +853,21 @@ mod tests {
             json!({"success": true, "code": "ok", "message": "ok", "balance": 100,
                    "data": {"record_id": 1, "telegram_id": 7, "change": 100, "balance": 100, "duplicate": false}})
         );
+    }
+
+    #[test]
+    fn batch_errors_say_which_item() {
+        let body = json!({"source": "s", "items": [
+            {"telegram_id": 1, "amount": 1, "reason": "r"},
+            {"telegram_id": 1, "amount": "1", "reason": "r"}]});
+        let (index, err) = BatchRequest::from_json_located(&body).unwrap_err();
+        assert_eq!(
+            (index, err.code, err.field),
+            (Some(1), Code::InvalidField, Some("amount"))
+        );
+        assert_eq!(item_field(1, fields::AMOUNT), "items[1].amount");
+        let (index, err) = BatchRequest::from_json_located(&json!({"items": []})).unwrap_err();
+        assert_eq!((index, err.code), (None, Code::BatchTooLarge));
     }
 
     #[test]

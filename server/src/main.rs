@@ -10,6 +10,7 @@ mod metrics;
 mod openapi;
 mod overload;
 mod ratelimit;
+mod request_id;
 mod routes;
 mod server;
 mod store;

@@ -9,6 +9,7 @@ use crate::metrics::{self, Metrics};
 use crate::openapi;
 use crate::overload;
 use crate::ratelimit::RateLimits;
+use crate::request_id;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, OriginalUri, Path, Request, State};
@@ -17,9 +18,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use credit_sync::protocol::{
-    fields, headers, limits, paths, validate_change, validate_nickname, validate_telegram_id,
-    BalanceResponse, BatchData, BatchItemResult, BatchRequest, Code, Envelope, RecordsResponse,
-    RegisterUserRequest, SyncData, SyncRequest, UserData,
+    fields, headers, item_field, limits, paths, validate_change, validate_nickname,
+    validate_telegram_id, BalanceResponse, BatchData, BatchItemResult, BatchRequest, Code,
+    Envelope, RecordsResponse, RegisterUserRequest, SyncData, SyncRequest, UserData,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -63,6 +64,7 @@ pub fn router(app: App) -> Router {
             metrics,
             metrics::track,
         ))
+        .layer(axum::middleware::from_fn(request_id::tag))
 }
 
 impl App {
@@ -252,7 +254,16 @@ async fn batch(
 ) -> Result<Response, ApiError> {
     let (body, value) = json_body(&headers, request).await?;
     let source = app.caller(&headers, Permission::Write)?;
-    let request = BatchRequest::from_json(&value)?;
+    let request = BatchRequest::from_json_located(&value).map_err(|(index, err)| {
+        let field = match (index, err.field) {
+            (Some(i), Some(field)) => Some(item_field(i, field)),
+            (_, field) => field.map(str::to_string),
+        };
+        ApiError {
+            field,
+            ..ApiError::from(err)
+        }
+    })?;
     auth::same_source(source, &request.source)?;
     let signed = Signed {
         method: Method::POST.as_str(),
@@ -271,7 +282,7 @@ async fn batch(
             .with_field(fields::TIMESTAMP)
         })?;
         for (i, item) in request.items.iter().enumerate() {
-            let field = format!("items[{i}].{}", fields::TOKEN);
+            let field = item_field(i, fields::TOKEN);
             let token = item.token.as_deref().ok_or_else(|| {
                 ApiError::new(Code::MissingField, format!("missing field `{field}`"))
                     .with_field(field.clone())

@@ -21,6 +21,7 @@ async fn sync_adds_deducts_and_reads_back() {
     assert_eq!(added.body["data"]["duplicate"], false);
     assert!(added.body["data"]["record_id"].as_i64().unwrap() > 0);
     assert!(added.headers.get(headers::IDEMPOTENT_REPLAYED).is_none());
+    assert!(added.headers.get(headers::REQUEST_ID).is_some());
 
     let spent = bot.sync(123456789, -30, "测试消费", None).await;
     spent.expect_ok();
@@ -222,4 +223,26 @@ async fn operations_endpoints() {
     .await;
     assert_eq!(openapi.status, 200);
     assert!(openapi.body["openapi"].as_str().unwrap().starts_with("3."));
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated() {
+    let server = Server::start();
+    let http = reqwest::Client::new();
+    let url = format!("{}{}", server.url, paths::HEALTHZ);
+    let echoed = http
+        .get(&url)
+        .header(headers::REQUEST_ID, "trace-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()[headers::REQUEST_ID], "trace-42");
+    let generated = http
+        .get(&url)
+        .header(headers::REQUEST_ID, "bad id with spaces")
+        .send()
+        .await
+        .unwrap();
+    let id = generated.headers()[headers::REQUEST_ID].to_str().unwrap();
+    assert!(!id.is_empty() && id != "bad id with spaces");
 }

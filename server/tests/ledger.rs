@@ -296,6 +296,7 @@ async fn batch_request_errors() {
     body["items"][0]["amount"] = json!("1");
     let a = bot.post(paths::BATCH, &body, Sign::V1).await;
     a.expect_error(400, "invalid_field");
+    assert_eq!(a.field(), "items[0].amount");
     assert!(a.body["message"]
         .as_str()
         .unwrap()

@@ -104,6 +104,17 @@ pub fn batch_entry(
         ));
     }
     let item: Object<'_> = unsafe { item.cast()? };
+    // A misspelt key (the guide's Python `telegram_id`) would otherwise read as a missing one.
+    const KEYS: [&str; 4] = ["telegramId", "amount", "reason", "reference"];
+    if let Some(key) = Object::keys(&item)?
+        .into_iter()
+        .find(|k| !KEYS.contains(&k.as_str()))
+    {
+        return Err(type_error(
+            env,
+            format!("{name} has an unexpected key {key:?} (expected telegramId, amount, reason, reference)"),
+        ));
+    }
     let field = |key: &str| -> napi::Result<Unknown<'_>> { item.get_named_property(key) };
     Ok(credit_sync::BatchEntry {
         telegram_id: positive_id(env, field("telegramId")?, &format!("{name}.telegramId"))?,

@@ -150,6 +150,9 @@ test('a wrong telegramId or amount rejects with a TypeError naming the argument'
     assert.equal(err.code, 'invalid_argument')
     assert.match(err.message, name)
   }
+  const snake = await client.batchSync([{ telegram_id: 1, amount: 1, reason: 'r' }]).catch((e) => e)
+  assert.ok(snake instanceof TypeError)
+  assert.match(snake.message, /items\[0\] has an unexpected key "telegram_id"/)
   const notArray = await client.batchSync('nope').catch((e) => e)
   assert.ok(notArray instanceof TypeError)
   assert.match(notArray.message, /items/)

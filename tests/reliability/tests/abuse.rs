@@ -380,3 +380,52 @@ async fn server_logs_never_show_a_secret() {
         );
     }
 }
+
+/// Request smuggling: ambiguous framing (`Content-Length` with `Transfer-Encoding`,
+/// two different `Content-Length`s) is refused, and the request hidden in the body
+/// never runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ambiguous_framing_is_refused() {
+    let server = setup::start();
+    let media = setup::media_bot();
+    let wire = Wire::new(&server.base_url(), &media);
+    // A complete, validly signed write hidden after the first request's body.
+    let ts = credit_sync_reliability::wire::now();
+    let hidden_body =
+        serde_json::to_string(&wire.v1_body(9_400, 77, "smuggled", Some("smuggled-1"), ts))
+            .unwrap();
+    let hidden = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nX-Api-Key: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{hidden_body}",
+        paths::SYNC,
+        media.api_key,
+        hidden_body.len(),
+    );
+    let cases = [
+        format!(
+            "POST {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n{hidden}",
+            paths::SYNC
+        ),
+        format!(
+            "POST {} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 0\r\nContent-Length: {}\r\n\r\n{hidden}",
+            paths::SYNC,
+            hidden.len()
+        ),
+    ];
+    for (i, request) in cases.iter().enumerate() {
+        let mut conn = TcpStream::connect(server.addr()).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = conn.write_all(request.as_bytes());
+        let mut answer = Vec::new();
+        let _ = conn.read_to_end(&mut answer);
+        let text = String::from_utf8_lossy(&answer);
+        let statuses: Vec<&str> = text
+            .match_indices("HTTP/1.1 ")
+            .map(|(at, _)| &text[at + 9..at + 12])
+            .collect();
+        assert!(
+            statuses.iter().all(|s| s.starts_with('4')),
+            "case {i}: ambiguous framing was served: {statuses:?}"
+        );
+    }
+    assert_eq!(wire.balance(9_400).await, None, "the smuggled write ran");
+}

@@ -1,9 +1,9 @@
 //! No overdraft under contention: a user funded with exactly K × amount meets 256
 //! parallel deducts of `amount` from several SDK clients at once. Exactly K succeed,
-//! the rest are `insufficient_credits`, the balance ends at 0 and no record ever
+//! the rest are `insufficient_credits` (a quarter go through the batch path), the balance ends at 0 and no record ever
 //! shows a negative `balance_after`. Repeated over seeded rounds.
 
-use credit_sync::{Code, Error};
+use credit_sync::{BatchEntry, Code, Error};
 use credit_sync_reliability::ledger::Ledger;
 use credit_sync_reliability::setup;
 use credit_sync_reliability::wire::Wire;
@@ -40,13 +40,28 @@ async fn parallel_deducts_never_overdraw() {
             .expect("funding succeeds");
         assert_eq!(funded.balance, Some(k * amount));
 
+        // Every 4th deduct goes through the batch path (a one-item batch, every 8th
+        // atomic), so both write paths race for the same balance.
         let tasks: Vec<_> = (0..DEDUCTS)
             .map(|i| {
                 let client = clients[i % CLIENTS].clone();
                 tokio::spawn(async move {
-                    client
-                        .deduct_credits(user, amount, "contention", Some(&format!("d-{seed}-{i}")))
-                        .await
+                    let reference = format!("d-{seed}-{i}");
+                    if i % 4 == 3 {
+                        let item =
+                            BatchEntry::new(user, -amount, "contention").reference(reference);
+                        let batch = client.batch_sync(vec![item], i % 8 == 7).await?;
+                        batch
+                            .results
+                            .into_iter()
+                            .next()
+                            .expect("one result")
+                            .into_result()
+                    } else {
+                        client
+                            .deduct_credits(user, amount, "contention", Some(&reference))
+                            .await
+                    }
                 })
             })
             .collect();

@@ -3,7 +3,7 @@
 //! the reference with another payload is `reference_conflict` and changes nothing.
 
 use credit_sync::protocol::headers;
-use credit_sync::Error;
+use credit_sync::{BatchEntry, Error};
 use credit_sync_reliability::ledger::Ledger;
 use credit_sync_reliability::setup;
 use credit_sync_reliability::wire::Wire;
@@ -141,4 +141,45 @@ async fn one_reference_one_record() {
         "exactly_once: {ROUNDS} rounds x {CONCURRENT} concurrent identical requests in {:.1?}",
         started.elapsed()
     );
+}
+
+/// The same for batches: 64 concurrent copies of one 10-item batch (some atomic)
+/// apply each item once; every copy reports every item as a success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_batch_reference_one_record() {
+    let server = setup::start();
+    let media = setup::media_bot();
+    let wire = Wire::new(&server.base_url(), &media);
+    let client = setup::client(&server.base_url(), &media);
+    let items: Vec<BatchEntry> = (0..10)
+        .map(|i| BatchEntry::new(2_200 + i % 3, 10 + i, "batch-once").reference(format!("bo-{i}")))
+        .collect();
+    let tasks: Vec<_> = (0..CONCURRENT)
+        .map(|n| {
+            let (client, items) = (client.clone(), items.clone());
+            tokio::spawn(async move { client.batch_sync(items, n % 13 == 0).await })
+        })
+        .collect();
+    let mut originals = vec![0; 10];
+    for task in tasks {
+        let batch = task.await.unwrap().expect("batch");
+        assert!(batch.success && batch.succeeded == 10, "{batch:?}");
+        for (i, r) in batch.results.iter().enumerate() {
+            if !r.duplicate {
+                originals[i] += 1;
+            }
+        }
+    }
+    assert_eq!(
+        originals,
+        vec![1; 10],
+        "each item applied by exactly one batch"
+    );
+    let mut total = 0;
+    for user in 2_200..2_203 {
+        let ledger = Ledger::read(&wire, user).await;
+        ledger.assert_consistent();
+        total += ledger.sum();
+    }
+    assert_eq!(total, (10..20).sum::<i64>());
 }

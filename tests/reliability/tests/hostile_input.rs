@@ -911,3 +911,61 @@ async fn v1_replay_after_the_window_is_refused() {
     assert_eq!(w.balance(8).await, Some(25));
     assert_eq!(w.records(8).await.len(), 1);
 }
+
+/// Permissions: a write-only source cannot read, a read-only source cannot write, and a
+/// source without auto-register cannot create users by crediting them.
+#[tokio::test]
+async fn permissions_are_enforced() {
+    let writer =
+        Source::new("writer_bot", "writer-key-1", "writer-secret-1").permissions(&["write"]);
+    let reader =
+        Source::new("reader_bot", "reader-key-1", "reader-secret-1").permissions(&["read"]);
+    let closed = Source::new("closed_bot", "closed-key-1", "closed-secret-1").auto_register(false);
+    let server = Server::start(setup::config_with(vec![
+        setup::media_bot(),
+        writer.clone(),
+        reader.clone(),
+        closed.clone(),
+    ]));
+    let url = server.base_url();
+    let admin = Wire::new(&url, &setup::media_bot());
+    let (w, r, c) = (
+        Wire::new(&url, &writer),
+        Wire::new(&url, &reader),
+        Wire::new(&url, &closed),
+    );
+    assert_eq!(
+        admin.sync_v2(6_000, 50, "fund", None).await.outcome(),
+        (200, "ok")
+    );
+
+    let reply = w.get_v2(&paths::balance(6_000)).await;
+    assert_eq!(reply.outcome(), (403, "forbidden"), "{}", reply.text);
+    let reply = w.get_v2(&paths::records(6_000, None, None)).await;
+    assert_eq!(reply.outcome(), (403, "forbidden"), "{}", reply.text);
+    assert_eq!(
+        w.sync_v2(6_000, 1, "write ok", None).await.outcome(),
+        (200, "ok")
+    );
+
+    let reply = r.sync_v2(6_000, 1_000, "no write", None).await;
+    assert_eq!(reply.outcome(), (403, "forbidden"), "{}", reply.text);
+    let reply = r.sync_v1(6_000, -10, "no write", None).await;
+    assert_eq!(reply.outcome(), (403, "forbidden"), "{}", reply.text);
+    let reply = r
+        .post_v2(paths::BATCH, &json!({"source": "reader_bot", "items": [{"telegram_id": 6_000, "amount": 1, "reason": "b"}]}))
+        .await;
+    assert_eq!(reply.outcome(), (403, "forbidden"), "{}", reply.text);
+    assert_eq!(r.balance(6_000).await, Some(51));
+
+    let reply = c.sync_v2(6_001, 10, "new user", None).await;
+    assert_eq!(reply.outcome(), (404, "user_not_found"), "{}", reply.text);
+    assert_eq!(admin.balance(6_001).await, None);
+    assert_eq!(
+        c.sync_v2(6_000, 10, "known user", None).await.outcome(),
+        (200, "ok")
+    );
+    let ledger = Ledger::read(&admin, 6_000).await;
+    ledger.assert_consistent();
+    assert_eq!(ledger.balance, Some(61));
+}

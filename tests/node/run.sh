@@ -5,7 +5,6 @@
 # then runs `node --test tests/node/` against the real server binary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$PWD
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -20,9 +19,13 @@ step "npm packages and the addon (debug build)"
   npx napi build --platform --js native.js --dts native.d.ts
 )
 
-if [ -z "${CREDIT_SYNC_SERVER_BIN:-}" ] && [ ! -x target/debug/credit-sync-server ]; then
-  step "build the server (debug)"
-  cargo build -p credit-sync-server
+if [ -z "${CREDIT_SYNC_SERVER_BIN:-}" ]; then
+  server_bin="${CARGO_TARGET_DIR:-target}/debug/credit-sync-server"
+  if [ ! -x "$server_bin" ]; then
+    step "build the server (debug)"
+    cargo build -p credit-sync-server
+  fi
+  export CREDIT_SYNC_SERVER_BIN="$server_bin"
 fi
 
 step "fmt and clippy for the binding crate"

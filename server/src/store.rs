@@ -51,6 +51,13 @@ impl Store {
             .run(&writer)
             .await
             .map_err(|e| format!("cannot migrate database: {e}"))?;
+        let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(&writer)
+            .await
+            .map_err(|e| format!("cannot read the journal mode: {e}"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(%mode, "SQLite did not switch to WAL mode; durability still holds, concurrency is lower");
+        }
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -73,5 +80,47 @@ pub fn redact(url: &str) -> String {
             format!("{}://<redacted>@{}", &url[..scheme], &url[at + 1..])
         }
         _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::AssertSqlSafe;
+
+    #[tokio::test]
+    async fn opens_with_the_promised_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let store = Store::open(&url).await.unwrap();
+        let pragma = |name: &'static str| {
+            let pool = store.writer.clone();
+            async move {
+                let (value,): (String,) = sqlx::query_as(AssertSqlSafe(format!(
+                    "SELECT CAST((SELECT * FROM pragma_{name}) AS TEXT)"
+                )))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+                value
+            }
+        };
+        assert_eq!(pragma("journal_mode").await, "wal");
+        assert_eq!(pragma("synchronous").await, "2"); // FULL
+        assert_eq!(pragma("foreign_keys").await, "1");
+        assert_eq!(pragma("busy_timeout").await, "10000");
+        // Reads cannot write.
+        assert!(sqlx::query("DELETE FROM users")
+            .execute(&store.reader)
+            .await
+            .is_err());
+        // Opening again finds the migrations applied.
+        store.close().await;
+        Store::open(&url).await.unwrap().close().await;
+        match Store::open("postgres://u:pw@h/db").await {
+            Err(message) => assert!(message.contains("<redacted>") && !message.contains("pw")),
+            Ok(_) => panic!("postgres is not supported yet"),
+        }
+        assert!(Store::open("sqlite::memory:").await.is_err());
     }
 }

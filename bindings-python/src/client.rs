@@ -49,10 +49,11 @@ struct Connection {
 }
 
 enum State {
-    /// `pid` is the process that built `client`; after `os.fork()` the child builds its own,
-    /// because the parent's connection pool lives on the parent's runtime threads.
+    /// `client` was built by process `pid` for runtime `generation`. Its connection pool
+    /// lives on that runtime, so a new runtime (after `os.fork()`) means a new client.
     Open {
         pid: u32,
+        generation: u64,
         client: Client,
     },
     Closed,
@@ -60,31 +61,30 @@ enum State {
 
 impl Connection {
     fn new(config: Config) -> Result<Self, Error> {
-        let client = build(&config)?;
+        let state = open(&config)?;
         Ok(Connection {
             config,
-            state: Mutex::new(State::Open {
-                pid: std::process::id(),
-                client,
-            }),
+            state: Mutex::new(state),
         })
     }
 
     fn client(&self) -> Result<Client, Error> {
+        let (_, current) = runtime::current();
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match &*state {
             State::Closed => Err(Error::Closed),
-            State::Open { pid, client } if *pid == std::process::id() => Ok(client.clone()),
+            State::Open {
+                pid,
+                generation,
+                client,
+            } if *pid == std::process::id() && *generation == current => Ok(client.clone()),
             State::Open { .. } => {
-                let client = build(&self.config)?;
-                let stale = std::mem::replace(
-                    &mut *state,
-                    State::Open {
-                        pid: std::process::id(),
-                        client: client.clone(),
-                    },
-                );
-                retire(stale);
+                let fresh = open(&self.config)?;
+                let State::Open { client, .. } = &fresh else {
+                    unreachable!("open() returns an open state")
+                };
+                let client = client.clone();
+                retire(std::mem::replace(&mut *state, fresh));
                 Ok(client)
             }
         }
@@ -116,21 +116,25 @@ impl Drop for Connection {
     }
 }
 
-/// Drops a client, unless a parent process built it: its pool belongs to runtime
+/// Drops a client, unless a parent process built it: its pool may belong to runtime
 /// threads that do not exist in this child, and dropping it could wait on them.
 fn retire(state: State) {
-    if let State::Open { pid, client } = state {
+    if let State::Open { pid, client, .. } = state {
         if pid != std::process::id() {
             std::mem::forget(client);
         }
     }
 }
 
-/// Builds the core client inside the runtime, where its connection pool will live.
-fn build(config: &Config) -> Result<Client, Error> {
-    let handle = runtime::handle();
+/// Builds the core client inside the current runtime, where its connection pool will live.
+fn open(config: &Config) -> Result<State, Error> {
+    let (handle, generation) = runtime::current();
     let _entered = handle.enter();
-    Client::new(config.clone())
+    Ok(State::Open {
+        pid: std::process::id(),
+        generation,
+        client: Client::new(config.clone())?,
+    })
 }
 
 fn config(builder: ConfigBuilder, timeout: f64, max_retries: i64) -> PyResult<Config> {

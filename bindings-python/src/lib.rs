@@ -58,9 +58,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(make_reference, m)?)?;
     m.add_function(wrap_pyfunction!(generate_token, m)?)?;
     errors::register(m)?;
+    let py = m.py();
     let on_exit = wrap_pyfunction!(runtime::_mark_finalizing, m)?;
-    m.py()
-        .import("atexit")?
-        .call_method1("register", (on_exit,))?;
+    py.import("atexit")?.call_method1("register", (on_exit,))?;
+    let fork_hooks = pyo3::types::PyDict::new(py);
+    fork_hooks.set_item("before", wrap_pyfunction!(runtime::_before_fork, m)?)?;
+    let after = wrap_pyfunction!(runtime::_after_fork, m)?;
+    fork_hooks.set_item("after_in_parent", &after)?;
+    fork_hooks.set_item("after_in_child", &after)?;
+    py.import("os")?
+        .call_method("register_at_fork", (), Some(&fork_hooks))?;
     Ok(())
 }

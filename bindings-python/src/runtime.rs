@@ -6,64 +6,157 @@
 use pyo3::prelude::*;
 use pyo3_async_runtimes::generic::{ContextExt, JoinError, Runtime as GenericRuntime};
 use pyo3_async_runtimes::TaskLocals;
+use std::cell::UnsafeCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
+use std::time::Duration;
 use tokio::runtime::{Handle, Runtime};
 
-/// A runtime and the process that built it.
-struct Owned {
+/// The runtime, the process that built it, and how many runtimes came before it
+/// (clients rebuild their connection pool when the generation changes).
+struct Slot {
     pid: u32,
-    runtime: Runtime,
+    generation: u64,
+    runtime: Option<Runtime>,
 }
 
-static RUNTIME: AtomicPtr<Owned> = AtomicPtr::new(std::ptr::null_mut());
+static SLOT: SpinLock<Slot> = SpinLock::new(Slot {
+    pid: 0,
+    generation: 0,
+    runtime: None,
+});
+
+/// Set from just before `os.fork()` until just after it, in parent and child alike.
+static FORKING: AtomicBool = AtomicBool::new(false);
+
+/// The runtime of this process and its generation, built on first use.
+///
+/// Forking is the hard part. A child inherits the runtime as memory only: its threads
+/// do not exist there. Worse, tokio's idle threads are parked in parking_lot's
+/// process-wide table, and glibc hands their stacks to the child's next threads, so
+/// a runtime alive at fork time corrupts the child's new one. So `os.fork()` runs
+/// [`_before_fork`], which stops the runtime and waits for its threads to exit; each
+/// process then builds a fresh runtime on its next call. A fork that skips Python's
+/// hooks is still caught by the PID check: the stale runtime is leaked, never dropped
+/// (dropping it would wait for threads that are gone).
+pub fn current() -> (Handle, u64) {
+    let pid = std::process::id();
+    loop {
+        while FORKING.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        let mut slot = SLOT.lock();
+        if FORKING.load(Ordering::SeqCst) {
+            continue;
+        }
+        if slot.pid != pid {
+            std::mem::forget(slot.runtime.take());
+        }
+        if let Some(runtime) = &slot.runtime {
+            return (runtime.handle().clone(), slot.generation);
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("credit-sync")
+            .enable_all()
+            .build()
+            .expect("credit-sync: cannot start the tokio runtime");
+        slot.pid = pid;
+        slot.generation += 1;
+        let handle = runtime.handle().clone();
+        slot.runtime = Some(runtime);
+        return (handle, slot.generation);
+    }
+}
+
+/// The runtime of this process; see [`current`].
+pub fn handle() -> Handle {
+    current().0
+}
+
+/// `os.register_at_fork(before=...)`: stop the runtime so no thread of it exists at
+/// fork time. Calls in flight in other threads fail; the next call starts a new runtime.
+#[pyfunction]
+pub fn _before_fork() {
+    FORKING.store(true, Ordering::SeqCst);
+    let runtime = SLOT.lock().runtime.take();
+    if let Some(runtime) = runtime {
+        // The GIL stays held: a thread spinning in `current` must not be able to take it.
+        // Tasks waiting for the GIL are left behind after the timeout; they hold no locks.
+        runtime.shutdown_timeout(Duration::from_secs(2));
+    }
+}
+
+/// `os.register_at_fork(after_in_parent=..., after_in_child=...)`.
+#[pyfunction]
+pub fn _after_fork() {
+    // In the child, a thread that held the lock at fork time no longer exists.
+    SLOT.force_unlock();
+    FORKING.store(false, Ordering::SeqCst);
+}
+
+/// A lock that the child of a fork can release on behalf of a thread that did not
+/// survive the fork (a `std::sync::Mutex` held at fork time stays locked forever).
+struct SpinLock<T> {
+    locked: AtomicBool,
+    value: UnsafeCell<T>,
+}
+
+// SAFETY: access to `value` is serialised by `locked`.
+unsafe impl<T: Send> Sync for SpinLock<T> {}
+
+struct SpinGuard<'a, T>(&'a SpinLock<T>);
+
+impl<T> SpinLock<T> {
+    const fn new(value: T) -> Self {
+        SpinLock {
+            locked: AtomicBool::new(false),
+            value: UnsafeCell::new(value),
+        }
+    }
+    fn lock(&self) -> SpinGuard<'_, T> {
+        while self
+            .locked
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::thread::yield_now();
+        }
+        SpinGuard(self)
+    }
+    fn force_unlock(&self) {
+        self.locked.store(false, Ordering::Release);
+    }
+}
+
+impl<T> std::ops::Deref for SpinGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock.
+        unsafe { &*self.0.value.get() }
+    }
+}
+
+impl<T> std::ops::DerefMut for SpinGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock.
+        unsafe { &mut *self.0.value.get() }
+    }
+}
+
+impl<T> Drop for SpinGuard<'_, T> {
+    fn drop(&mut self) {
+        self.0.locked.store(false, Ordering::Release);
+    }
+}
 
 /// Set by an `atexit` hook: from then on no other thread touches Python again.
 static FINALIZING: AtomicBool = AtomicBool::new(false);
 
 /// The thread that runs the `atexit` hooks and finalizes Python; it may still make calls.
 static FINALIZER: OnceLock<std::thread::ThreadId> = OnceLock::new();
-
-/// The runtime of this process, built on first use and rebuilt after `os.fork()`.
-///
-/// A forked child inherits the parent's runtime as memory only: its worker and
-/// I/O threads do not exist there, so using it would hang forever. The PID check
-/// notices the fork and builds a new runtime. The old one is leaked on purpose:
-/// dropping it would wait for threads that are gone. No lock is taken, so a
-/// lock held by some parent thread at fork time cannot block the child.
-pub fn handle() -> Handle {
-    let pid = std::process::id();
-    let current = RUNTIME.load(Ordering::Acquire);
-    // SAFETY: every pointer stored in RUNTIME comes from `Box::into_raw` and is never freed.
-    if let Some(owned) = unsafe { current.as_ref() } {
-        if owned.pid == pid {
-            return owned.runtime.handle().clone();
-        }
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("credit-sync")
-        .enable_all()
-        .build()
-        .expect("credit-sync: cannot start the tokio runtime");
-    let fresh = Box::into_raw(Box::new(Owned { pid, runtime }));
-    match RUNTIME.compare_exchange(current, fresh, Ordering::AcqRel, Ordering::Acquire) {
-        // The stale runtime (if any) is leaked, see above.
-        Ok(_) => unsafe { &*fresh }.runtime.handle().clone(),
-        Err(winner) => {
-            // Another thread installed a runtime first; ours has live threads and can go.
-            // SAFETY: `fresh` was never shared.
-            let ours = unsafe { Box::from_raw(fresh) };
-            ours.runtime.shutdown_background();
-            match unsafe { winner.as_ref() } {
-                Some(owned) if owned.pid == pid => owned.runtime.handle().clone(),
-                _ => handle(),
-            }
-        }
-    }
-}
 
 /// Registered with `atexit` when the module loads: Python is shutting down.
 #[pyfunction]

@@ -42,29 +42,62 @@ def assert_clean(proc):
 
 
 def test_fork_child_uses_client(run_py):
+    # Repeated, because a runtime that survives a fork corrupts the child only sometimes.
     proc = run_py(
         script(
             """
             client = CreditSyncClient(BASE_URL, **KEYS)
             aclient = AsyncCreditSyncClient(BASE_URL, **KEYS)
-            assert client.add_credits(77001, 10, "parent").success
-            assert asyncio.run(aclient.get_balance(77001))["credits"] >= 10
-            pid = os.fork()
-            if pid == 0:
-                ok = client.add_credits(77001, 1, "child").success
-                ok = ok and client.get_balance(77001) is not None
-                ok = ok and asyncio.run(aclient.add_credits(77001, 1, "child async")).success
-                os._exit(0 if ok else 3)
-            _, status = os.waitpid(pid, 0)
-            assert os.WEXITSTATUS(status) == 0, status
-            assert client.add_credits(77001, 1, "parent again").success
+            for round in range(15):
+                assert client.add_credits(77001, 10, "parent").success
+                assert asyncio.run(aclient.get_balance(77001))["credits"] >= 10
+                pid = os.fork()
+                if pid == 0:
+                    ok = client.add_credits(77001, 1, "child").success
+                    ok = ok and client.get_balance(77001) is not None
+                    ok = ok and asyncio.run(aclient.add_credits(77001, 1, "child async")).success
+                    os._exit(0 if ok else 3)
+                _, status = os.waitpid(pid, 0)
+                assert os.WEXITSTATUS(status) == 0, (round, status)
+                assert client.add_credits(77001, 1, "parent again").success
             print("fork ok")
             """
         ),
-        timeout=60,
+        timeout=90,
     )
     assert_clean(proc)
     assert "fork ok" in proc.stdout
+
+
+def test_fork_with_calls_in_flight_in_other_threads(run_py, slow):
+    # The fork stops the runtime: the parent's calls in flight fail (connection_error), never hang;
+    # the child works; both go on making calls.
+    proc = run_py(
+        script(
+            """
+            client = CreditSyncClient(BASE_URL, **KEYS)
+            slow_client = CreditSyncClient(SLOW_URL, "k", "s", "src", max_retries=0)
+            results = []
+            threads = [threading.Thread(target=lambda: results.append(slow_client.add_credits(1, 1, "x").code))
+                       for _ in range(3)]
+            for t in threads: t.start()
+            time.sleep(0.3)
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0 if client.add_credits(77004, 1, "child").success else 3)
+            _, status = os.waitpid(pid, 0)
+            for t in threads: t.join(30)
+            assert os.WEXITSTATUS(status) == 0, status
+            assert len(results) == 3 and not any(t.is_alive() for t in threads), results
+            assert client.add_credits(77004, 1, "parent").success
+            print("ok", sorted(set(results)))
+            """
+        ),
+        timeout=60,
+        SLOW_URL=slow.base_url,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ok" in proc.stdout
 
 
 def test_gil_released_during_call(slow):

@@ -1,0 +1,234 @@
+//! The HTTP surface: each handler checks the request in the protocol's order (transport,
+//! key, permission, rate, body, source, signature, values) and then asks the ledger.
+//! This module holds the router and the checks every handler shares.
+
+mod batch;
+mod ops;
+mod reads;
+mod writes;
+
+use crate::auth::{self, Signed};
+use crate::config::{Config, Permission, SourceConfig};
+use crate::error::{panic_response, ApiError};
+use crate::ledger::{self, Actor, Applied, Change, Ledger, Outcome};
+use crate::metrics::{self, Metrics};
+use crate::openapi;
+use crate::overload;
+use crate::ratelimit::RateLimits;
+use crate::request_id;
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, OriginalUri, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use credit_sync::protocol::{
+    fields, headers, item_field, limits, paths, validate_change, validate_nickname,
+    validate_telegram_id, BalanceResponse, BatchData, BatchItemResult, BatchRequest, Code,
+    Envelope, RecordsResponse, RegisterUserRequest, SyncData, SyncRequest, UserData,
+};
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+
+/// Everything a handler needs, shared by all requests.
+pub struct App {
+    pub config: Config,
+    pub ledger: Ledger,
+    pub metrics: Arc<Metrics>,
+    pub limits: RateLimits,
+}
+
+pub(crate) type AppState = Arc<App>;
+
+/// The longest a client may take to send a request body.
+const BODY_DEADLINE: Duration = Duration::from_secs(10);
+
+pub fn router(app: App) -> Router {
+    let metrics = app.metrics.clone();
+    let slots = overload::Slots::new(app.config.max_concurrent_requests);
+    let state = Arc::new(app);
+    Router::new()
+        .route(paths::SYNC, post(writes::sync))
+        .route(paths::BATCH, post(batch::batch))
+        .route(
+            &format!("{}/{{telegram_id}}", paths::BALANCE),
+            get(reads::balance),
+        )
+        .route(
+            &format!("{}/{{telegram_id}}", paths::RECORDS),
+            get(reads::records),
+        )
+        .route(paths::USERS, post(writes::register_user))
+        .route(paths::HEALTHZ, get(ops::healthz))
+        .route(paths::METRICS, get(ops::metrics_text))
+        .route(paths::OPENAPI, get(ops::openapi_json))
+        .fallback(ops::not_found)
+        .method_not_allowed_fallback(ops::method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn_with_state(slots, overload::shed))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            metrics::track,
+        ))
+        .layer(axum::middleware::from_fn(request_id::tag))
+}
+
+impl App {
+    /// The calling source, allowed `permission` and within its rate limit.
+    pub(crate) fn caller(
+        &self,
+        headers: &HeaderMap,
+        permission: Permission,
+    ) -> Result<&SourceConfig, ApiError> {
+        let source = auth::identify(&self.config.sources, headers)?;
+        auth::require(source, permission)?;
+        if let Err(wait) = self.limits.take(&source.name) {
+            return Err(ApiError {
+                retry_after: Some(wait.as_secs_f64().ceil().max(1.0) as u64),
+                ..ApiError::new(
+                    Code::RateLimited,
+                    format!("rate limit of source {} exceeded", source.name),
+                )
+            });
+        }
+        Ok(source)
+    }
+
+    pub(crate) fn tolerance(&self) -> i64 {
+        self.config.timestamp_tolerance_secs
+    }
+
+    /// A write's signature: v2 when the header is there, else the v1 token(s) in the body.
+    pub(crate) fn check_write_signature(
+        &self,
+        source: &SourceConfig,
+        headers: &HeaderMap,
+        signed: &Signed<'_>,
+        v1: impl FnOnce() -> Result<i64, ApiError>,
+    ) -> Result<(), ApiError> {
+        if auth::check_v2(source, headers, signed, self.tolerance())? {
+            return Ok(());
+        }
+        let timestamp = v1()?;
+        auth::check_window(timestamp, self.tolerance())
+    }
+}
+
+/// `path?query` exactly as sent, which is what a v2 signature covers.
+pub(crate) fn target(uri: &Uri) -> &str {
+    uri.path_and_query()
+        .map(|pq| pq.as_str())
+        .unwrap_or_else(|| uri.path())
+}
+
+/// Checks size and content type and parses a JSON body.
+pub(crate) async fn json_body(
+    headers: &HeaderMap,
+    request: Request,
+) -> Result<(Bytes, Value), ApiError> {
+    // A total deadline, not an idle one: a client trickling one byte at a time must not
+    // hold a connection (and a request slot) forever.
+    let body = tokio::time::timeout(BODY_DEADLINE, Bytes::from_request(request, &()))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                Code::ServiceUnavailable,
+                format!(
+                    "the request body did not arrive within {} s",
+                    BODY_DEADLINE.as_secs()
+                ),
+            )
+        })?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                Code::PayloadTooLarge,
+                format!("body is larger than {} bytes", limits::MAX_BODY_BYTES),
+            )
+        } else {
+            ApiError::new(Code::InvalidJson, format!("cannot read body: {rejection}"))
+        }
+    })?;
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            Code::UnsupportedMediaType,
+            "body must be sent as Content-Type: application/json",
+        ));
+    }
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(Code::InvalidJson, format!("body is not valid JSON: {e}")))?;
+    Ok((body, value))
+}
+
+/// A JSON 200 answer, tagged with its code for the metrics.
+pub(crate) fn ok_json<T: Serialize>(code: Code, body: &T) -> Response {
+    let mut response = Json(body).into_response();
+    response.extensions_mut().insert(code);
+    response
+}
+
+/// A successful envelope.
+pub(crate) fn ok_envelope<T>(
+    message: impl Into<String>,
+    balance: Option<i64>,
+    data: Option<T>,
+) -> Envelope<T> {
+    Envelope {
+        success: true,
+        code: Code::Ok,
+        message: message.into(),
+        balance,
+        data,
+        field: None,
+        fields: None,
+        server_time: None,
+    }
+}
+
+pub(crate) fn actor(source: &SourceConfig) -> Actor<'_> {
+    Actor {
+        source: &source.name,
+        auto_register: source.auto_register,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn a_panic_becomes_an_internal_error_envelope() {
+        let router: Router = Router::new()
+            .route("/boom", get(|| async { panic!("boom") as &str }))
+            .layer(CatchPanicLayer::custom(panic_response));
+        let response = router
+            .oneshot(
+                axum::http::Request::get("/boom")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let envelope: Envelope<Value> = serde_json::from_slice(&body).unwrap();
+        assert_eq!(envelope.code, Code::InternalError);
+        assert!(!envelope.success);
+        assert!(envelope.server_time.is_some());
+    }
+}

@@ -427,3 +427,65 @@ async fn ambiguous_framing_is_refused() {
     }
     assert_eq!(wire.balance(9_400).await, None, "the smuggled write ran");
 }
+
+/// Runs `serve --config` on a config the server must refuse; returns what it printed.
+fn refused_config_output(toml: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, toml).unwrap();
+    let mut child = std::process::Command::new(credit_sync_testkit::server_bin())
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server accepted a config it must refuse:\n{toml}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A config the server refuses must not echo a secret in its error (operators paste
+/// these errors into tickets; process managers keep them in journals).
+#[test]
+#[ignore = "server gap: TOML parse errors quote the offending line, secret included (see docs/reliability.md)"]
+fn config_errors_never_echo_a_secret() {
+    let secret = "s3cr3t-value-that-must-not-leak";
+    let key = "api-key-that-must-not-leak";
+    let head = "listen = \"127.0.0.1:0\"\ndatabase = \"sqlite:///nonexistent/x.db\"\n\n[[sources]]\nname = \"a\"\n";
+    let cases = [
+        ("a misspelt field name", format!("{head}api_key = \"{key}\"\nsecret_key = \"{secret}\"\n")),
+        ("an unterminated string", format!("{head}api_key = \"{key}\"\nsecret = \"{secret}\n")),
+        ("the key twice", format!("{head}api_key = \"{key}\"\nsecret = \"{secret}\"\napi_key = \"{key}\"\n")),
+        (
+            "two sources with one key",
+            format!("{head}api_key = \"{key}\"\nsecret = \"{secret}\"\n\n[[sources]]\nname = \"b\"\napi_key = \"{key}\"\nsecret = \"other\"\n"),
+        ),
+    ];
+    for (case, toml) in cases {
+        let out = refused_config_output(&toml);
+        assert!(!out.is_empty(), "{case}: refused without saying why");
+        assert!(
+            !out.contains(secret),
+            "{case}: the error shows the secret:\n{out}"
+        );
+        assert!(
+            !out.contains(key),
+            "{case}: the error shows the API key:\n{out}"
+        );
+    }
+}

@@ -5,6 +5,7 @@ use crate::store::Store;
 use credit_sync::protocol::{Balance, Code, Record, RecordsPage};
 use sha2::{Digest, Sha256};
 use sqlx::SqliteConnection;
+use std::future::Future;
 
 /// One requested change of a user's balance (already validated).
 #[derive(Debug, Clone)]
@@ -16,9 +17,9 @@ pub struct Change {
 }
 
 /// Who asks for a change, and whether unknown users may be registered on their behalf.
-#[derive(Debug, Clone, Copy)]
-pub struct Actor<'a> {
-    pub source: &'a str,
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub source: String,
     pub auto_register: bool,
 }
 
@@ -87,43 +88,51 @@ impl Ledger {
     }
 
     /// Applies one change in its own `BEGIN IMMEDIATE` transaction.
-    pub async fn apply(&self, actor: Actor<'_>, change: &Change) -> Result<Outcome, sqlx::Error> {
-        let mut tx = self.store.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let outcome = apply_in(&mut tx, actor, change).await?;
-        if outcome.as_ref().is_ok_and(|a| !a.duplicate) {
-            tx.commit().await?;
-        } else {
-            tx.rollback().await?;
-        }
-        Ok(outcome)
+    pub async fn apply(&self, actor: Actor, change: Change) -> Result<Outcome, sqlx::Error> {
+        let writer = self.store.writer.clone();
+        detached(async move {
+            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+            let outcome = apply_in(&mut tx, &actor, &change).await?;
+            if outcome.as_ref().is_ok_and(|a| !a.duplicate) {
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            Ok(outcome)
+        })
+        .await
     }
 
     /// Applies many changes in one transaction, each on its own rules. With `atomic`, the
     /// first refusal rolls everything back and every other change reports `batch_aborted`.
     pub async fn apply_batch(
         &self,
-        actor: Actor<'_>,
-        changes: &[Change],
+        actor: Actor,
+        changes: Vec<Change>,
         atomic: bool,
     ) -> Result<Vec<Outcome>, sqlx::Error> {
-        let mut tx = self.store.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let mut outcomes = Vec::with_capacity(changes.len());
-        for change in changes {
-            let outcome = apply_in(&mut tx, actor, change).await?;
-            let refused = outcome.is_err();
-            outcomes.push(outcome);
-            if atomic && refused {
-                tx.rollback().await?;
-                let failed = outcomes.len() - 1;
-                let mut all: Vec<Outcome> = (0..changes.len())
-                    .map(|_| Err(Refusal::aborted()))
-                    .collect();
-                all[failed] = outcomes.pop().expect("the refused outcome");
-                return Ok(all);
+        let writer = self.store.writer.clone();
+        detached(async move {
+            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+            let mut outcomes = Vec::with_capacity(changes.len());
+            for change in &changes {
+                let outcome = apply_in(&mut tx, &actor, change).await?;
+                let refused = outcome.is_err();
+                outcomes.push(outcome);
+                if atomic && refused {
+                    tx.rollback().await?;
+                    let failed = outcomes.len() - 1;
+                    let mut all: Vec<Outcome> = (0..changes.len())
+                        .map(|_| Err(Refusal::aborted()))
+                        .collect();
+                    all[failed] = outcomes.pop().expect("the refused outcome");
+                    return Ok(all);
+                }
             }
-        }
-        tx.commit().await?;
-        Ok(outcomes)
+            tx.commit().await?;
+            Ok(outcomes)
+        })
+        .await
     }
 
     /// Registers a user, or updates the nickname of a known one (when `nickname` is given).
@@ -132,40 +141,46 @@ impl Ledger {
         telegram_id: i64,
         nickname: Option<&str>,
     ) -> Result<User, sqlx::Error> {
-        let mut tx = self.store.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let now = now_rfc3339();
-        let created = sqlx::query(
-            "INSERT INTO users (telegram_id, nickname, credits, created_at, updated_at)
-             VALUES (?, ?, 0, ?, ?) ON CONFLICT (telegram_id) DO NOTHING",
-        )
-        .bind(telegram_id)
-        .bind(nickname)
-        .bind(&now)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !created && nickname.is_some() {
-            sqlx::query("UPDATE users SET nickname = ?, updated_at = ? WHERE telegram_id = ?")
-                .bind(nickname)
-                .bind(&now)
-                .bind(telegram_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let (credits, nickname): (i64, Option<String>) =
-            sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = ?")
-                .bind(telegram_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        tx.commit().await?;
-        Ok(User {
-            telegram_id,
-            credits,
-            nickname,
-            created,
+        let writer = self.store.writer.clone();
+        let nickname = nickname.map(str::to_string);
+        detached(async move {
+            let nickname = nickname.as_deref();
+            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+            let now = now_rfc3339();
+            let created = sqlx::query(
+                "INSERT INTO users (telegram_id, nickname, credits, created_at, updated_at)
+                 VALUES (?, ?, 0, ?, ?) ON CONFLICT (telegram_id) DO NOTHING",
+            )
+            .bind(telegram_id)
+            .bind(nickname)
+            .bind(&now)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if !created && nickname.is_some() {
+                sqlx::query("UPDATE users SET nickname = ?, updated_at = ? WHERE telegram_id = ?")
+                    .bind(nickname)
+                    .bind(&now)
+                    .bind(telegram_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let (credits, nickname): (i64, Option<String>) =
+                sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = ?")
+                    .bind(telegram_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            Ok(User {
+                telegram_id,
+                credits,
+                nickname,
+                created,
+            })
         })
+        .await
     }
 
     pub async fn balance(&self, telegram_id: i64) -> Result<Option<Balance>, sqlx::Error> {
@@ -278,11 +293,21 @@ impl Ledger {
     }
 }
 
+/// Runs a write on its own task, so a client that disconnects mid-request cannot cancel it
+/// halfway: the transaction commits or rolls back as a whole; only the answer is lost.
+async fn detached<T: Send + 'static>(
+    write: impl Future<Output = Result<T, sqlx::Error>> + Send + 'static,
+) -> Result<T, sqlx::Error> {
+    tokio::spawn(write)
+        .await
+        .map_err(|e| sqlx::Error::Protocol(format!("ledger task failed: {e}")))?
+}
+
 /// The rules of one change, inside the caller's write transaction. Writes only when it
 /// returns `Ok(Ok(applied))` with `duplicate == false`.
 async fn apply_in(
     conn: &mut SqliteConnection,
-    actor: Actor<'_>,
+    actor: &Actor,
     change: &Change,
 ) -> Result<Outcome, sqlx::Error> {
     // The replay check comes first, so a replayed deduct succeeds whatever the balance is now.
@@ -291,7 +316,7 @@ async fn apply_in(
             "SELECT id, telegram_id, change, reason, balance_after
              FROM records WHERE source = ? AND external_reference = ?",
         )
-        .bind(actor.source)
+        .bind(&actor.source)
         .bind(reference)
         .fetch_optional(&mut *conn)
         .await?;
@@ -371,12 +396,12 @@ async fn apply_in(
          VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
     .bind(change.telegram_id)
-    .bind(actor.source)
+    .bind(&actor.source)
     .bind(change.amount)
     .bind(balance)
     .bind(&change.reason)
     .bind(&change.reference)
-    .bind(request_hash(actor.source, change))
+    .bind(request_hash(&actor.source, change))
     .bind(&now)
     .fetch_one(&mut *conn)
     .await?;

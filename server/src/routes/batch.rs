@@ -109,10 +109,7 @@ async fn apply(
         .iter()
         .filter_map(|c| c.as_ref().ok().cloned())
         .collect();
-    let outcomes = app
-        .ledger
-        .apply_batch(actor(source), &valid, atomic)
-        .await?;
+    let outcomes = app.ledger.apply_batch(actor(source), valid, atomic).await?;
     outcomes
         .iter()
         .for_each(|o: &Outcome| app.metrics.ledger(o));

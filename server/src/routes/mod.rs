@@ -196,9 +196,9 @@ pub(crate) fn ok_envelope<T>(
     }
 }
 
-pub(crate) fn actor(source: &SourceConfig) -> Actor<'_> {
+pub(crate) fn actor(source: &SourceConfig) -> Actor {
     Actor {
-        source: &source.name,
+        source: source.name.clone(),
         auto_register: source.auto_register,
     }
 }

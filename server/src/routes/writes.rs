@@ -65,7 +65,7 @@ pub(super) async fn sync(
         reason: request.reason,
         reference: request.external_reference,
     };
-    let outcome = app.ledger.apply(actor(source), &change).await?;
+    let outcome = app.ledger.apply(actor(source), change).await?;
     app.metrics.ledger(&outcome);
     Ok(sync_envelope(&outcome?))
 }

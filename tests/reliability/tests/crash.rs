@@ -68,8 +68,11 @@ async fn kill_9_mid_stream_loses_nothing_acknowledged() {
                         n += 1;
                         let reference = format!("c{cycle}-w{w}-{n}");
                         let user = FIRST_USER + rng.random_range(0..USERS);
+                        // Every 5th call an atomic batch: 5 items, and every 25th 200 items,
+                        // so a kill often lands inside a batch's transaction.
                         if n.is_multiple_of(5) {
-                            let changes: Vec<Change> = (0..5)
+                            let size = if n.is_multiple_of(25) { 200 } else { 5 };
+                            let changes: Vec<Change> = (0..size)
                                 .map(|i| Change {
                                     reference: format!("{reference}-{i}"),
                                     user: FIRST_USER + (user + i) % USERS,

@@ -173,6 +173,10 @@ async fn thousands_of_calls_through_faults() {
                             assert!(r.success, "{r:?}");
                             plan.applied(None);
                         }
+                        Op::Read => {
+                            let b = client.get_balance(user).unwrap().map(|b| b.credits);
+                            plan.applied(Some(b.unwrap_or(0)));
+                        }
                     }
                 }
                 plan
@@ -195,6 +199,10 @@ async fn thousands_of_calls_through_faults() {
                             assert!(r.success, "{r:?}");
                             plan.applied(None);
                         }
+                        Op::Read => {
+                            let b = client.get_balance(user).await.unwrap().map(|b| b.credits);
+                            plan.applied(Some(b.unwrap_or(0)));
+                        }
                     }
                 }
                 plan
@@ -214,6 +222,7 @@ async fn thousands_of_calls_through_faults() {
     let mut expected_total = 0i64;
     let mut ledger_total = 0i64;
     let mut changes = 0usize;
+    let mut reads = 0usize;
     for plan in &plans {
         let ledger = Ledger::read(&wire, plan.user).await;
         ledger.assert_consistent();
@@ -227,6 +236,7 @@ async fn thousands_of_calls_through_faults() {
         expected_total += plan.balance;
         ledger_total += ledger.sum();
         changes += plan.changes;
+        reads += plan.reads;
     }
     assert_eq!(
         ledger_total, expected_total,
@@ -249,7 +259,7 @@ async fn thousands_of_calls_through_faults() {
         );
     }
     eprintln!(
-        "faults: {calls} SDK calls ({changes} changes) = {} requests, {faulted} faulted \
+        "faults: {calls} SDK calls ({changes} changes, {reads} reads) = {} requests, {faulted} faulted \
          (drop {}, reset {}, 502 {}, 503 {}, stall {}) in {elapsed:.1?}",
         exchanges.len(),
         proxy.count(Fault::DropResponse),
@@ -272,6 +282,8 @@ enum Op {
     Sync(i64, Option<String>),
     /// An atomic batch of adds to this user.
     Batch(Vec<BatchEntry>),
+    /// A balance read (retried through the faults like a write).
+    Read,
 }
 
 /// One task's user and what it intended: the expected balance and change count.
@@ -282,6 +294,7 @@ struct Plan {
     changes: usize,
     pending: i64,
     pending_changes: usize,
+    reads: usize,
     n: usize,
 }
 
@@ -294,12 +307,19 @@ impl Plan {
             changes: 0,
             pending: 0,
             pending_changes: 0,
+            reads: 0,
             n: 0,
         }
     }
 
     fn next_op(&mut self) -> Op {
         self.n += 1;
+        if self.n.is_multiple_of(7) {
+            self.pending = 0;
+            self.pending_changes = 0;
+            self.reads += 1;
+            return Op::Read;
+        }
         let reference = self
             .n
             .is_multiple_of(2)

@@ -127,8 +127,8 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
-        let mut config: Config =
-            toml::from_str(&text).map_err(|e| format!("invalid config {}: {e}", path.display()))?;
+        let mut config: Config = toml::from_str(&text)
+            .map_err(|e| format!("invalid config {}: {}", path.display(), describe(&e, &text)))?;
         config.apply_env(|name| std::env::var(name).ok())?;
         config.check()?;
         Ok(config)
@@ -222,6 +222,19 @@ impl Config {
     }
 }
 
+/// A TOML error without the quoted source line, which could hold a secret.
+fn describe(err: &toml::de::Error, text: &str) -> String {
+    match err.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {}", err.message())
+        }
+        None => err.message().to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +284,23 @@ secret = "s2"
             .unwrap();
         assert_eq!(config.listen, "0.0.0.0:9");
         assert_eq!(config.database, "sqlite://y.db");
+    }
+
+    #[test]
+    fn errors_never_quote_the_file() {
+        for text in [
+            "[[sources]]\nname = \"a\"\napi_key = \"KEY\"\nsecret_key = \"SECRET\"\n",
+            "[[sources]]\nname = \"a\"\napi_key = \"KEY\"\nsecret = \"SECRET\n",
+            "[[sources]]\nname = \"a\"\napi_key = \"KEY\"\napi_key = \"KEY\"\n",
+        ] {
+            let err = toml::from_str::<Config>(text).unwrap_err();
+            let message = describe(&err, text);
+            assert!(message.starts_with("line "), "{message}");
+            assert!(
+                !message.contains("SECRET") && !message.contains("KEY"),
+                "{message}"
+            );
+        }
     }
 
     #[test]

@@ -215,6 +215,20 @@ impl Code {
     pub fn is_ok(self) -> bool {
         matches!(self, Code::Ok)
     }
+
+    /// `false` for the codes only an SDK produces (and for `Unknown`); a server never
+    /// sends them.
+    pub fn sent_by_server(self) -> bool {
+        !matches!(
+            self,
+            Code::Timeout
+                | Code::ConnectionError
+                | Code::InvalidArgument
+                | Code::ClientClosed
+                | Code::InvalidResponse
+                | Code::Unknown
+        )
+    }
 }
 
 impl fmt::Display for Code {

@@ -546,12 +546,17 @@ fn schema_of(full: &Value, minimal: Option<&Value>) -> RefOr<Schema> {
     RefOr::T(schema)
 }
 
-/// `code` is one of the protocol's stable strings.
+/// `code` is one of the protocol's stable strings that a server sends.
 fn codes_schema() -> RefOr<Schema> {
     RefOr::T(
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .enum_values(Some(Code::ALL.iter().map(|c| c.as_str())))
+            .enum_values(Some(
+                Code::ALL
+                    .iter()
+                    .filter(|c| c.sent_by_server())
+                    .map(|c| c.as_str()),
+            ))
             .into(),
     )
 }

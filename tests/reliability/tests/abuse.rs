@@ -97,6 +97,7 @@ async fn the_sdk_honours_retry_after() {
             .unwrap_or_else(|e| panic!("call {i}: {e:?}"));
         assert!(!r.duplicate);
     }
+    proxy.settle(Duration::from_secs(2));
     let mut log = proxy.exchanges();
     log.sort_by_key(|e| e.index);
     let limited: Vec<_> = log.iter().filter(|e| e.status == Some(429)).collect();

@@ -243,6 +243,7 @@ async fn thousands_of_calls_through_faults() {
         "the ledger's sum equals the expected total"
     );
     let calls = TASKS as usize * CALLS;
+    proxy.settle(Duration::from_secs(5));
     let exchanges = proxy.exchanges();
     let faulted = exchanges.iter().filter(|e| e.fault != Fault::Pass).count();
     for fault in [

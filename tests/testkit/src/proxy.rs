@@ -210,6 +210,17 @@ impl Proxy {
         self.shared.counter.load(Ordering::SeqCst)
     }
 
+    /// Waits (at most `limit`) until every request read so far has finished and been
+    /// logged: the client may see an answer a moment before the proxy logs it.
+    pub fn settle(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.shared.log.lock().unwrap().len() < self.exchange_count() as usize
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Every exchange so far, in the order they finished.
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.shared.log.lock().unwrap().clone()

@@ -5,7 +5,7 @@ use crate::store::Store;
 use credit_sync::protocol::{validate_nickname, validate_telegram_id};
 
 async fn open(url: &str) -> Result<Ledger, String> {
-    Ok(Ledger::new(Store::open(url).await?))
+    Ok(Ledger::new(Store::open_existing(url).await?))
 }
 
 fn json<T: serde::Serialize>(value: &T) -> String {
@@ -17,7 +17,8 @@ pub async fn add_user(url: &str, telegram_id: i64, nickname: Option<&str>) -> Re
     if let Some(nickname) = nickname {
         validate_nickname(nickname).map_err(|e| e.message)?;
     }
-    let ledger = open(url).await?;
+    // Registering a user may create the database, like starting the server would.
+    let ledger = Ledger::new(Store::open(url).await?);
     let user = ledger
         .register(telegram_id, nickname)
         .await

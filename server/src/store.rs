@@ -23,6 +23,16 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
 impl Store {
     /// Opens (creating if needed) the database at `url` and applies the migrations.
     pub async fn open(url: &str) -> Result<Store, String> {
+        Store::connect(url, true).await
+    }
+
+    /// Opens a database that must already exist (admin commands: a mistyped path must not
+    /// turn into a fresh, empty, "consistent" ledger).
+    pub async fn open_existing(url: &str) -> Result<Store, String> {
+        Store::connect(url, false).await
+    }
+
+    async fn connect(url: &str, create: bool) -> Result<Store, String> {
         if !url.starts_with("sqlite:") {
             return Err(format!(
                 "unsupported database {:?}: only sqlite:// URLs are supported",
@@ -36,7 +46,7 @@ impl Store {
         }
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| format!("invalid database url: {e}"))?
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
@@ -116,7 +126,9 @@ mod tests {
             .is_err());
         // Opening again finds the migrations applied.
         store.close().await;
-        Store::open(&url).await.unwrap().close().await;
+        Store::open_existing(&url).await.unwrap().close().await;
+        let missing = format!("sqlite://{}/missing.db", dir.path().display());
+        assert!(Store::open_existing(&missing).await.is_err());
         match Store::open("postgres://u:pw@h/db").await {
             Err(message) => assert!(message.contains("<redacted>") && !message.contains("pw")),
             Ok(_) => panic!("postgres is not supported yet"),

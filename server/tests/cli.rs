@@ -168,6 +168,15 @@ async fn admin_commands_work_on_the_database() {
     let out = server.cli(&["balance", "78"]);
     assert!(!out.status.success());
 
+    // A mistyped database path is an error, not a fresh empty ledger.
+    let missing = format!("sqlite://{}/typo.db", server.dir.path().display());
+    let out = Command::new(BIN)
+        .args(["verify", "--database", &missing])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!server.dir.path().join("typo.db").exists());
+
     let out = server.cli(&["verify"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok: 1 users, 2 records"));

@@ -504,3 +504,61 @@ async fn overloaded_server_sheds_with_service_unavailable() {
     }
     assert!(served);
 }
+
+#[tokio::test]
+async fn register_user_errors() {
+    let server = funded().await;
+    let bot = server.admin();
+    let cases = [
+        (
+            json!({"telegram_id": 0}),
+            400,
+            "invalid_telegram_id",
+            "telegram_id",
+        ),
+        (
+            json!({"telegram_id": "7"}),
+            400,
+            "invalid_field",
+            "telegram_id",
+        ),
+        (
+            json!({"nickname": "x"}),
+            400,
+            "missing_field",
+            "telegram_id",
+        ),
+        (
+            json!({"telegram_id": 7, "nickname": "n".repeat(129)}),
+            400,
+            "invalid_reason",
+            "nickname",
+        ),
+        (
+            json!({"telegram_id": 7, "nickname": "a\u{1b}[31m"}),
+            400,
+            "invalid_reason",
+            "nickname",
+        ),
+        (
+            json!({"telegram_id": 7, "source": "shop_bot"}),
+            403,
+            "source_mismatch",
+            "source",
+        ),
+    ];
+    for (body, status, code, field) in cases {
+        let a = bot.post(paths::USERS, &body, Sign::V2).await;
+        a.expect_error(status, code);
+        assert_eq!(a.field(), field, "{body}");
+    }
+    // v1 signs amount 0; a token for another amount is refused.
+    let t = now();
+    let body = json!({"telegram_id": 7, "source": "media_bot", "timestamp": t,
+                      "token": bot.v1_token(7, 1, t)});
+    bot.post(paths::USERS, &body, Sign::V1)
+        .await
+        .expect_error(401, "invalid_signature");
+    assert_eq!(bot.balance(7).await, None);
+    untouched(&server).await;
+}

@@ -123,7 +123,7 @@ async fn kill_9_mid_stream_loses_nothing_acknowledged() {
             })
             .collect();
         // Let the load run, then pull the plug while requests are in flight.
-        tokio::time::sleep(Duration::from_millis(rng.random_range(150..600))).await;
+        tokio::time::sleep(Duration::from_millis(rng.random_range(300..700))).await;
         server.kill9();
         stop.store(true, Ordering::SeqCst);
         for w in workers {

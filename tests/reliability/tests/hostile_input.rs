@@ -890,16 +890,16 @@ async fn balance_overflow_is_refused() {
 /// send a reference and a v2 signature.)
 #[tokio::test]
 async fn v1_replay_after_the_window_is_refused() {
-    let server = Server::start(setup::config().timestamp_tolerance_secs(1));
+    let server = Server::start(setup::config().timestamp_tolerance_secs(2));
     let w = Wire::new(&server.base_url(), &setup::media_bot());
     let ts = now();
     let request = w.v1_body(8, 25, "replayed", None, ts);
     let first = w.post_unsigned(paths::SYNC, &request).await;
     assert_eq!(first.outcome(), (200, "ok"), "{}", first.text);
     let started = Instant::now();
-    while now() <= ts + 1 {
+    while now() <= ts + 2 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(started.elapsed() < Duration::from_secs(6));
     }
     let replay = w.post_unsigned(paths::SYNC, &request).await;
     assert_eq!(

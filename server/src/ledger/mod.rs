@@ -1,8 +1,13 @@
 //! The ledger's promises in one place: a balance changes only together with its record,
 //! a reference applies once per source forever, and no balance ever goes below zero.
 
+mod reads;
+mod verify;
+
+pub use reads::{decode_cursor, encode_cursor};
+
 use crate::store::Store;
-use credit_sync::protocol::{Balance, Code, Record, RecordsPage};
+use credit_sync::protocol::Code;
 use sha2::{Digest, Sha256};
 use sqlx::SqliteConnection;
 use std::future::Future;
@@ -181,115 +186,6 @@ impl Ledger {
             })
         })
         .await
-    }
-
-    pub async fn balance(&self, telegram_id: i64) -> Result<Option<Balance>, sqlx::Error> {
-        let row: Option<(i64, Option<String>)> =
-            sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = ?")
-                .bind(telegram_id)
-                .fetch_optional(&self.store.reader)
-                .await?;
-        Ok(row.map(|(credits, nickname)| Balance {
-            telegram_id,
-            credits,
-            nickname,
-        }))
-    }
-
-    /// One page of a user's records, newest first, older than `before` (a record id).
-    /// An unknown user simply has no records.
-    pub async fn records(
-        &self,
-        telegram_id: i64,
-        before: Option<i64>,
-        limit: u32,
-    ) -> Result<RecordsPage, sqlx::Error> {
-        type Row = (i64, i64, i64, String, String, Option<String>, String);
-        let mut rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, change, balance_after, reason, source, external_reference, created_at
-             FROM records WHERE telegram_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-        )
-        .bind(telegram_id)
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.store.reader)
-        .await?;
-        let more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next_cursor = if more {
-            rows.last().map(|row| encode_cursor(row.0))
-        } else {
-            None
-        };
-        let records = rows
-            .into_iter()
-            .map(
-                |(id, change, balance_after, reason, source, external_reference, created_at)| {
-                    Record {
-                        id,
-                        change,
-                        balance_after,
-                        reason,
-                        source,
-                        external_reference,
-                        created_at,
-                    }
-                },
-            )
-            .collect();
-        Ok(RecordsPage {
-            records,
-            next_cursor,
-        })
-    }
-
-    /// Checks the ledger's invariants; returns one line per violation (empty when sound).
-    pub async fn verify(&self) -> Result<Vec<String>, sqlx::Error> {
-        let mut problems = Vec::new();
-        let sums: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT u.telegram_id, u.credits, COALESCE(SUM(r.change), 0)
-             FROM users u LEFT JOIN records r ON r.telegram_id = u.telegram_id
-             GROUP BY u.telegram_id
-             HAVING u.credits <> COALESCE(SUM(r.change), 0) OR u.credits < 0",
-        )
-        .fetch_all(&self.store.reader)
-        .await?;
-        for (telegram_id, credits, sum) in sums {
-            problems.push(format!(
-                "user {telegram_id}: balance {credits} but its records sum to {sum}"
-            ));
-        }
-        let chain: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
-            "SELECT id, telegram_id, balance_after, running FROM (
-                 SELECT id, telegram_id, balance_after,
-                        SUM(change) OVER (PARTITION BY telegram_id ORDER BY id) AS running
-                 FROM records)
-             WHERE balance_after <> running OR balance_after < 0",
-        )
-        .fetch_all(&self.store.reader)
-        .await?;
-        for (id, telegram_id, balance_after, running) in chain {
-            problems.push(format!(
-                "record {id} (user {telegram_id}): balance_after {balance_after} but the running sum is {running}"
-            ));
-        }
-        let orphans: Vec<(i64,)> = sqlx::query_as(
-            "SELECT r.id FROM records r LEFT JOIN users u ON u.telegram_id = r.telegram_id
-             WHERE u.telegram_id IS NULL",
-        )
-        .fetch_all(&self.store.reader)
-        .await?;
-        for (id,) in orphans {
-            problems.push(format!("record {id} belongs to no user"));
-        }
-        Ok(problems)
-    }
-
-    /// Counts for `verify`'s summary: (users, records).
-    pub async fn counts(&self) -> Result<(i64, i64), sqlx::Error> {
-        sqlx::query_as("SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM records)")
-            .fetch_one(&self.store.reader)
-            .await
     }
 }
 
@@ -475,35 +371,9 @@ pub fn now_rfc3339() -> String {
         .expect("a UTC time always formats")
 }
 
-const CURSOR_PREFIX: &str = "r";
-
-/// Cursors are opaque to clients; today they carry the id of the last record shown.
-pub fn encode_cursor(record_id: i64) -> String {
-    format!("{CURSOR_PREFIX}{record_id:x}")
-}
-
-pub fn decode_cursor(cursor: &str) -> Option<i64> {
-    let hex = cursor.strip_prefix(CURSOR_PREFIX)?;
-    if hex.is_empty() || hex.len() > 16 {
-        return None;
-    }
-    i64::from_str_radix(hex, 16).ok().filter(|id| *id > 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cursors_round_trip() {
-        for id in [1, 42, i64::MAX] {
-            assert_eq!(decode_cursor(&encode_cursor(id)), Some(id));
-        }
-        assert_eq!(decode_cursor("42"), None);
-        assert_eq!(decode_cursor("r"), None);
-        assert_eq!(decode_cursor("r-1"), None);
-        assert_eq!(decode_cursor("rzz"), None);
-    }
 
     #[test]
     fn replay_names_the_differing_fields() {

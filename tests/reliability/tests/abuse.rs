@@ -492,3 +492,23 @@ fn config_errors_never_echo_a_secret() {
         );
     }
 }
+
+/// The demo keeps the rate limit off (the guide's quick start must not meet 429s),
+/// and serves the guide's credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_has_no_rate_limit() {
+    let server = Server::start_demo();
+    let media = setup::media_bot();
+    let wire = Wire::new(&server.base_url(), &media);
+    let burst = (0..60).map(|i| {
+        let wire = wire.clone();
+        async move {
+            wire.sync_v1(123_456_789, 1, "demo burst", Some(&format!("demo-{i}")))
+                .await
+        }
+    });
+    for r in futures_util::future::join_all(burst).await {
+        assert_eq!(r.outcome(), (200, "ok"), "{}", r.text);
+    }
+    assert_eq!(wire.balance(123_456_789).await, Some(60));
+}

@@ -190,6 +190,8 @@ pub struct Server {
     child: Option<Child>,
     addr: SocketAddr,
     starts: u32,
+    /// Started as `demo` (the guide's credentials) instead of `serve --config`.
+    demo: bool,
 }
 
 impl std::fmt::Debug for Server {
@@ -225,6 +227,30 @@ impl Server {
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             starts: 0,
+            demo: false,
+        };
+        server.spawn();
+        server
+    }
+
+    /// `credit-sync-server demo` on a free port with its database in a fresh temp dir:
+    /// the guide's credentials (`media_bot` / `media-bot-api-key-2024` /
+    /// `your-secret-key-here`, admin; `test` / `your-api-key` / `your-secret-key`).
+    pub fn start_demo() -> Server {
+        let dir = tempfile::Builder::new()
+            .prefix("credit-sync-demo-test-")
+            .tempdir()
+            .expect("create a temp dir for the server");
+        let database = format!("sqlite://{}", dir.path().join("demo.db").display());
+        let mut server = Server {
+            config: ServerConfig::default(),
+            config_path: PathBuf::new(),
+            dir,
+            database,
+            child: None,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            starts: 0,
+            demo: true,
         };
         server.spawn();
         server
@@ -238,10 +264,18 @@ impl Server {
             .open(self.stderr_path())
             .expect("open the server's stderr log");
         let mut cmd = Command::new(server_bin());
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(&self.config_path)
-            .stdin(Stdio::null())
+        if self.demo {
+            cmd.args([
+                "demo",
+                "--listen",
+                "127.0.0.1:0",
+                "--database",
+                &self.database,
+            ]);
+        } else {
+            cmd.arg("serve").arg("--config").arg(&self.config_path);
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr));
         clear_credit_sync_env(&mut cmd);

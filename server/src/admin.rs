@@ -1,11 +1,10 @@
 //! The admin commands: read and repair-free checks straight on the database, for operators.
 
 use crate::ledger::Ledger;
-use crate::store::Store;
 use credit_sync::protocol::{validate_nickname, validate_telegram_id};
 
 async fn open(url: &str) -> Result<Ledger, String> {
-    Ok(Ledger::new(Store::open_existing(url).await?))
+    Ledger::open_existing(url).await
 }
 
 fn json<T: serde::Serialize>(value: &T) -> String {
@@ -18,7 +17,7 @@ pub async fn add_user(url: &str, telegram_id: i64, nickname: Option<&str>) -> Re
         validate_nickname(nickname).map_err(|e| e.message)?;
     }
     // Registering a user may create the database, like starting the server would.
-    let ledger = Ledger::new(Store::open(url).await?);
+    let ledger = Ledger::open(url).await?;
     let user = ledger
         .register(telegram_id, nickname)
         .await
@@ -34,7 +33,7 @@ pub async fn add_user(url: &str, telegram_id: i64, nickname: Option<&str>) -> Re
         user.credits,
         user.nickname.as_deref().unwrap_or("-")
     );
-    ledger.store().close().await;
+    ledger.close().await;
     Ok(())
 }
 
@@ -44,7 +43,7 @@ pub async fn balance(url: &str, telegram_id: i64) -> Result<(), String> {
         .balance(telegram_id)
         .await
         .map_err(|e| e.to_string())?;
-    ledger.store().close().await;
+    ledger.close().await;
     match balance {
         Some(balance) => {
             println!("{}", json(&balance));
@@ -60,7 +59,7 @@ pub async fn records(url: &str, telegram_id: i64, limit: u32) -> Result<(), Stri
         .records(telegram_id, None, limit.clamp(1, 10_000))
         .await
         .map_err(|e| e.to_string())?;
-    ledger.store().close().await;
+    ledger.close().await;
     println!("{}", json(&page.records));
     Ok(())
 }
@@ -70,7 +69,7 @@ pub async fn verify(url: &str) -> Result<(), String> {
     let ledger = open(url).await?;
     let problems = ledger.verify().await.map_err(|e| e.to_string())?;
     let (users, records) = ledger.counts().await.map_err(|e| e.to_string())?;
-    ledger.store().close().await;
+    ledger.close().await;
     if problems.is_empty() {
         println!(
             "ok: {users} users, {records} records; every balance equals the sum of its records"

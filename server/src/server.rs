@@ -6,7 +6,7 @@ use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
 use crate::routes::{self, App};
-use crate::store::{self, Store};
+use crate::store;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -26,7 +26,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `config` until a shutdown signal. `banner` is printed after the listening line.
 pub async fn run(config: Config, banner: Option<String>) -> Result<(), String> {
-    let store = Store::open(&config.database).await?;
+    let ledger = Ledger::open(&config.database).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -50,11 +50,11 @@ pub async fn run(config: Config, banner: Option<String>) -> Result<(), String> {
     let app = App {
         limits: RateLimits::new(&config.sources),
         config,
-        ledger: Ledger::new(store.clone()),
+        ledger: ledger.clone(),
         metrics: Arc::new(Metrics::default()),
     };
     serve(listener, routes::router(app)).await;
-    store.close().await;
+    ledger.close().await;
     tracing::info!("credit-sync-server stopped");
     Ok(())
 }

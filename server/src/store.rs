@@ -57,7 +57,7 @@ impl Store {
             .connect_with(options.clone())
             .await
             .map_err(|e| format!("cannot open database: {e}"))?;
-        sqlx::migrate!("./migrations")
+        sqlx::migrate!("./migrations/sqlite")
             .run(&writer)
             .await
             .map_err(|e| format!("cannot migrate database: {e}"))?;

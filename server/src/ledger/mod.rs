@@ -1,15 +1,19 @@
 //! The ledger's promises in one place: a balance changes only together with its record,
 //! a reference applies once per source forever, and no balance ever goes below zero.
 
+//!
+//! The rules that do not depend on the database (replay and conflict comparison, request
+//! hashing, timestamps, cursors, verify's report) live here and in `reads`/`verify`; each
+//! backend module only runs its own SQL.
+
 mod reads;
+mod sqlite;
 mod verify;
 
 pub use reads::{decode_cursor, encode_cursor};
 
-use crate::store::Store;
 use credit_sync::protocol::Code;
 use sha2::{Digest, Sha256};
-use sqlx::SqliteConnection;
 use std::future::Future;
 
 /// One requested change of a user's balance (already validated).
@@ -78,34 +82,60 @@ pub struct User {
     pub created: bool,
 }
 
+/// One row of `records` as read for a page: id, change, balance_after, reason, source,
+/// external_reference, created_at.
+type RecordRow = (i64, i64, i64, String, String, Option<String>, String);
+
+/// The ledger over one of the supported databases, chosen by the URL's scheme.
 #[derive(Clone)]
 pub struct Ledger {
-    store: Store,
+    backend: Backend,
 }
 
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::SqliteLedger),
+}
+
+/// Runs `$call` on whichever backend the ledger has.
+macro_rules! dispatch {
+    ($ledger:expr, $db:ident => $call:expr) => {
+        match &$ledger.backend {
+            Backend::Sqlite($db) => $call,
+        }
+    };
+}
+pub(crate) use dispatch;
+
 impl Ledger {
-    pub fn new(store: Store) -> Self {
-        Ledger { store }
+    /// Opens (creating if needed) the database at `url` and applies the migrations.
+    pub async fn open(url: &str) -> Result<Ledger, String> {
+        Ledger::connect(url, true).await
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Opens a database that must already exist (admin commands: a mistyped path must not
+    /// turn into a fresh, empty, "consistent" ledger).
+    pub async fn open_existing(url: &str) -> Result<Ledger, String> {
+        Ledger::connect(url, false).await
     }
 
-    /// Applies one change in its own `BEGIN IMMEDIATE` transaction.
+    async fn connect(url: &str, create: bool) -> Result<Ledger, String> {
+        let backend = Backend::Sqlite(sqlite::SqliteLedger::open(url, create).await?);
+        Ok(Ledger { backend })
+    }
+
+    pub async fn close(&self) {
+        dispatch!(self, db => db.close().await)
+    }
+
+    /// A trivial query, for the health check.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        dispatch!(self, db => db.ping().await)
+    }
+
+    /// Applies one change atomically: checked, balance and record written together.
     pub async fn apply(&self, actor: Actor, change: Change) -> Result<Outcome, sqlx::Error> {
-        let writer = self.store.writer.clone();
-        detached(async move {
-            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-            let outcome = apply_in(&mut tx, &actor, &change).await?;
-            if outcome.as_ref().is_ok_and(|a| !a.duplicate) {
-                tx.commit().await?;
-            } else {
-                tx.rollback().await?;
-            }
-            Ok(outcome)
-        })
-        .await
+        dispatch!(self, db => db.apply(actor, change).await)
     }
 
     /// Applies many changes in one transaction, each on its own rules. With `atomic`, the
@@ -116,28 +146,7 @@ impl Ledger {
         changes: Vec<Change>,
         atomic: bool,
     ) -> Result<Vec<Outcome>, sqlx::Error> {
-        let writer = self.store.writer.clone();
-        detached(async move {
-            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-            let mut outcomes = Vec::with_capacity(changes.len());
-            for change in &changes {
-                let outcome = apply_in(&mut tx, &actor, change).await?;
-                let refused = outcome.is_err();
-                outcomes.push(outcome);
-                if atomic && refused {
-                    tx.rollback().await?;
-                    let failed = outcomes.len() - 1;
-                    let mut all: Vec<Outcome> = (0..changes.len())
-                        .map(|_| Err(Refusal::aborted()))
-                        .collect();
-                    all[failed] = outcomes.pop().expect("the refused outcome");
-                    return Ok(all);
-                }
-            }
-            tx.commit().await?;
-            Ok(outcomes)
-        })
-        .await
+        dispatch!(self, db => db.apply_batch(actor, changes, atomic).await)
     }
 
     /// Registers a user, or updates the nickname of a known one (when `nickname` is given).
@@ -146,47 +155,16 @@ impl Ledger {
         telegram_id: i64,
         nickname: Option<&str>,
     ) -> Result<User, sqlx::Error> {
-        let writer = self.store.writer.clone();
-        let nickname = nickname.map(str::to_string);
-        detached(async move {
-            let nickname = nickname.as_deref();
-            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-            let now = now_rfc3339();
-            let created = sqlx::query(
-                "INSERT INTO users (telegram_id, nickname, credits, created_at, updated_at)
-                 VALUES (?, ?, 0, ?, ?) ON CONFLICT (telegram_id) DO NOTHING",
-            )
-            .bind(telegram_id)
-            .bind(nickname)
-            .bind(&now)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if !created && nickname.is_some() {
-                sqlx::query("UPDATE users SET nickname = ?, updated_at = ? WHERE telegram_id = ?")
-                    .bind(nickname)
-                    .bind(&now)
-                    .bind(telegram_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let (credits, nickname): (i64, Option<String>) =
-                sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = ?")
-                    .bind(telegram_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            tx.commit().await?;
-            Ok(User {
-                telegram_id,
-                credits,
-                nickname,
-                created,
-            })
-        })
-        .await
+        dispatch!(self, db => db.register(telegram_id, nickname).await)
     }
+}
+
+/// The outcomes of an atomic batch whose item `failed` was refused: that refusal, and
+/// `batch_aborted` for every other item.
+fn aborted_batch(len: usize, failed: usize, refusal: Outcome) -> Vec<Outcome> {
+    let mut all: Vec<Outcome> = (0..len).map(|_| Err(Refusal::aborted())).collect();
+    all[failed] = refusal;
+    all
 }
 
 /// Runs a write on its own task, so a client that disconnects mid-request cannot cancel it
@@ -197,117 +175,6 @@ async fn detached<T: Send + 'static>(
     tokio::spawn(write)
         .await
         .map_err(|e| sqlx::Error::Protocol(format!("ledger task failed: {e}")))?
-}
-
-/// The rules of one change, inside the caller's write transaction. Writes only when it
-/// returns `Ok(Ok(applied))` with `duplicate == false`.
-async fn apply_in(
-    conn: &mut SqliteConnection,
-    actor: &Actor,
-    change: &Change,
-) -> Result<Outcome, sqlx::Error> {
-    // The replay check comes first, so a replayed deduct succeeds whatever the balance is now.
-    if let Some(reference) = &change.reference {
-        let original: Option<(i64, i64, i64, String, i64)> = sqlx::query_as(
-            "SELECT id, telegram_id, change, reason, balance_after
-             FROM records WHERE source = ? AND external_reference = ?",
-        )
-        .bind(&actor.source)
-        .bind(reference)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some((record_id, telegram_id, amount, reason, balance_after)) = original {
-            return Ok(replay(
-                change,
-                record_id,
-                telegram_id,
-                amount,
-                &reason,
-                balance_after,
-            ));
-        }
-    }
-
-    let credits: Option<(i64,)> = sqlx::query_as("SELECT credits FROM users WHERE telegram_id = ?")
-        .bind(change.telegram_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    let now = now_rfc3339();
-    let credits = match credits {
-        Some((credits,)) => credits,
-        None if change.amount > 0 && actor.auto_register => {
-            sqlx::query(
-                "INSERT INTO users (telegram_id, nickname, credits, created_at, updated_at)
-                 VALUES (?, NULL, 0, ?, ?)",
-            )
-            .bind(change.telegram_id)
-            .bind(&now)
-            .bind(&now)
-            .execute(&mut *conn)
-            .await?;
-            0
-        }
-        None => {
-            return Ok(Err(Refusal::new(
-                Code::UserNotFound,
-                format!("user {} is not registered", change.telegram_id),
-            )))
-        }
-    };
-
-    let Some(balance) = credits.checked_add(change.amount) else {
-        return Ok(Err(Refusal {
-            balance: Some(credits),
-            ..Refusal::new(
-                Code::BalanceOverflow,
-                format!(
-                    "adding {} to the balance {credits} would overflow",
-                    change.amount
-                ),
-            )
-        }));
-    };
-    if balance < 0 {
-        return Ok(Err(Refusal {
-            balance: Some(credits),
-            ..Refusal::new(
-                Code::InsufficientCredits,
-                format!(
-                    "insufficient credits: balance {credits}, deduct {}",
-                    change.amount.unsigned_abs()
-                ),
-            )
-        }));
-    }
-
-    sqlx::query("UPDATE users SET credits = ?, updated_at = ? WHERE telegram_id = ?")
-        .bind(balance)
-        .bind(&now)
-        .bind(change.telegram_id)
-        .execute(&mut *conn)
-        .await?;
-    let (record_id,): (i64,) = sqlx::query_as(
-        "INSERT INTO records
-             (telegram_id, source, change, balance_after, reason, external_reference, request_hash, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(change.telegram_id)
-    .bind(&actor.source)
-    .bind(change.amount)
-    .bind(balance)
-    .bind(&change.reason)
-    .bind(&change.reference)
-    .bind(request_hash(&actor.source, change))
-    .bind(&now)
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(Ok(Applied {
-        record_id,
-        telegram_id: change.telegram_id,
-        change: change.amount,
-        balance,
-        duplicate: false,
-    }))
 }
 
 /// The answer to a reference seen before: the original result, or the fields that differ.

@@ -1,15 +1,11 @@
 //! Reading the ledger: a balance, and keyset-paginated records behind opaque cursors.
 
-use super::Ledger;
+use super::{dispatch, Backend, Ledger, RecordRow};
 use credit_sync::protocol::{Balance, Record, RecordsPage};
 
 impl Ledger {
     pub async fn balance(&self, telegram_id: i64) -> Result<Option<Balance>, sqlx::Error> {
-        let row: Option<(i64, Option<String>)> =
-            sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = ?")
-                .bind(telegram_id)
-                .fetch_optional(&self.store.reader)
-                .await?;
+        let row = dispatch!(self, db => db.balance(telegram_id).await)?;
         Ok(row.map(|(credits, nickname)| Balance {
             telegram_id,
             credits,
@@ -25,16 +21,10 @@ impl Ledger {
         before: Option<i64>,
         limit: u32,
     ) -> Result<RecordsPage, sqlx::Error> {
-        type Row = (i64, i64, i64, String, String, Option<String>, String);
-        let mut rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, change, balance_after, reason, source, external_reference, created_at
-             FROM records WHERE telegram_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-        )
-        .bind(telegram_id)
-        .bind(before.unwrap_or(i64::MAX))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.store.reader)
-        .await?;
+        let before = before.unwrap_or(i64::MAX);
+        let fetch = i64::from(limit) + 1;
+        let mut rows: Vec<RecordRow> =
+            dispatch!(self, db => db.records(telegram_id, before, fetch).await)?;
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let next_cursor = if more {

@@ -3,13 +3,10 @@
 use super::*;
 
 pub(super) async fn healthz(State(app): State<AppState>) -> Result<Response, ApiError> {
-    sqlx::query("SELECT 1")
-        .execute(&app.ledger.store().reader)
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "health check failed");
-            ApiError::new(Code::ServiceUnavailable, "database unavailable")
-        })?;
+    app.ledger.ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "health check failed");
+        ApiError::new(Code::ServiceUnavailable, "database unavailable")
+    })?;
     let envelope = ok_envelope::<Value>("healthy", None, None);
     Ok(ok_json(Code::Ok, &envelope))
 }

@@ -512,3 +512,29 @@ async fn the_demo_has_no_rate_limit() {
     }
     assert_eq!(wire.balance(123_456_789).await, Some(60));
 }
+
+/// Out of retries, the SDK reports `rate_limited` with the server's `Retry-After`, and the
+/// refused change was not applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sdk_reports_rate_limited_with_retry_after() {
+    let server = rate_limited_server(1);
+    let client = credit_sync::Client::new(
+        setup::sdk_builder(&server.base_url(), &setup::media_bot())
+            .max_retries(0)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    client
+        .add_credits(9_500, 1, "first", Some("rl-1"))
+        .await
+        .unwrap();
+    match client.add_credits(9_500, 1, "second", Some("rl-2")).await {
+        Err(credit_sync::Error::RateLimited { retry_after, .. }) => {
+            assert_eq!(retry_after, Some(Duration::from_secs(1)));
+        }
+        other => panic!("expected rate_limited, got {other:?}"),
+    }
+    let wire = Wire::new(&server.base_url(), &setup::game_bot());
+    assert_eq!(wire.balance(9_500).await, Some(1));
+}

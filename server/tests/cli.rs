@@ -188,29 +188,18 @@ async fn verify_detects_a_tampered_balance() {
     let bot = server.admin();
     bot.fund(5, 10).await;
     bot.fund(5, 10).await;
-    // Tamper behind the server's back, as a buggy script would.
-    {
-        use sqlx::ConnectOptions;
-        use std::str::FromStr;
-        let mut conn = sqlx::sqlite::SqliteConnectOptions::from_str(&server.database)
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        sqlx::query("UPDATE users SET credits = 25 WHERE telegram_id = 5")
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        // Records are append-only.
-        assert!(sqlx::query("UPDATE records SET change = 15")
-            .execute(&mut conn)
-            .await
-            .is_err());
-        assert!(sqlx::query("DELETE FROM records")
-            .execute(&mut conn)
-            .await
-            .is_err());
-    }
+    // Tamper behind the server's back, as a buggy script would. Records are append-only.
+    let results = raw_execute(
+        &server.database,
+        &[
+            "UPDATE users SET credits = 25 WHERE telegram_id = 5",
+            "UPDATE records SET change = 15",
+            "DELETE FROM records",
+        ],
+    );
+    assert_eq!(results[0], Ok(1));
+    assert!(results[1].is_err(), "{results:?}");
+    assert!(results[2].is_err(), "{results:?}");
     let out = server.cli(&["verify"]);
     assert!(!out.status.success());
     let report = String::from_utf8_lossy(&out.stdout);

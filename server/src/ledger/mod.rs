@@ -6,6 +6,7 @@
 //! hashing, timestamps, cursors, verify's report) live here and in `reads`/`verify`; each
 //! backend module only runs its own SQL.
 
+mod postgres;
 mod reads;
 mod sqlite;
 mod verify;
@@ -63,6 +64,38 @@ impl Refusal {
         }
     }
 
+    fn user_not_found(telegram_id: i64) -> Self {
+        Refusal::new(
+            Code::UserNotFound,
+            format!("user {telegram_id} is not registered"),
+        )
+    }
+
+    /// Adding `amount` to `credits` would leave the range of a balance.
+    fn balance_overflow(credits: i64, amount: i64) -> Self {
+        Refusal {
+            balance: Some(credits),
+            ..Refusal::new(
+                Code::BalanceOverflow,
+                format!("adding {amount} to the balance {credits} would overflow"),
+            )
+        }
+    }
+
+    /// Deducting `amount` (negative) from `credits` would go below zero.
+    fn insufficient(credits: i64, amount: i64) -> Self {
+        Refusal {
+            balance: Some(credits),
+            ..Refusal::new(
+                Code::InsufficientCredits,
+                format!(
+                    "insufficient credits: balance {credits}, deduct {}",
+                    amount.unsigned_abs()
+                ),
+            )
+        }
+    }
+
     pub fn aborted() -> Self {
         Refusal::new(
             Code::BatchAborted,
@@ -95,6 +128,7 @@ pub struct Ledger {
 #[derive(Clone)]
 enum Backend {
     Sqlite(sqlite::SqliteLedger),
+    Postgres(postgres::PgLedger),
 }
 
 /// Runs `$call` on whichever backend the ledger has.
@@ -102,6 +136,7 @@ macro_rules! dispatch {
     ($ledger:expr, $db:ident => $call:expr) => {
         match &$ledger.backend {
             Backend::Sqlite($db) => $call,
+            Backend::Postgres($db) => $call,
         }
     };
 }
@@ -120,7 +155,16 @@ impl Ledger {
     }
 
     async fn connect(url: &str, create: bool) -> Result<Ledger, String> {
-        let backend = Backend::Sqlite(sqlite::SqliteLedger::open(url, create).await?);
+        let backend = if postgres::is_postgres_url(url) {
+            Backend::Postgres(postgres::PgLedger::open(url, create).await?)
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite(sqlite::SqliteLedger::open(url, create).await?)
+        } else {
+            return Err(format!(
+                "unsupported database {:?}: use a sqlite:// or postgres:// URL",
+                crate::store::redact(url)
+            ));
+        };
         Ok(Ledger { backend })
     }
 

@@ -85,12 +85,167 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// Set to `postgres` to run the suite on PostgreSQL (each test in a fresh database of the
+/// cluster at [`POSTGRES_URL_VAR`]); anything else, or unset, runs it on SQLite.
+pub const BACKEND_VAR: &str = "CREDIT_SYNC_TEST_BACKEND";
+/// A PostgreSQL database whose cluster the tests may create databases in
+/// (`scripts/with-postgres.sh` sets it).
+pub const POSTGRES_URL_VAR: &str = "CREDIT_SYNC_TEST_POSTGRES_URL";
+
+/// The cluster URL when the suite runs on PostgreSQL.
+pub fn postgres_url() -> Option<String> {
+    if std::env::var(BACKEND_VAR).ok().as_deref() != Some("postgres") {
+        return None;
+    }
+    let url = std::env::var(POSTGRES_URL_VAR).unwrap_or_default();
+    assert!(
+        !url.is_empty(),
+        "{BACKEND_VAR}=postgres needs {POSTGRES_URL_VAR} (run through scripts/with-postgres.sh)"
+    );
+    Some(url)
+}
+
+/// A test's own database: a file in its temp dir, or a fresh PostgreSQL database that is
+/// dropped with it.
+pub struct TestDatabase {
+    pub url: String,
+    /// (cluster url, database name) of a PostgreSQL database to drop.
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub fn new(dir: &std::path::Path) -> TestDatabase {
+        match postgres_url() {
+            None => TestDatabase {
+                url: format!("sqlite://{}/credit-sync.db", dir.display()),
+                postgres: None,
+            },
+            Some(cluster) => {
+                static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let name = format!(
+                    "t_{}_{}_{}",
+                    std::process::id(),
+                    SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .unwrap()
+                        .subsec_nanos(),
+                    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                );
+                postgres_execute(&cluster, &[&format!("CREATE DATABASE {name}")])
+                    .remove(0)
+                    .expect("create the test database");
+                TestDatabase {
+                    url: with_database_name(&cluster, &name),
+                    postgres: Some((cluster, name)),
+                }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((cluster, name)) = &self.postgres {
+            let _ = postgres_execute(
+                cluster,
+                &[&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")],
+            );
+        }
+    }
+}
+
+/// `url` (postgres://user@host:port/db?params) with another database name.
+fn with_database_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    format!("{}/{name}{query}", &base[..host_end])
+}
+
+/// Runs each statement on `database` (SQLite or PostgreSQL URL) behind the server's back,
+/// on a thread of its own (callable from sync and async tests alike); one result each.
+pub fn raw_execute(database: &str, statements: &[&str]) -> Vec<Result<u64, String>> {
+    if database.starts_with("postgres") {
+        return postgres_execute(database, statements);
+    }
+    let database = database.to_string();
+    let statements: Vec<String> = statements.iter().map(|s| s.to_string()).collect();
+    on_own_runtime(async move {
+        use sqlx::ConnectOptions;
+        use std::str::FromStr;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::from_str(&database)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut results = Vec::new();
+        for statement in statements {
+            results.push(
+                sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                    .execute(&mut conn)
+                    .await
+                    .map(|done| done.rows_affected())
+                    .map_err(|e| e.to_string()),
+            );
+        }
+        results
+    })
+}
+
+fn postgres_execute(url: &str, statements: &[&str]) -> Vec<Result<u64, String>> {
+    let url = url.to_string();
+    let statements: Vec<String> = statements.iter().map(|s| s.to_string()).collect();
+    on_own_runtime(async move {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&url)
+            .await
+            .expect("connect to the test PostgreSQL");
+        let mut results = Vec::new();
+        for statement in statements {
+            results.push(
+                sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                    .execute(&mut conn)
+                    .await
+                    .map(|done| done.rows_affected())
+                    .map_err(|e| e.to_string()),
+            );
+        }
+        let _ = conn.close().await;
+        results
+    })
+}
+
+fn on_own_runtime<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(work)
+    })
+    .join()
+    .unwrap()
+}
+
 /// A running server; killed when dropped.
 pub struct Server {
     child: Child,
     pub url: String,
     pub database: String,
     pub dir: tempfile::TempDir,
+    /// The database this server created for its test (dropped after the server stops).
+    owned: Option<TestDatabase>,
 }
 
 impl Server {
@@ -101,12 +256,31 @@ impl Server {
     /// Starts a server whose config file is `edit(standard config)`.
     pub fn start_with(edit: impl FnOnce(String) -> String) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let database = format!("sqlite://{}/credit-sync.db", dir.path().display());
+        let database = TestDatabase::new(dir.path());
+        let mut server = Server::start_on(dir, &database.url, edit);
+        server.owned = Some(database);
+        server
+    }
+
+    /// Another server process on this server's database (as behind a load balancer).
+    pub fn start_sibling(&self) -> Server {
+        Server::start_on(tempfile::tempdir().unwrap(), &self.database, |toml| toml)
+    }
+
+    fn start_on(
+        dir: tempfile::TempDir,
+        database: &str,
+        edit: impl FnOnce(String) -> String,
+    ) -> Server {
         let config = dir.path().join("credit-sync.toml");
-        std::fs::write(&config, edit(config_toml(&database))).unwrap();
+        std::fs::write(&config, edit(config_toml(database))).unwrap();
         let mut command = Command::new(BIN);
         command.arg("serve").arg("--config").arg(&config);
-        Server::spawn(command, dir, database)
+        Server::spawn(command, dir, database.to_string())
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database.starts_with("postgres")
     }
 
     /// Spawns `command` and waits for its listening line.
@@ -138,6 +312,7 @@ impl Server {
             url,
             database,
             dir,
+            owned: None,
         }
     }
 

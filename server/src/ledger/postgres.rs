@@ -1,0 +1,455 @@
+//! The PostgreSQL backend, for several stateless server processes sharing one database.
+//!
+//! Every promise rests on the database, never on this process: a deduct is one
+//! `UPDATE ... WHERE credits >= $n RETURNING credits` (backed by `CHECK (credits >= 0)`), and
+//! a reference applies once because the record's `INSERT ... ON CONFLICT (source,
+//! external_reference) DO NOTHING` waits for any other transaction holding that reference
+//! and then either inserts or finds it taken: the loser rolls its change back and answers
+//! with the replay of the winner's record. Transactions run at READ COMMITTED; serialization
+//! failures and deadlocks (40001, 40P01) are retried here and never reach a client.
+
+use super::verify::Findings;
+use super::{
+    aborted_batch, detached, replay, request_hash, Actor, Applied, Change, Outcome, RecordRow,
+    Refusal, User,
+};
+use crate::store::redact;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::Connection;
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Connections per server process (several processes may share the database).
+const MAX_CONNECTIONS: u32 = 16;
+/// Long enough for a queue of thousands of writes on one hot user.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Attempts of one transaction that keeps hitting serialization failures or deadlocks.
+const MAX_ATTEMPTS: u32 = 50;
+
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+#[derive(Clone)]
+pub struct PgLedger {
+    pool: PgPool,
+}
+
+/// How one change went inside a transaction.
+enum Attempt {
+    /// Decided; something was written only for `Ok(applied)` with `duplicate == false`.
+    Done(Outcome),
+    /// Another transaction committed the same reference first: this change's writes must
+    /// be rolled back, and the answer is the replay of that record.
+    Raced,
+}
+
+impl PgLedger {
+    /// Connects and applies the migrations. With `create == false` (admin commands), a
+    /// database without the ledger's tables is refused rather than set up.
+    pub async fn open(url: &str, create: bool) -> Result<PgLedger, String> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|_| format!("invalid database url {:?}", redact(url)))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(|e| format!("cannot open database {}: {e}", redact(url)))?;
+        if !create {
+            let (exists,): (bool,) = sqlx::query_as("SELECT to_regclass('records') IS NOT NULL")
+                .fetch_one(&pool)
+                .await
+                .map_err(|e| format!("cannot read database {}: {e}", redact(url)))?;
+            if !exists {
+                pool.close().await;
+                return Err(format!(
+                    "database {} holds no credit-sync ledger",
+                    redact(url)
+                ));
+            }
+        }
+        // sqlx holds an advisory lock while migrating: processes starting together are safe.
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| format!("cannot migrate database: {e}"))?;
+        Ok(PgLedger { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn apply(&self, actor: Actor, change: Change) -> Result<Outcome, sqlx::Error> {
+        let pool = self.pool.clone();
+        detached(async move {
+            let (pool, actor, change) = (&pool, &actor, &change);
+            retrying(move || async move {
+                let mut tx = pool.begin().await?;
+                match apply_in(&mut tx, actor, change).await? {
+                    Attempt::Done(outcome) => {
+                        if outcome.as_ref().is_ok_and(|a| !a.duplicate) {
+                            tx.commit().await?;
+                        } else {
+                            tx.rollback().await?;
+                        }
+                        Ok(outcome)
+                    }
+                    Attempt::Raced => {
+                        tx.rollback().await?;
+                        let mut conn = pool.acquire().await?;
+                        replay_after_race(&mut conn, actor, change).await
+                    }
+                }
+            })
+            .await
+        })
+        .await
+    }
+
+    /// One transaction; each change inside its own SAVEPOINT, so a change that loses a
+    /// race on its reference rolls back alone.
+    pub async fn apply_batch(
+        &self,
+        actor: Actor,
+        changes: Vec<Change>,
+        atomic: bool,
+    ) -> Result<Vec<Outcome>, sqlx::Error> {
+        let pool = self.pool.clone();
+        detached(async move {
+            let (pool, actor, changes) = (&pool, &actor, &changes);
+            retrying(move || async move {
+                let mut tx = pool.begin().await?;
+                let mut outcomes = Vec::with_capacity(changes.len());
+                for change in changes {
+                    let mut item = (*tx).begin().await?;
+                    let outcome = match apply_in(&mut item, actor, change).await? {
+                        Attempt::Done(outcome) => {
+                            item.commit().await?;
+                            outcome
+                        }
+                        Attempt::Raced => {
+                            item.rollback().await?;
+                            replay_after_race(&mut tx, actor, change).await?
+                        }
+                    };
+                    let refused = outcome.is_err();
+                    outcomes.push(outcome);
+                    if atomic && refused {
+                        tx.rollback().await?;
+                        let failed = outcomes.len() - 1;
+                        let refusal = outcomes.pop().expect("the refused outcome");
+                        return Ok(aborted_batch(changes.len(), failed, refusal));
+                    }
+                }
+                tx.commit().await?;
+                Ok(outcomes)
+            })
+            .await
+        })
+        .await
+    }
+
+    pub async fn register(
+        &self,
+        telegram_id: i64,
+        nickname: Option<&str>,
+    ) -> Result<User, sqlx::Error> {
+        let pool = self.pool.clone();
+        let nickname = nickname.map(str::to_string);
+        detached(async move {
+            let (pool, nickname) = (&pool, nickname.as_deref());
+            retrying(move || async move {
+                let mut tx = pool.begin().await?;
+                let created = sqlx::query(
+                    "INSERT INTO users (telegram_id, nickname) VALUES ($1, $2)
+                     ON CONFLICT (telegram_id) DO NOTHING",
+                )
+                .bind(telegram_id)
+                .bind(nickname)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+                if !created && nickname.is_some() {
+                    sqlx::query(
+                        "UPDATE users SET nickname = $2, updated_at = now() WHERE telegram_id = $1",
+                    )
+                    .bind(telegram_id)
+                    .bind(nickname)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                let (credits, nickname): (i64, Option<String>) =
+                    sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = $1")
+                        .bind(telegram_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                tx.commit().await?;
+                Ok(User {
+                    telegram_id,
+                    credits,
+                    nickname,
+                    created,
+                })
+            })
+            .await
+        })
+        .await
+    }
+
+    pub async fn balance(
+        &self,
+        telegram_id: i64,
+    ) -> Result<Option<(i64, Option<String>)>, sqlx::Error> {
+        sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = $1")
+            .bind(telegram_id)
+            .fetch_optional(&self.pool)
+            .await
+    }
+
+    /// Up to `limit` records of a user, newest first, with ids below `before`; `created_at`
+    /// in the same text as on SQLite (RFC 3339 UTC with milliseconds).
+    pub async fn records(
+        &self,
+        telegram_id: i64,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordRow>, sqlx::Error> {
+        sqlx::query_as(
+            r#"SELECT id, change, balance_after, reason, source, external_reference,
+                      to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+               FROM records WHERE telegram_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"#,
+        )
+        .bind(telegram_id)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    pub async fn verify(&self) -> Result<Findings, sqlx::Error> {
+        // One snapshot for all three checks, so concurrent writes cannot look like damage.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let sums = sqlx::query_as(
+            "SELECT u.telegram_id, u.credits, COALESCE(SUM(r.change), 0)::BIGINT
+             FROM users u LEFT JOIN records r ON r.telegram_id = u.telegram_id
+             GROUP BY u.telegram_id
+             HAVING u.credits <> COALESCE(SUM(r.change), 0) OR u.credits < 0",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let chain = sqlx::query_as(
+            "SELECT id, telegram_id, balance_after, running FROM (
+                 SELECT id, telegram_id, balance_after,
+                        (SUM(change) OVER (PARTITION BY telegram_id ORDER BY id))::BIGINT
+                            AS running
+                 FROM records) AS chain
+             WHERE balance_after <> running OR balance_after < 0",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let orphans = sqlx::query_as(
+            "SELECT r.id FROM records r LEFT JOIN users u ON u.telegram_id = r.telegram_id
+             WHERE u.telegram_id IS NULL",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Findings {
+            sums,
+            chain,
+            orphans,
+        })
+    }
+
+    pub async fn counts(&self) -> Result<(i64, i64), sqlx::Error> {
+        sqlx::query_as("SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM records)")
+            .fetch_one(&self.pool)
+            .await
+    }
+}
+
+/// Runs `attempt` again while it fails with a serialization failure or a deadlock.
+async fn retrying<T, F, Fut>(mut attempt: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(e) if tries < MAX_ATTEMPTS && is_retryable(&e) => {
+                tracing::debug!(error = %e, tries, "retrying a PostgreSQL transaction");
+                tokio::time::sleep(backoff(tries)).await;
+                tries += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// `40001` serialization_failure, `40P01` deadlock_detected: safe to run again.
+fn is_retryable(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "40001" || code == "40P01")
+}
+
+/// A growing, jittered pause, so two transactions that deadlocked do not meet again.
+fn backoff(tries: u32) -> Duration {
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() % 1_000_000)
+        .unwrap_or(0);
+    Duration::from_millis(u64::from(tries.min(20))) + Duration::from_nanos(u64::from(jitter))
+}
+
+/// The original of `change`'s reference, as a replay or a conflict.
+async fn find_original(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    change: &Change,
+) -> Result<Option<Outcome>, sqlx::Error> {
+    let Some(reference) = &change.reference else {
+        return Ok(None);
+    };
+    let original: Option<(i64, i64, i64, String, i64)> = sqlx::query_as(
+        "SELECT id, telegram_id, change, reason, balance_after
+         FROM records WHERE source = $1 AND external_reference = $2",
+    )
+    .bind(&actor.source)
+    .bind(reference)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(
+        original.map(|(record_id, telegram_id, amount, reason, balance_after)| {
+            replay(
+                change,
+                record_id,
+                telegram_id,
+                amount,
+                &reason,
+                balance_after,
+            )
+        }),
+    )
+}
+
+/// The answer after losing a race on a reference: the winner's record is committed now.
+async fn replay_after_race(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    change: &Change,
+) -> Result<Outcome, sqlx::Error> {
+    find_original(conn, actor, change).await?.ok_or_else(|| {
+        sqlx::Error::Protocol("a conflicting reference vanished after its commit".into())
+    })
+}
+
+/// The rules of one change, inside the caller's transaction (or savepoint). Writes only
+/// when it returns `Done(Ok(applied))` with `duplicate == false`, or `Raced`.
+async fn apply_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    change: &Change,
+) -> Result<Attempt, sqlx::Error> {
+    // The replay check comes first, so a replayed deduct succeeds whatever the balance is now.
+    if let Some(outcome) = find_original(&mut *conn, actor, change).await? {
+        return Ok(Attempt::Done(outcome));
+    }
+
+    let mut registered = false;
+    let balance = loop {
+        // One atomic statement: the row lock orders concurrent changes of one user, and
+        // the condition is checked on the latest committed balance.
+        let updated: Option<(i64,)> = if change.amount > 0 {
+            sqlx::query_as(
+                "UPDATE users SET credits = credits + $2, updated_at = now()
+                 WHERE telegram_id = $1 AND credits <= 9223372036854775807 - $2
+                 RETURNING credits",
+            )
+            .bind(change.telegram_id)
+            .bind(change.amount)
+            .fetch_optional(&mut *conn)
+            .await?
+        } else {
+            sqlx::query_as(
+                "UPDATE users SET credits = credits - $2, updated_at = now()
+                 WHERE telegram_id = $1 AND credits >= $2
+                 RETURNING credits",
+            )
+            .bind(change.telegram_id)
+            .bind(change.amount.checked_neg().unwrap_or(i64::MAX))
+            .fetch_optional(&mut *conn)
+            .await?
+        };
+        if let Some((balance,)) = updated {
+            break balance;
+        }
+        // Nothing changed: find out why, on the latest committed state.
+        let credits: Option<(i64,)> =
+            sqlx::query_as("SELECT credits FROM users WHERE telegram_id = $1")
+                .bind(change.telegram_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let refusal = match credits {
+            Some((credits,)) => match credits.checked_add(change.amount) {
+                None => Refusal::balance_overflow(credits, change.amount),
+                Some(balance) if balance < 0 => Refusal::insufficient(credits, change.amount),
+                // The balance moved in between: try the statement again.
+                Some(_) => continue,
+            },
+            None if change.amount > 0 && actor.auto_register && !registered => {
+                sqlx::query(
+                    "INSERT INTO users (telegram_id) VALUES ($1)
+                     ON CONFLICT (telegram_id) DO NOTHING",
+                )
+                .bind(change.telegram_id)
+                .execute(&mut *conn)
+                .await?;
+                registered = true;
+                continue;
+            }
+            None => Refusal::user_not_found(change.telegram_id),
+        };
+        return Ok(Attempt::Done(Err(refusal)));
+    };
+
+    let inserted: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO records
+             (telegram_id, source, change, balance_after, reason, external_reference, request_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (source, external_reference) DO NOTHING
+         RETURNING id",
+    )
+    .bind(change.telegram_id)
+    .bind(&actor.source)
+    .bind(change.amount)
+    .bind(balance)
+    .bind(&change.reason)
+    .bind(&change.reference)
+    .bind(request_hash(&actor.source, change))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((record_id,)) = inserted else {
+        return Ok(Attempt::Raced);
+    };
+    Ok(Attempt::Done(Ok(Applied {
+        record_id,
+        telegram_id: change.telegram_id,
+        change: change.amount,
+        balance,
+        duplicate: false,
+    })))
+}

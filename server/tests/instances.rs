@@ -1,0 +1,96 @@
+//! Several server processes on one PostgreSQL database (as behind a load balancer): the
+//! promises hold across processes. Runs with `CREDIT_SYNC_TEST_BACKEND=postgres`; on SQLite
+//! (one process per database file) it checks only that the suite is on SQLite.
+
+mod support;
+
+use futures_util::future::join_all;
+use support::*;
+
+fn two_servers() -> Option<(Server, Server)> {
+    let first = Server::start();
+    assert_eq!(first.is_postgres(), postgres_url().is_some());
+    if !first.is_postgres() {
+        eprintln!("skipped: two processes share a database only on PostgreSQL");
+        return None;
+    }
+    let second = first.start_sibling();
+    assert_ne!(first.url, second.url);
+    Some((first, second))
+}
+
+#[tokio::test]
+async fn parallel_deducts_across_two_processes_never_overdraw() {
+    let Some((a, b)) = two_servers() else { return };
+    let (bot_a, bot_b) = (a.admin(), b.admin());
+    bot_a.fund(501, 100).await;
+    let deducts = (0..160).map(|i| {
+        let bot = if i % 2 == 0 { &bot_a } else { &bot_b };
+        async move { bot.sync(501, -1, "spend", None).await }
+    });
+    let answers = join_all(deducts).await;
+    let applied = answers.iter().filter(|a| a.status == 200).count();
+    for answer in answers.iter().filter(|a| a.status != 200) {
+        answer.expect_error(answer.status, "insufficient_credits");
+    }
+    assert_eq!(applied, 100);
+    assert_eq!(bot_b.balance(501).await, Some(0));
+    assert_eq!(bot_a.record_count(501).await, 101);
+    let out = a.cli(&["verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test]
+async fn one_reference_raced_across_two_processes_applies_once() {
+    let Some((a, b)) = two_servers() else { return };
+    let (bot_a, bot_b) = (a.admin(), b.admin());
+    bot_a.fund(502, 1_000).await;
+    for round in 0..20 {
+        let reference = format!("race-{round}");
+        let amount = if round % 2 == 0 { 7 } else { -7 };
+        let (first, second) = tokio::join!(
+            bot_a.sync(502, amount, "raced", Some(&reference)),
+            bot_b.sync(502, amount, "raced", Some(&reference)),
+        );
+        first.expect_ok();
+        second.expect_ok();
+        let (x, y) = (&first.body["data"], &second.body["data"]);
+        assert_eq!(x["record_id"], y["record_id"], "{x} {y}");
+        assert_eq!(
+            [x["duplicate"].as_bool(), y["duplicate"].as_bool()]
+                .iter()
+                .filter(|d| **d == Some(false))
+                .count(),
+            1,
+            "exactly one applies: {x} {y}"
+        );
+    }
+    // Ten adds and ten deducts of 7, each once.
+    assert_eq!(bot_a.balance(502).await, Some(1_000));
+    assert_eq!(bot_b.record_count(502).await, 21);
+    // Many processes' worth of replays of one reference at once, through both servers.
+    let replays = (0..40).map(|i| {
+        let bot = if i % 2 == 0 { &bot_a } else { &bot_b };
+        async move { bot.sync(502, 5, "burst", Some("burst-1")).await }
+    });
+    let answers = join_all(replays).await;
+    for answer in &answers {
+        answer.expect_ok();
+    }
+    let fresh = answers
+        .iter()
+        .filter(|a| a.body["data"]["duplicate"] == false)
+        .count();
+    assert_eq!(fresh, 1);
+    assert_eq!(bot_b.balance(502).await, Some(1_005));
+    let out = b.cli(&["verify"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -1,29 +1,36 @@
-//! The SQLite backend: one writer connection (writes queue, never `SQLITE_BUSY`), a pool of
-//! readers, and each change checked and applied inside a `BEGIN IMMEDIATE` transaction.
+//! The SQLite backend: one writer task owns the write connection and commits queued writes
+//! in groups (see [`group_commit`]: one `BEGIN IMMEDIATE` transaction and one fsync for many
+//! requests, each in its own savepoint), and a pool of readers serves reads in parallel.
+
+mod group_commit;
 
 use super::verify::Findings;
 use super::{
-    aborted_batch, detached, now_rfc3339, replay, request_hash, Actor, Applied, Change, Outcome,
-    RecordRow, Refusal, User,
+    aborted_batch, now_rfc3339, replay, request_hash, Actor, Applied, Change, Outcome, RecordRow,
+    Refusal, User,
 };
 use crate::store::Store;
 use credit_sync::protocol::Code;
+use group_commit::{BoxFuture, GroupCommit, Job, Limits, Step};
 use sqlx::SqliteConnection;
 
 #[derive(Clone)]
 pub struct SqliteLedger {
     store: Store,
+    writes: GroupCommit,
 }
 
 impl SqliteLedger {
-    /// Opens the database at `url`, creating it when `create` (see [`Store`]).
+    /// Opens the database at `url`, creating it when `create` (see [`Store`]), and starts
+    /// its writer task.
     pub async fn open(url: &str, create: bool) -> Result<SqliteLedger, String> {
         let store = if create {
             Store::open(url).await?
         } else {
             Store::open_existing(url).await?
         };
-        Ok(SqliteLedger { store })
+        let writes = GroupCommit::start(store.writer.clone(), Limits::default());
+        Ok(SqliteLedger { store, writes })
     }
 
     pub async fn close(&self) {
@@ -36,49 +43,33 @@ impl SqliteLedger {
         Ok(())
     }
 
-    /// Applies one change in its own `BEGIN IMMEDIATE` transaction.
-    pub async fn apply(&self, actor: Actor, change: Change) -> Result<Outcome, sqlx::Error> {
-        let writer = self.store.writer.clone();
-        detached(async move {
-            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-            let outcome = apply_in(&mut tx, &actor, &change).await?;
-            if outcome.as_ref().is_ok_and(|a| !a.duplicate) {
-                tx.commit().await?;
-            } else {
-                tx.rollback().await?;
-            }
-            Ok(outcome)
-        })
-        .await
+    /// Group-commit counters, for `/metrics`.
+    #[allow(dead_code)]
+    pub fn group_commit_metrics(&self, out: &mut String) {
+        self.writes.stats().render(out);
     }
 
-    /// Applies many changes in one transaction, each on its own rules. With `atomic`, the
-    /// first refusal rolls everything back and every other change reports `batch_aborted`.
+    /// Applies one change in its own savepoint of the writer's next group commit.
+    pub async fn apply(&self, actor: Actor, change: Change) -> Result<Outcome, sqlx::Error> {
+        self.writes.submit(ApplyOne { actor, change }).await
+    }
+
+    /// Applies many changes in one savepoint of a group commit, each on its own rules. With
+    /// `atomic`, the first refusal rolls the batch back and every other change reports
+    /// `batch_aborted`.
     pub async fn apply_batch(
         &self,
         actor: Actor,
         changes: Vec<Change>,
         atomic: bool,
     ) -> Result<Vec<Outcome>, sqlx::Error> {
-        let writer = self.store.writer.clone();
-        detached(async move {
-            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-            let mut outcomes = Vec::with_capacity(changes.len());
-            for change in &changes {
-                let outcome = apply_in(&mut tx, &actor, change).await?;
-                let refused = outcome.is_err();
-                outcomes.push(outcome);
-                if atomic && refused {
-                    tx.rollback().await?;
-                    let failed = outcomes.len() - 1;
-                    let refusal = outcomes.pop().expect("the refused outcome");
-                    return Ok(aborted_batch(changes.len(), failed, refusal));
-                }
-            }
-            tx.commit().await?;
-            Ok(outcomes)
-        })
-        .await
+        self.writes
+            .submit(ApplyBatch {
+                actor,
+                changes,
+                atomic,
+            })
+            .await
     }
 
     /// Registers a user, or updates the nickname of a known one (when `nickname` is given).
@@ -87,46 +78,12 @@ impl SqliteLedger {
         telegram_id: i64,
         nickname: Option<&str>,
     ) -> Result<User, sqlx::Error> {
-        let writer = self.store.writer.clone();
-        let nickname = nickname.map(str::to_string);
-        detached(async move {
-            let nickname = nickname.as_deref();
-            let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-            let now = now_rfc3339();
-            let created = sqlx::query(
-                "INSERT INTO users (telegram_id, nickname, credits, created_at, updated_at)
-                 VALUES (?, ?, 0, ?, ?) ON CONFLICT (telegram_id) DO NOTHING",
-            )
-            .bind(telegram_id)
-            .bind(nickname)
-            .bind(&now)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if !created && nickname.is_some() {
-                sqlx::query("UPDATE users SET nickname = ?, updated_at = ? WHERE telegram_id = ?")
-                    .bind(nickname)
-                    .bind(&now)
-                    .bind(telegram_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let (credits, nickname): (i64, Option<String>) =
-                sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = ?")
-                    .bind(telegram_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            tx.commit().await?;
-            Ok(User {
+        self.writes
+            .submit(Register {
                 telegram_id,
-                credits,
-                nickname,
-                created,
+                nickname: nickname.map(str::to_string),
             })
-        })
-        .await
+            .await
     }
 
     pub async fn balance(
@@ -192,6 +149,127 @@ impl SqliteLedger {
         sqlx::query_as("SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM records)")
             .fetch_one(&self.store.reader)
             .await
+    }
+}
+
+/// `POST /api/credits/sync`: kept only when newly applied (a replay or refusal writes nothing).
+struct ApplyOne {
+    actor: Actor,
+    change: Change,
+}
+
+impl Job for ApplyOne {
+    type Output = Outcome;
+
+    fn apply<'c>(
+        &'c mut self,
+        conn: &'c mut SqliteConnection,
+    ) -> BoxFuture<'c, Result<Step<Outcome>, sqlx::Error>> {
+        Box::pin(async move {
+            let outcome = apply_in(conn, &self.actor, &self.change).await?;
+            let keep = outcome.as_ref().is_ok_and(|a| !a.duplicate);
+            Ok(Step {
+                output: outcome,
+                keep,
+            })
+        })
+    }
+}
+
+/// `POST /api/credits/batch`: one savepoint for the whole batch; an item sees the items
+/// before it. Atomic: the first refusal rolls the batch's savepoint back.
+struct ApplyBatch {
+    actor: Actor,
+    changes: Vec<Change>,
+    atomic: bool,
+}
+
+impl Job for ApplyBatch {
+    type Output = Vec<Outcome>;
+
+    fn weight(&self) -> usize {
+        self.changes.len().max(1)
+    }
+
+    fn apply<'c>(
+        &'c mut self,
+        conn: &'c mut SqliteConnection,
+    ) -> BoxFuture<'c, Result<Step<Vec<Outcome>>, sqlx::Error>> {
+        Box::pin(async move {
+            let mut outcomes = Vec::with_capacity(self.changes.len());
+            for change in &self.changes {
+                let outcome = apply_in(conn, &self.actor, change).await?;
+                let refused = outcome.is_err();
+                outcomes.push(outcome);
+                if self.atomic && refused {
+                    let failed = outcomes.len() - 1;
+                    let refusal = outcomes.pop().expect("the refused outcome");
+                    return Ok(Step {
+                        output: aborted_batch(self.changes.len(), failed, refusal),
+                        keep: false,
+                    });
+                }
+            }
+            Ok(Step {
+                output: outcomes,
+                keep: true,
+            })
+        })
+    }
+}
+
+/// `POST /api/users` (and `users add`).
+struct Register {
+    telegram_id: i64,
+    nickname: Option<String>,
+}
+
+impl Job for Register {
+    type Output = User;
+
+    fn apply<'c>(
+        &'c mut self,
+        conn: &'c mut SqliteConnection,
+    ) -> BoxFuture<'c, Result<Step<User>, sqlx::Error>> {
+        Box::pin(async move {
+            let telegram_id = self.telegram_id;
+            let nickname = self.nickname.as_deref();
+            let now = now_rfc3339();
+            let created = sqlx::query(
+                "INSERT INTO users (telegram_id, nickname, credits, created_at, updated_at)
+                 VALUES (?, ?, 0, ?, ?) ON CONFLICT (telegram_id) DO NOTHING",
+            )
+            .bind(telegram_id)
+            .bind(nickname)
+            .bind(&now)
+            .bind(&now)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+                == 1;
+            if !created && nickname.is_some() {
+                sqlx::query("UPDATE users SET nickname = ?, updated_at = ? WHERE telegram_id = ?")
+                    .bind(nickname)
+                    .bind(&now)
+                    .bind(telegram_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            let (credits, nickname): (i64, Option<String>) =
+                sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = ?")
+                    .bind(telegram_id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+            Ok(Step {
+                output: User {
+                    telegram_id,
+                    credits,
+                    nickname,
+                    created,
+                },
+                keep: true,
+            })
+        })
     }
 }
 

@@ -1,0 +1,610 @@
+//! Group commit: one writer task owns the SQLite write connection and applies every queued
+//! write of a moment in ONE transaction, each inside its own SAVEPOINT, so many requests share
+//! one fsync (`synchronous=FULL` stays) and one refused or failed write never rolls back its
+//! neighbours. Nobody is answered before the COMMIT is durable; if it fails, nobody is told
+//! "applied".
+//!
+//! Writes run in queue order, one after the other, inside the group: a write sees every write
+//! queued before it (so two requests with one reference behave exactly as if sequential),
+//! and a check that reads inside the transaction (the overdraft check) stays correct. The
+//! writer owns a queued write: a client that goes away cannot cancel it halfway.
+
+use sqlx::{SqliteConnection, SqlitePool};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What one write did inside its savepoint, and whether to keep it.
+pub struct Step<T> {
+    pub output: T,
+    /// `false` rolls back this write's savepoint (a refusal, a replay): nothing of it stays.
+    pub keep: bool,
+}
+
+/// One write the writer task applies inside a group.
+pub trait Job: Send + 'static {
+    type Output: Send + 'static;
+
+    /// How many changes the write holds (a batch counts its items), for the group budget.
+    fn weight(&self) -> usize {
+        1
+    }
+
+    /// Applies the write on the group's transaction, inside the write's own savepoint.
+    /// An `Err` rolls back this write's savepoint only; the write is answered with an error.
+    fn apply<'c>(
+        &'c mut self,
+        conn: &'c mut SqliteConnection,
+    ) -> BoxFuture<'c, Result<Step<Self::Output>, sqlx::Error>>;
+}
+
+/// How large one group may grow. A group always takes at least one write.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// At most this many requests per transaction.
+    pub max_writes: usize,
+    /// Stop adding requests once their changes reach this many (batches are heavy).
+    pub max_weight: usize,
+    /// Requests that may wait in the queue (beyond it, `submit` waits).
+    pub queue: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_writes: 256,
+            max_weight: 4096,
+            queue: 4096,
+        }
+    }
+}
+
+/// Upper bounds of the group-size histogram (requests per transaction).
+pub const SIZE_BUCKETS: [u64; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+/// Counters of what the writer did, for `/metrics`.
+#[derive(Default)]
+pub struct Stats {
+    /// Transactions committed.
+    pub commits: AtomicU64,
+    /// Groups whose transaction failed (every request of it got an error).
+    pub failed_groups: AtomicU64,
+    /// Requests answered after a committed transaction.
+    pub writes: AtomicU64,
+    /// Committed transactions by number of requests (cumulative, like Prometheus `le`).
+    pub sizes: [AtomicU64; SIZE_BUCKETS.len()],
+}
+
+impl Stats {
+    fn observe(&self, size: usize, committed: bool) {
+        if !committed {
+            self.failed_groups.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.writes.fetch_add(size as u64, Ordering::Relaxed);
+        for (bound, count) in SIZE_BUCKETS.iter().zip(&self.sizes) {
+            if size as u64 <= *bound {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Prometheus text: a histogram of requests per commit and the failed groups.
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let commits = self.commits.load(Ordering::Relaxed);
+        out.push_str(
+            "# HELP credit_sync_group_commit_size Write requests per SQLite transaction (group commit).\n\
+             # TYPE credit_sync_group_commit_size histogram\n",
+        );
+        for (bound, count) in SIZE_BUCKETS.iter().zip(&self.sizes) {
+            let _ = writeln!(
+                out,
+                "credit_sync_group_commit_size_bucket{{le=\"{bound}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "credit_sync_group_commit_size_bucket{{le=\"+Inf\"}} {commits}\n\
+             credit_sync_group_commit_size_sum {}\n\
+             credit_sync_group_commit_size_count {commits}",
+            self.writes.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP credit_sync_group_commit_failures_total Groups whose transaction failed; none of their requests was acknowledged.\n\
+             # TYPE credit_sync_group_commit_failures_total counter\n\
+             credit_sync_group_commit_failures_total {}",
+            self.failed_groups.load(Ordering::Relaxed)
+        );
+    }
+}
+
+/// The handle requests use to queue their writes. Cloning shares the one writer task, which
+/// ends when the last handle is dropped (after finishing what is queued).
+#[derive(Clone)]
+pub struct GroupCommit {
+    queue: mpsc::Sender<Box<dyn Queued>>,
+    stats: Arc<Stats>,
+}
+
+impl GroupCommit {
+    /// Starts the writer task on `pool` (the single-connection write pool). Needs a runtime.
+    pub fn start(pool: SqlitePool, limits: Limits) -> GroupCommit {
+        let (queue, receiver) = mpsc::channel(limits.queue.max(1));
+        let stats = Arc::new(Stats::default());
+        tokio::spawn(writer(pool, receiver, limits, stats.clone()));
+        GroupCommit { queue, stats }
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Queues `job` and waits for its answer, which comes only after the group's COMMIT is
+    /// durable. Dropping this future after the job is queued does not cancel the job.
+    pub async fn submit<J: Job>(&self, job: J) -> Result<J::Output, sqlx::Error> {
+        let (reply, answer) = oneshot::channel();
+        let queued: Box<dyn Queued> = Box::new(Pending {
+            job,
+            result: None,
+            reply,
+        });
+        self.queue
+            .send(queued)
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        answer.await.map_err(|_| {
+            sqlx::Error::Protocol(
+                "the writer dropped the write before its transaction committed".into(),
+            )
+        })?
+    }
+}
+
+/// A job with its reply channel, type-erased so one queue carries every kind of write.
+trait Queued: Send {
+    fn weight(&self) -> usize;
+    /// Runs the job; returns whether to keep its savepoint. Keeps the result for `answer`.
+    fn apply<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool>;
+    /// Sends the answer once the group's fate is known.
+    fn answer(self: Box<Self>, commit: Result<(), &sqlx::Error>);
+}
+
+struct Pending<J: Job> {
+    job: J,
+    result: Option<Result<J::Output, sqlx::Error>>,
+    reply: oneshot::Sender<Result<J::Output, sqlx::Error>>,
+}
+
+impl<J: Job> Queued for Pending<J> {
+    fn weight(&self) -> usize {
+        self.job.weight()
+    }
+
+    fn apply<'c>(&'c mut self, conn: &'c mut SqliteConnection) -> BoxFuture<'c, bool> {
+        Box::pin(async move {
+            let (result, keep) = match self.job.apply(conn).await {
+                Ok(step) => (Ok(step.output), step.keep),
+                Err(e) => (Err(e), false),
+            };
+            self.result = Some(result);
+            keep
+        })
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), &sqlx::Error>) {
+        let answer = match (commit, self.result) {
+            (Ok(()), Some(result)) => result,
+            (Ok(()), None) => Err(sqlx::Error::Protocol("the write was not applied".into())),
+            (Err(e), _) => Err(sqlx::Error::Protocol(format!(
+                "the transaction did not commit, nothing was applied: {e}"
+            ))),
+        };
+        // The client may have gone away; the write stands (or not) either way.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// The writer task: takes what is queued (within `limits`), commits it as one group, answers.
+async fn writer(
+    pool: SqlitePool,
+    mut receiver: mpsc::Receiver<Box<dyn Queued>>,
+    limits: Limits,
+    stats: Arc<Stats>,
+) {
+    while let Some(first) = receiver.recv().await {
+        let mut weight = first.weight();
+        let mut group = vec![first];
+        while group.len() < limits.max_writes && weight < limits.max_weight {
+            match receiver.try_recv() {
+                Ok(next) => {
+                    weight += next.weight();
+                    group.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let size = group.len();
+        // On its own task so that a panic in one write's code fails its group (the dropped
+        // replies answer with an error, the dropped transaction rolls back), not the writer.
+        let committed = tokio::spawn(commit_group(pool.clone(), group)).await;
+        match committed {
+            Ok(committed) => stats.observe(size, committed),
+            Err(e) => {
+                tracing::error!(error = %e, size, "a group commit task failed; its writes were not applied");
+                stats.observe(size, false);
+            }
+        }
+    }
+}
+
+/// Applies `group` in one transaction and answers every write. Returns whether it committed.
+async fn commit_group(pool: SqlitePool, mut group: Vec<Box<dyn Queued>>) -> bool {
+    let result = apply_group(&pool, &mut group).await;
+    if let Err(e) = &result {
+        tracing::error!(error = %e, size = group.len(), "group commit failed; no write of the group was acknowledged");
+    }
+    let committed = result.is_ok();
+    for queued in group {
+        queued.answer(result.as_ref().map(|_| ()));
+    }
+    committed
+}
+
+async fn apply_group(pool: &SqlitePool, group: &mut [Box<dyn Queued>]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let applied = apply_each(&mut tx, group).await;
+    match applied {
+        Ok(()) => tx.commit().await,
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// Each write in its own savepoint. An error here (not a write's own error, which only
+/// rolls back its savepoint) means the transaction itself is broken: the group fails.
+async fn apply_each(
+    conn: &mut SqliteConnection,
+    group: &mut [Box<dyn Queued>],
+) -> Result<(), sqlx::Error> {
+    for queued in group.iter_mut() {
+        sqlx::query("SAVEPOINT group_write")
+            .execute(&mut *conn)
+            .await?;
+        if !queued.apply(conn).await {
+            // Fails when SQLite already rolled back the whole transaction (e.g. disk full).
+            sqlx::query("ROLLBACK TO group_write")
+                .execute(&mut *conn)
+                .await?;
+        }
+        sqlx::query("RELEASE group_write")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
+    use std::str::FromStr;
+
+    async fn pool(dir: &tempfile::TempDir) -> SqlitePool {
+        let url = format!("sqlite://{}/g.db", dir.path().display());
+        let options = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        sqlx::query(
+            "CREATE TABLE parents (id INTEGER PRIMARY KEY);
+             CREATE TABLE t (k TEXT PRIMARY KEY, parent INTEGER
+                 REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool
+    }
+
+    /// What a test write does.
+    #[derive(Clone)]
+    enum Act {
+        /// Insert `k`; answer whether it was already there (then keep nothing).
+        Insert(&'static str),
+        /// Insert `k`, then refuse: the savepoint must undo the insert.
+        InsertThenRefuse(&'static str),
+        /// Insert `k` twice: a constraint error after a first write.
+        InsertTwice(&'static str),
+        /// Insert `k` with a parent that does not exist: fails only at COMMIT.
+        Orphan(&'static str),
+        /// Say so on the first notify, then hold the writer until the second opens (so the
+        /// next writes queue up as one group).
+        Wait(Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>),
+        Panic,
+    }
+
+    struct TestJob(Act);
+
+    impl Job for TestJob {
+        type Output = &'static str;
+
+        fn apply<'c>(
+            &'c mut self,
+            conn: &'c mut SqliteConnection,
+        ) -> BoxFuture<'c, Result<Step<&'static str>, sqlx::Error>> {
+            Box::pin(async move {
+                let insert = |k: &'static str| sqlx::query("INSERT INTO t (k) VALUES (?)").bind(k);
+                match &self.0 {
+                    Act::Insert(k) => {
+                        let seen: Option<(String,)> = sqlx::query_as("SELECT k FROM t WHERE k = ?")
+                            .bind(*k)
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                        if seen.is_some() {
+                            return Ok(Step {
+                                output: "duplicate",
+                                keep: false,
+                            });
+                        }
+                        insert(k).execute(&mut *conn).await?;
+                        Ok(Step {
+                            output: "inserted",
+                            keep: true,
+                        })
+                    }
+                    Act::InsertThenRefuse(k) => {
+                        insert(k).execute(&mut *conn).await?;
+                        Ok(Step {
+                            output: "refused",
+                            keep: false,
+                        })
+                    }
+                    Act::InsertTwice(k) => {
+                        insert(k).execute(&mut *conn).await?;
+                        insert(k).execute(&mut *conn).await?;
+                        Ok(Step {
+                            output: "impossible",
+                            keep: true,
+                        })
+                    }
+                    Act::Orphan(k) => {
+                        sqlx::query("INSERT INTO t (k, parent) VALUES (?, 42)")
+                            .bind(*k)
+                            .execute(&mut *conn)
+                            .await?;
+                        Ok(Step {
+                            output: "orphan",
+                            keep: true,
+                        })
+                    }
+                    Act::Wait(entered, gate) => {
+                        entered.notify_one();
+                        gate.notified().await;
+                        Ok(Step {
+                            output: "waited",
+                            keep: false,
+                        })
+                    }
+                    Act::Panic => panic!("a write's code panicked"),
+                }
+            })
+        }
+    }
+
+    async fn keys(pool: &SqlitePool) -> Vec<String> {
+        sqlx::query_as::<_, (String,)>("SELECT k FROM t ORDER BY k")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(k,)| k)
+            .collect()
+    }
+
+    /// Queued writes not yet taken by the writer.
+    fn queued(commit: &GroupCommit) -> usize {
+        commit.queue.max_capacity() - commit.queue.capacity()
+    }
+
+    /// Starts a write that holds the writer until `gate` opens; returns once it is applying.
+    async fn hold(
+        commit: &GroupCommit,
+    ) -> (
+        Arc<tokio::sync::Notify>,
+        tokio::task::JoinHandle<Result<&'static str, sqlx::Error>>,
+    ) {
+        let entered = Arc::new(tokio::sync::Notify::new());
+        let gate = Arc::new(tokio::sync::Notify::new());
+        let held = {
+            let commit = commit.clone();
+            let act = Act::Wait(entered.clone(), gate.clone());
+            tokio::spawn(async move { commit.submit(TestJob(act)).await })
+        };
+        entered.notified().await;
+        (gate, held)
+    }
+
+    /// Holds the writer busy, queues `acts` (in order) behind it, then lets it go: the acts
+    /// are all in the next group. Returns their answers in order.
+    async fn one_group(
+        commit: &GroupCommit,
+        acts: Vec<Act>,
+    ) -> Vec<Result<&'static str, sqlx::Error>> {
+        let (gate, held) = hold(commit).await;
+        let mut answers = Vec::new();
+        for act in acts {
+            let commit2 = commit.clone();
+            answers.push(tokio::spawn(
+                async move { commit2.submit(TestJob(act)).await },
+            ));
+            // Keep the queue order equal to the list order.
+            while queued(commit) < answers.len() {
+                tokio::task::yield_now().await;
+            }
+        }
+        gate.notify_one();
+        held.await.unwrap().unwrap();
+        let mut out = Vec::new();
+        for answer in answers {
+            out.push(answer.await.unwrap());
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_failure_never_rolls_back_its_neighbours() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir).await;
+        let commit = GroupCommit::start(pool.clone(), Limits::default());
+        let answers = one_group(
+            &commit,
+            vec![
+                Act::Insert("a"),
+                Act::InsertThenRefuse("b"),
+                Act::Insert("c"),
+                Act::InsertTwice("d"),
+                Act::Insert("a"),
+                Act::Insert("e"),
+            ],
+        )
+        .await;
+        let shown: Vec<String> = answers
+            .iter()
+            .map(|a| match a {
+                Ok(s) => s.to_string(),
+                Err(_) => "error".into(),
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "inserted",
+                "refused",
+                "inserted",
+                "error",
+                "duplicate",
+                "inserted"
+            ]
+        );
+        assert_eq!(keys(&pool).await, ["a", "c", "e"]);
+        assert_eq!(commit.stats().commits.load(Ordering::Relaxed), 2);
+        // The gate write alone, then the six together.
+        assert_eq!(commit.stats().sizes[0].load(Ordering::Relaxed), 1);
+        assert_eq!(commit.stats().writes.load(Ordering::Relaxed), 7);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_commit_acknowledges_nothing_of_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir).await;
+        let commit = GroupCommit::start(pool.clone(), Limits::default());
+        let answers = one_group(
+            &commit,
+            vec![Act::Insert("a"), Act::Orphan("o"), Act::Insert("b")],
+        )
+        .await;
+        assert!(answers.iter().all(Result::is_err));
+        assert!(keys(&pool).await.is_empty());
+        assert_eq!(commit.stats().failed_groups.load(Ordering::Relaxed), 1);
+        // The writer goes on with the next group.
+        assert_eq!(
+            commit.submit(TestJob(Act::Insert("z"))).await.unwrap(),
+            "inserted"
+        );
+        assert_eq!(keys(&pool).await, ["z"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_write_fails_its_group_but_not_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir).await;
+        let commit = GroupCommit::start(pool.clone(), Limits::default());
+        let answers = one_group(&commit, vec![Act::Insert("a"), Act::Panic]).await;
+        assert!(answers.iter().all(Result::is_err));
+        assert!(keys(&pool).await.is_empty());
+        assert_eq!(
+            commit.submit(TestJob(Act::Insert("b"))).await.unwrap(),
+            "inserted"
+        );
+        assert_eq!(keys(&pool).await, ["b"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_share_transactions_within_the_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir).await;
+        let limits = Limits {
+            max_writes: 8,
+            ..Limits::default()
+        };
+        let commit = GroupCommit::start(pool.clone(), limits);
+        const KEYS: [&str; 40] = [
+            "k00", "k01", "k02", "k03", "k04", "k05", "k06", "k07", "k08", "k09", "k10", "k11",
+            "k12", "k13", "k14", "k15", "k16", "k17", "k18", "k19", "k20", "k21", "k22", "k23",
+            "k24", "k25", "k26", "k27", "k28", "k29", "k30", "k31", "k32", "k33", "k34", "k35",
+            "k36", "k37", "k38", "k39",
+        ];
+        let tasks: Vec<_> = KEYS
+            .iter()
+            .map(|k| {
+                let commit = commit.clone();
+                tokio::spawn(async move { commit.submit(TestJob(Act::Insert(k))).await })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap().unwrap(), "inserted");
+        }
+        assert_eq!(keys(&pool).await.len(), KEYS.len());
+        let stats = commit.stats();
+        let commits = stats.commits.load(Ordering::Relaxed);
+        assert_eq!(stats.writes.load(Ordering::Relaxed), 40);
+        assert!(commits < 40, "{commits} commits for 40 queued writes");
+        assert!(commits >= 5, "a group never exceeds max_writes");
+        // Every commit fits the 8 bucket.
+        assert_eq!(stats.sizes[3].load(Ordering::Relaxed), commits);
+        let mut text = String::new();
+        stats.render(&mut text);
+        assert!(text.contains("credit_sync_group_commit_size_count "));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_caller_does_not_cancel_its_queued_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir).await;
+        let commit = GroupCommit::start(pool.clone(), Limits::default());
+        let (gate, held) = hold(&commit).await;
+        let dropped = {
+            let commit = commit.clone();
+            tokio::spawn(async move { commit.submit(TestJob(Act::Insert("kept"))).await })
+        };
+        while queued(&commit) < 1 {
+            tokio::task::yield_now().await;
+        }
+        dropped.abort();
+        gate.notify_one();
+        held.await.unwrap().unwrap();
+        // The next write runs after the dropped one, in queue order.
+        assert_eq!(
+            commit.submit(TestJob(Act::Insert("next"))).await.unwrap(),
+            "inserted"
+        );
+        assert_eq!(keys(&pool).await, ["kept", "next"]);
+    }
+}

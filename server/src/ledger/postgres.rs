@@ -114,8 +114,8 @@ impl PgLedger {
         .await
     }
 
-    /// One transaction; each change inside its own SAVEPOINT, so a change that loses a
-    /// race on its reference rolls back alone.
+    /// One transaction; each change with a reference inside its own SAVEPOINT, so a change
+    /// that loses a race on its reference rolls back alone.
     pub async fn apply_batch(
         &self,
         actor: Actor,
@@ -127,17 +127,39 @@ impl PgLedger {
             let (pool, actor, changes) = (&pool, &actor, &changes);
             retrying(move || async move {
                 let mut tx = pool.begin().await?;
+                // Lock the batch's users in one order, so two batches never deadlock.
+                let mut users: Vec<i64> = changes.iter().map(|c| c.telegram_id).collect();
+                users.sort_unstable();
+                users.dedup();
+                if users.len() > 1 {
+                    sqlx::query(
+                        "SELECT telegram_id FROM users WHERE telegram_id = ANY($1)
+                         ORDER BY telegram_id FOR UPDATE",
+                    )
+                    .bind(&users)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 let mut outcomes = Vec::with_capacity(changes.len());
                 for change in changes {
-                    let mut item = (*tx).begin().await?;
-                    let outcome = match apply_in(&mut item, actor, change).await? {
-                        Attempt::Done(outcome) => {
-                            item.commit().await?;
-                            outcome
+                    let outcome = if change.reference.is_none() {
+                        // Without a reference there is no race to lose, and a refusal
+                        // writes nothing: no savepoint needed.
+                        match apply_in(&mut tx, actor, change).await? {
+                            Attempt::Done(outcome) => outcome,
+                            Attempt::Raced => unreachable!("a change without a reference"),
                         }
-                        Attempt::Raced => {
-                            item.rollback().await?;
-                            replay_after_race(&mut tx, actor, change).await?
+                    } else {
+                        let mut item = (*tx).begin().await?;
+                        match apply_in(&mut item, actor, change).await? {
+                            Attempt::Done(outcome) => {
+                                item.commit().await?;
+                                outcome
+                            }
+                            Attempt::Raced => {
+                                item.rollback().await?;
+                                replay_after_race(&mut tx, actor, change).await?
+                            }
                         }
                     };
                     let refused = outcome.is_err();
@@ -423,6 +445,11 @@ async fn apply_in(
             }
             None => Refusal::user_not_found(change.telegram_id),
         };
+        // The statement above may have waited for a twin of this change (same reference)
+        // that has committed since: as if sequential, this one is then its replay.
+        if let Some(outcome) = find_original(&mut *conn, actor, change).await? {
+            return Ok(Attempt::Done(outcome));
+        }
         return Ok(Attempt::Done(Err(refusal)));
     };
 

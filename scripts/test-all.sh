@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of credit-sync on a fresh machine: lint, the Rust workspace
-# (core, server, SDK against the real server), the Python wheel suite and the
-# Node addon suite. Each suite starts its own servers on free loopback ports
-# with temporary databases. Exits non-zero on the first failing step.
+# (core, server, SDK against the real server), the server and reliability suites
+# again on PostgreSQL, the Python wheel suite and the Node addon suite. Each suite
+# starts its own servers on free loopback ports with temporary databases. Exits non-zero on the first failing step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,17 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 cargo test --doc -p credit-sync --locked
+
+step "Rust tests on PostgreSQL (server and reliability suites; throwaway cluster on 127.0.0.1)"
+# scripts/with-postgres.sh installs PostgreSQL from Debian's packages when it is missing,
+# or uses $CREDIT_SYNC_TEST_POSTGRES_URL when given; each server test gets its own database.
+if cargo nextest --version >/dev/null 2>&1; then
+  bash scripts/with-postgres.sh env CREDIT_SYNC_TEST_BACKEND=postgres \
+    cargo nextest run -p credit-sync-server -p credit-sync-reliability --locked --no-fail-fast
+else
+  bash scripts/with-postgres.sh env CREDIT_SYNC_TEST_BACKEND=postgres \
+    cargo test -p credit-sync-server -p credit-sync-reliability --locked --no-fail-fast
+fi
 
 step "Python package tests"
 bash tests/python/run.sh

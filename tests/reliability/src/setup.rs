@@ -29,14 +29,22 @@ pub fn config() -> ServerConfig {
     config_with(vec![media_bot(), game_bot()])
 }
 
-/// A server with these sources, on SQLite in its temp dir, or on the PostgreSQL
-/// database named by `$CREDIT_SYNC_TEST_POSTGRES_URL`. (Every test uses its own
-/// telegram_id range, so the tests can share one PostgreSQL database.)
+/// Set to `postgres` (together with [`POSTGRES_URL_VAR`]) to run the suite on PostgreSQL,
+/// as the server's suite does.
+pub const BACKEND_VAR: &str = "CREDIT_SYNC_TEST_BACKEND";
+
+/// A server with these sources, on SQLite in its temp dir, or, with
+/// `CREDIT_SYNC_TEST_BACKEND=postgres`, on the PostgreSQL database named by
+/// `$CREDIT_SYNC_TEST_POSTGRES_URL`. (Every test uses its own telegram_id range, so the
+/// tests can share one PostgreSQL database.)
 pub fn config_with(sources: Vec<Source>) -> ServerConfig {
     let config = ServerConfig::new(sources);
+    if std::env::var(BACKEND_VAR).ok().as_deref() != Some("postgres") {
+        return config;
+    }
     match std::env::var(POSTGRES_URL_VAR) {
         Ok(url) if !url.is_empty() => config.database(url),
-        _ => config,
+        _ => panic!("{BACKEND_VAR}=postgres needs {POSTGRES_URL_VAR} (scripts/with-postgres.sh)"),
     }
 }
 

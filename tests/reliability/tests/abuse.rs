@@ -465,7 +465,6 @@ fn refused_config_output(toml: &str) -> String {
 /// A config the server refuses must not echo a secret in its error (operators paste
 /// these errors into tickets; process managers keep them in journals).
 #[test]
-#[ignore = "server gap: TOML parse errors quote the offending line, secret included (see docs/reliability.md)"]
 fn config_errors_never_echo_a_secret() {
     let secret = "s3cr3t-value-that-must-not-leak";
     let key = "api-key-that-must-not-leak";

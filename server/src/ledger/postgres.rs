@@ -50,7 +50,9 @@ impl PgLedger {
     /// database without the ledger's tables is refused rather than set up.
     pub async fn open(url: &str, create: bool) -> Result<PgLedger, String> {
         let options = PgConnectOptions::from_str(url)
-            .map_err(|_| format!("invalid database url {:?}", redact(url)))?;
+            .map_err(|_| format!("invalid database url {:?}", redact(url)))?
+            // No NOTICEs ("relation ... already exists, skipping") in the server's log.
+            .options([("client_min_messages", "warning")]);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)

@@ -262,6 +262,13 @@ impl Server {
         server
     }
 
+    /// A server on SQLite whatever the suite's backend (to compare the backends).
+    pub fn start_sqlite() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let database = format!("sqlite://{}/credit-sync.db", dir.path().display());
+        Server::start_on(dir, &database, |toml| toml)
+    }
+
     /// Another server process on this server's database (as behind a load balancer).
     pub fn start_sibling(&self) -> Server {
         Server::start_on(tempfile::tempdir().unwrap(), &self.database, |toml| toml)

@@ -51,9 +51,44 @@ struct Args {
     /// Items per request in the batch mix.
     #[arg(long, default_value_t = 100)]
     batch_size: usize,
+    /// Run this mix in the background while each measured mix runs (e.g. `--mix reads
+    /// --under adds` measures reads while writes load the server); reported on its own line.
+    #[arg(long, value_enum)]
+    under: Option<Mix>,
+    /// Concurrent connections of the `--under` background mix.
+    #[arg(long, default_value_t = 32)]
+    under_concurrency: usize,
     /// Print one JSON object per mix instead of text.
     #[arg(long)]
     json: bool,
+}
+
+type Workers = Vec<tokio::task::JoinHandle<stats::Sample>>;
+
+/// Starts `plan.concurrency` workers that send back to back until `deadline`.
+fn start(
+    plan: &mix::Plan,
+    http: &reqwest::Client,
+    signer: &Signer,
+    deadline: Instant,
+    first_worker: usize,
+) -> Workers {
+    (0..plan.concurrency)
+        .map(|i| {
+            let (http, signer, plan) = (http.clone(), signer.clone(), plan.clone());
+            tokio::spawn(
+                async move { plan.drive(first_worker + i, &http, &signer, deadline).await },
+            )
+        })
+        .collect()
+}
+
+async fn collect(workers: Workers) -> Result<stats::Sample, tokio::task::JoinError> {
+    let mut total = stats::Sample::default();
+    for worker in workers {
+        total.merge(worker.await?);
+    }
+    Ok(total)
 }
 
 #[tokio::main]
@@ -99,26 +134,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             concurrency: args.concurrency,
         };
         plan.prepare(&http, &signer).await?;
+        let background = match args.under {
+            Some(under) => {
+                let plan = mix::Plan {
+                    mix: under,
+                    concurrency: args.under_concurrency,
+                    ..plan.clone()
+                };
+                plan.prepare(&http, &signer).await?;
+                Some(plan)
+            }
+            None => None,
+        };
         let deadline = Instant::now() + Duration::from_secs_f64(args.duration);
         let started = Instant::now();
-        let mut tasks = Vec::with_capacity(args.concurrency);
-        for worker in 0..args.concurrency {
-            let (http, signer, plan) = (http.clone(), signer.clone(), plan.clone());
-            tasks.push(tokio::spawn(async move {
-                plan.drive(worker, &http, &signer, deadline).await
-            }));
-        }
-        let mut total = stats::Sample::default();
-        for task in tasks {
-            total.merge(task.await?);
-        }
-        let report = total.report(*mix, started.elapsed());
-        if args.json {
-            println!("{}", report.to_json());
-        } else {
-            println!("{report}");
+        let workers = start(&plan, &http, &signer, deadline, 0);
+        let background = background.map(|under| {
+            (
+                under.mix,
+                start(&under, &http, &signer, deadline, args.concurrency),
+            )
+        });
+        let report = collect(workers).await?.report(*mix, started.elapsed());
+        print(&report, args.json, "");
+        if let Some((under, workers)) = background {
+            let report = collect(workers).await?.report(under, started.elapsed());
+            print(&report, args.json, "  (background)");
         }
     }
     drop(server);
     Ok(())
+}
+
+fn print(report: &stats::Report, json: bool, note: &str) {
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{report}{note}");
+    }
 }

@@ -3,9 +3,10 @@
 // Node SDK benchmark: the SDK's `addCredits` against the guide's hand-written snippet,
 // with `fetch` standing in for axios, sequential and with Promise.all concurrency.
 //
-// Each variant adds 1 credit to users spread over --users, runs for --duration seconds or
-// --count calls (whichever ends first) after --warmup calls, and prints calls/s, p50, p99
-// and the failed calls. Without --base-url it starts its own release server on a free
+// Each variant adds 1 credit to users spread over --users and runs for --duration seconds
+// in all (or --count calls per round), after --warmup calls; the variants take turns in
+// --rounds rounds (default 5) so that a change in machine load hits each alike. It prints
+// calls/s, p50, p99 and the failed calls of each, and the ratios of the competing ones. Without --base-url it starts its own release server on a free
 // loopback port with a temp SQLite database.
 //
 //   bash bench/sdk/setup.sh rust node      # release server + release addon in target/bench-sdk/
@@ -46,7 +47,7 @@ const SOURCE = 'media_bot'
 const ALL = ['guide-fetch', 'sdk', 'guide-fetch-all', 'sdk-all']
 
 function parseArgs(argv) {
-  const args = { duration: 10, count: 100000, warmup: 50, concurrency: 16, users: 10000, variants: ALL.join(','), json: false }
+  const args = { duration: 10, rounds: 5, count: 100000, warmup: 50, concurrency: 16, users: 10000, variants: ALL.join(','), json: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const key = a.replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase())
@@ -129,14 +130,15 @@ function percentile(sorted, q) {
   return sorted[rank - 1]
 }
 
-// Runs `loops` concurrent loops of `call(user) -> Promise<boolean>` (1 = sequential).
-async function measure(name, call, loops, args, nextUser) {
-  for (let i = 0; i < args.warmup; i++) await call(nextUser())
+// Runs `loops` concurrent loops of `call(user) -> Promise<boolean>` (1 = sequential) for
+// `seconds`; returns the raw sample.
+async function measure(name, call, loops, seconds, warmup, args, nextUser) {
+  for (let i = 0; i < warmup; i++) await call(nextUser())
   const latencies = []
   let errors = 0
   let issued = 0
   const started = performance.now()
-  const deadline = started + args.duration * 1000
+  const deadline = started + seconds * 1000
   const loop = async () => {
     while (issued++ < args.count) {
       const t0 = performance.now()
@@ -153,10 +155,15 @@ async function measure(name, call, loops, args, nextUser) {
     }
   }
   await Promise.all(Array.from({ length: loops }, loop))
-  const elapsed = (performance.now() - started) / 1000
-  latencies.sort((a, b) => a - b)
-  return { variant: name, concurrency: loops, calls: latencies.length, calls_per_sec: latencies.length / elapsed,
-    p50_ms: percentile(latencies, 0.5), p99_ms: percentile(latencies, 0.99), errors }
+  return { name, loops, latencies, errors, elapsed: (performance.now() - started) / 1000 }
+}
+
+function summarize(samples) {
+  const latencies = samples.flatMap((s) => s.latencies).sort((a, b) => a - b)
+  const elapsed = samples.reduce((t, s) => t + s.elapsed, 0)
+  return { variant: samples[0].name, concurrency: samples[0].loops, calls: latencies.length,
+    calls_per_sec: latencies.length / elapsed, p50_ms: percentile(latencies, 0.5),
+    p99_ms: percentile(latencies, 0.99), errors: samples.reduce((t, s) => t + s.errors, 0) }
 }
 
 async function main() {
@@ -166,17 +173,25 @@ async function main() {
   const server = args.baseUrl ? { baseUrl: args.baseUrl.replace(/\/$/, ''), stop: () => {} } : await startServer(args.serverBin)
   try {
     API_URL = `${server.baseUrl}/api/credits/sync`
-    console.log(`node_sdk: ${server.baseUrl} duration=${args.duration}s count=${args.count} concurrency=${args.concurrency} ` +
+    console.log(`node_sdk: ${server.baseUrl} duration=${args.duration}s rounds=${args.rounds} count=${args.count} concurrency=${args.concurrency} ` +
       `node=${process.version} addon=${process.env.NAPI_RS_NATIVE_LIBRARY_PATH}`)
     const client = new CreditSyncClient({ baseUrl: server.baseUrl, apiKey: API_KEY, secretKey: SECRET, source: SOURCE })
     let n = 0
     const nextUser = () => 1 + (n++ % args.users)
     const guide = async (u) => (await syncCredits(u, 1, 'bench'))?.success === true
     const sdk = async (u) => (await client.addCredits(u, 1, 'bench')).success === true
+    const samples = Object.fromEntries(variants.map((v) => [v, []]))
+    const rounds = Math.max(1, args.rounds)
+    for (let round = 0; round < rounds; round++) {
+      for (const v of variants) {
+        const call = v.startsWith('sdk') ? sdk : guide
+        samples[v].push(await measure(v, call, v.endsWith('-all') ? args.concurrency : 1, args.duration / rounds,
+          round === 0 ? args.warmup : 0, args, nextUser))
+      }
+    }
     const results = {}
     for (const v of variants) {
-      const call = v.startsWith('sdk') ? sdk : guide
-      const r = await measure(v, call, v.endsWith('-all') ? args.concurrency : 1, args, nextUser)
+      const r = summarize(samples[v])
       results[v] = r
       if (args.json) console.log(JSON.stringify(r))
       else {

@@ -2,9 +2,10 @@
 """Python SDK benchmark: `CreditSyncClient.add_credits` against the guide's hand-written
 `requests` snippet and against `httpx` with keep-alive, sequential and concurrent.
 
-Each variant adds 1 credit to users spread over --users, runs for --duration seconds or
---count calls (whichever ends first) after --warmup calls, and prints calls/s, p50, p99
-and the number of failed calls. Without --base-url it starts its own release server on a
+Each variant adds 1 credit to users spread over --users and runs for --duration seconds in
+all (or --count calls per round), after --warmup calls; the variants take turns in
+--rounds rounds so that a change in machine load hits each alike. It prints calls/s, p50,
+p99 and the number of failed calls of each, and the ratios of the competing ones. Without --base-url it starts its own release server on a
 free loopback port with a temp SQLite database.
 
     bash bench/sdk/setup.sh rust python          # release server + release wheel in target/bench-sdk/venv
@@ -119,6 +120,10 @@ class Result:
             return 0.0
         rank = min(len(self.latencies), max(1, int(-(-len(self.latencies) * q // 1))))
         return self.latencies[rank - 1] * 1000.0
+
+    def merge(self, other: "Result") -> "Result":
+        return Result(self.name, self.latencies + other.latencies, self.errors + other.errors,
+                      self.elapsed + other.elapsed, self.concurrency)
 
     def line(self) -> str:
         return (
@@ -248,8 +253,11 @@ def main() -> int:
     parser.add_argument("--base-url", help="server to use (default: start a release server on a free port)")
     parser.add_argument("--server-bin", help="server binary (default: target/release/credit-sync-server)")
     parser.add_argument("--variants", default=",".join(SEQUENTIAL + CONCURRENT))
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per variant (default 10)")
-    parser.add_argument("--count", type=int, default=100_000, help="max calls per variant (default 100000)")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per variant, all rounds (default 10)")
+    parser.add_argument("--count", type=int, default=100_000, help="max calls per variant and round (default 100000)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="run the variants round-robin in this many rounds of duration/rounds seconds each, so "
+                             "a change in machine load hits every variant alike (default 5)")
     parser.add_argument("--warmup", type=int, default=50, help="untimed calls before each variant")
     parser.add_argument("--concurrency", type=int, default=16, help="threads / coroutines (default 16)")
     parser.add_argument("--users", type=int, default=10_000)
@@ -265,7 +273,7 @@ def main() -> int:
         assert server.base_url is not None
         API_URL = f"{server.base_url}/api/credits/sync"
         print(
-            f"python_sdk: {server.base_url} duration={args.duration}s count={args.count} "
+            f"python_sdk: {server.base_url} duration={args.duration}s rounds={args.rounds} count={args.count} "
             f"concurrency={args.concurrency} python={sys.version.split()[0]} requests={requests.__version__} "
             f"httpx={httpx.__version__} credit_sync_client={credit_sync_client.__version__} native={native}",
             flush=True,
@@ -279,20 +287,25 @@ def main() -> int:
             "sdk": lambda u: ok_sdk(client.add_credits(u, 1, "bench")),
         }
         results: Dict[str, Result] = {}
+        rounds = max(1, args.rounds)
+        slice_ = args.duration / rounds
+        aclient = AsyncCreditSyncClient(server.base_url, API_KEY, SECRET, SOURCE)
+        for round_ in range(rounds):
+            warmup = args.warmup if round_ == 0 else 0
+            for name in variants:
+                if name in SEQUENTIAL:
+                    r = run_sequential(name, calls[name], users, slice_, args.count, warmup)
+                elif name == "requests-guide-threads":
+                    r = run_threads(name, calls["requests-guide"], users, slice_, args.count, warmup,
+                                    args.concurrency)
+                elif name == "sdk-threads":
+                    r = run_threads(name, calls["sdk"], users, slice_, args.count, warmup, args.concurrency)
+                else:
+                    r = asyncio.run(run_async(name, aclient, users, slice_, args.count, warmup, args.concurrency))
+                results[name] = results[name].merge(r) if name in results else r
+        aclient.close()
         for name in variants:
-            if name in SEQUENTIAL:
-                r = run_sequential(name, calls[name], users, args.duration, args.count, args.warmup)
-            elif name == "requests-guide-threads":
-                r = run_threads(name, calls["requests-guide"], users, args.duration, args.count, args.warmup,
-                                args.concurrency)
-            elif name == "sdk-threads":
-                r = run_threads(name, calls["sdk"], users, args.duration, args.count, args.warmup, args.concurrency)
-            else:
-                aclient = AsyncCreditSyncClient(server.base_url, API_KEY, SECRET, SOURCE)
-                r = asyncio.run(run_async(name, aclient, users, args.duration, args.count, args.warmup,
-                                          args.concurrency))
-                aclient.close()
-            results[name] = r
+            r = results[name]
             print(json.dumps(r.as_json()) if args.json else r.line(), flush=True)
         http.close()
         client.close()

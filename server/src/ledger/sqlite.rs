@@ -3,6 +3,7 @@
 //! requests, each in its own savepoint), and a pool of readers serves reads in parallel.
 
 mod group_commit;
+mod raw;
 
 use super::verify::Findings;
 use super::{
@@ -10,9 +11,8 @@ use super::{
     Refusal, User,
 };
 use crate::store::Store;
-use credit_sync::protocol::Code;
-use group_commit::{BoxFuture, GroupCommit, Job, Limits, Step};
-use sqlx::SqliteConnection;
+use group_commit::{GroupCommit, Job, Limits, Step};
+use raw::{Db, Value};
 
 #[derive(Clone)]
 pub struct SqliteLedger {
@@ -161,17 +161,12 @@ struct ApplyOne {
 impl Job for ApplyOne {
     type Output = Outcome;
 
-    fn apply<'c>(
-        &'c mut self,
-        conn: &'c mut SqliteConnection,
-    ) -> BoxFuture<'c, Result<Step<Outcome>, sqlx::Error>> {
-        Box::pin(async move {
-            let outcome = apply_in(conn, &self.actor, &self.change).await?;
-            let keep = outcome.as_ref().is_ok_and(|a| !a.duplicate);
-            Ok(Step {
-                output: outcome,
-                keep,
-            })
+    fn apply(&mut self, db: &mut Db) -> Result<Step<Outcome>, sqlx::Error> {
+        let outcome = apply_in(db, &self.actor, &self.change)?;
+        let keep = outcome.as_ref().is_ok_and(|a| !a.duplicate);
+        Ok(Step {
+            output: outcome,
+            keep,
         })
     }
 }
@@ -191,29 +186,24 @@ impl Job for ApplyBatch {
         self.changes.len().max(1)
     }
 
-    fn apply<'c>(
-        &'c mut self,
-        conn: &'c mut SqliteConnection,
-    ) -> BoxFuture<'c, Result<Step<Vec<Outcome>>, sqlx::Error>> {
-        Box::pin(async move {
-            let mut outcomes = Vec::with_capacity(self.changes.len());
-            for change in &self.changes {
-                let outcome = apply_in(conn, &self.actor, change).await?;
-                let refused = outcome.is_err();
-                outcomes.push(outcome);
-                if self.atomic && refused {
-                    let failed = outcomes.len() - 1;
-                    let refusal = outcomes.pop().expect("the refused outcome");
-                    return Ok(Step {
-                        output: aborted_batch(self.changes.len(), failed, refusal),
-                        keep: false,
-                    });
-                }
+    fn apply(&mut self, db: &mut Db) -> Result<Step<Vec<Outcome>>, sqlx::Error> {
+        let mut outcomes = Vec::with_capacity(self.changes.len());
+        for change in &self.changes {
+            let outcome = apply_in(db, &self.actor, change)?;
+            let refused = outcome.is_err();
+            outcomes.push(outcome);
+            if self.atomic && refused {
+                let failed = outcomes.len() - 1;
+                let refusal = outcomes.pop().expect("the refused outcome");
+                return Ok(Step {
+                    output: aborted_batch(self.changes.len(), failed, refusal),
+                    keep: false,
+                });
             }
-            Ok(Step {
-                output: outcomes,
-                keep: true,
-            })
+        }
+        Ok(Step {
+            output: outcomes,
+            keep: true,
         })
     }
 }
@@ -227,69 +217,60 @@ struct Register {
 impl Job for Register {
     type Output = User;
 
-    fn apply<'c>(
-        &'c mut self,
-        conn: &'c mut SqliteConnection,
-    ) -> BoxFuture<'c, Result<Step<User>, sqlx::Error>> {
-        Box::pin(async move {
-            let telegram_id = self.telegram_id;
-            let nickname = self.nickname.as_deref();
-            let now = now_rfc3339();
-            let created = sqlx::query(
-                "INSERT INTO users (telegram_id, nickname, credits, created_at, updated_at)
-                 VALUES (?, ?, 0, ?, ?) ON CONFLICT (telegram_id) DO NOTHING",
-            )
-            .bind(telegram_id)
-            .bind(nickname)
-            .bind(&now)
-            .bind(&now)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
-                == 1;
-            if !created && nickname.is_some() {
-                sqlx::query("UPDATE users SET nickname = ?, updated_at = ? WHERE telegram_id = ?")
-                    .bind(nickname)
-                    .bind(&now)
-                    .bind(telegram_id)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            let (credits, nickname): (i64, Option<String>) =
-                sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = ?")
-                    .bind(telegram_id)
-                    .fetch_one(&mut *conn)
-                    .await?;
-            Ok(Step {
-                output: User {
-                    telegram_id,
-                    credits,
-                    nickname,
-                    created,
-                },
-                keep: true,
-            })
+    fn apply(&mut self, db: &mut Db) -> Result<Step<User>, sqlx::Error> {
+        let telegram_id = self.telegram_id;
+        let nickname = self.nickname.as_deref();
+        let now = now_rfc3339();
+        let created = db.execute(
+            "INSERT INTO users (telegram_id, nickname, credits, created_at, updated_at)
+             VALUES (?, ?, 0, ?, ?) ON CONFLICT (telegram_id) DO NOTHING",
+            &[
+                Value::Int(telegram_id),
+                Value::OptText(nickname),
+                Value::Text(&now),
+                Value::Text(&now),
+            ],
+        )? == 1;
+        if !created && nickname.is_some() {
+            db.execute(
+                "UPDATE users SET nickname = ?, updated_at = ? WHERE telegram_id = ?",
+                &[
+                    Value::OptText(nickname),
+                    Value::Text(&now),
+                    Value::Int(telegram_id),
+                ],
+            )?;
+        }
+        let (credits, nickname) = db
+            .query(
+                "SELECT credits, nickname FROM users WHERE telegram_id = ?",
+                &[Value::Int(telegram_id)],
+                |row| (row.int(0), row.opt_text(1)),
+            )?
+            .ok_or(sqlx::Error::RowNotFound)?;
+        Ok(Step {
+            output: User {
+                telegram_id,
+                credits,
+                nickname,
+                created,
+            },
+            keep: true,
         })
     }
 }
 
-/// The rules of one change, inside the caller's write transaction. Writes only when it
-/// returns `Ok(Ok(applied))` with `duplicate == false`.
-async fn apply_in(
-    conn: &mut SqliteConnection,
-    actor: &Actor,
-    change: &Change,
-) -> Result<Outcome, sqlx::Error> {
+/// The rules of one change, inside the writer's transaction. Writes only when it returns
+/// `Ok(Ok(applied))` with `duplicate == false`.
+fn apply_in(db: &mut Db, actor: &Actor, change: &Change) -> Result<Outcome, sqlx::Error> {
     // The replay check comes first, so a replayed deduct succeeds whatever the balance is now.
     if let Some(reference) = &change.reference {
-        let original: Option<(i64, i64, i64, String, i64)> = sqlx::query_as(
+        let original = db.query(
             "SELECT id, telegram_id, change, reason, balance_after
              FROM records WHERE source = ? AND external_reference = ?",
-        )
-        .bind(&actor.source)
-        .bind(reference)
-        .fetch_optional(&mut *conn)
-        .await?;
+            &[Value::Text(&actor.source), Value::Text(reference)],
+            |row| (row.int(0), row.int(1), row.int(2), row.text(3), row.int(4)),
+        )?;
         if let Some((record_id, telegram_id, amount, reason, balance_after)) = original {
             return Ok(replay(
                 change,
@@ -302,79 +283,63 @@ async fn apply_in(
         }
     }
 
-    let credits: Option<(i64,)> = sqlx::query_as("SELECT credits FROM users WHERE telegram_id = ?")
-        .bind(change.telegram_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let credits = db.query(
+        "SELECT credits FROM users WHERE telegram_id = ?",
+        &[Value::Int(change.telegram_id)],
+        |row| row.int(0),
+    )?;
     let now = now_rfc3339();
     let credits = match credits {
-        Some((credits,)) => credits,
+        Some(credits) => credits,
         None if change.amount > 0 && actor.auto_register => {
-            sqlx::query(
+            db.execute(
                 "INSERT INTO users (telegram_id, nickname, credits, created_at, updated_at)
                  VALUES (?, NULL, 0, ?, ?)",
-            )
-            .bind(change.telegram_id)
-            .bind(&now)
-            .bind(&now)
-            .execute(&mut *conn)
-            .await?;
+                &[
+                    Value::Int(change.telegram_id),
+                    Value::Text(&now),
+                    Value::Text(&now),
+                ],
+            )?;
             0
         }
-        None => {
-            return Ok(Err(Refusal::new(
-                Code::UserNotFound,
-                format!("user {} is not registered", change.telegram_id),
-            )))
-        }
+        None => return Ok(Err(Refusal::user_not_found(change.telegram_id))),
     };
 
     let Some(balance) = credits.checked_add(change.amount) else {
-        return Ok(Err(Refusal {
-            balance: Some(credits),
-            ..Refusal::new(
-                Code::BalanceOverflow,
-                format!(
-                    "adding {} to the balance {credits} would overflow",
-                    change.amount
-                ),
-            )
-        }));
+        return Ok(Err(Refusal::balance_overflow(credits, change.amount)));
     };
     if balance < 0 {
-        return Ok(Err(Refusal {
-            balance: Some(credits),
-            ..Refusal::new(
-                Code::InsufficientCredits,
-                format!(
-                    "insufficient credits: balance {credits}, deduct {}",
-                    change.amount.unsigned_abs()
-                ),
-            )
-        }));
+        return Ok(Err(Refusal::insufficient(credits, change.amount)));
     }
 
-    sqlx::query("UPDATE users SET credits = ?, updated_at = ? WHERE telegram_id = ?")
-        .bind(balance)
-        .bind(&now)
-        .bind(change.telegram_id)
-        .execute(&mut *conn)
-        .await?;
-    let (record_id,): (i64,) = sqlx::query_as(
-        "INSERT INTO records
-             (telegram_id, source, change, balance_after, reason, external_reference, request_hash, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-    )
-    .bind(change.telegram_id)
-    .bind(&actor.source)
-    .bind(change.amount)
-    .bind(balance)
-    .bind(&change.reason)
-    .bind(&change.reference)
-    .bind(request_hash(&actor.source, change))
-    .bind(&now)
-    .fetch_one(&mut *conn)
-    .await?;
+    db.execute(
+        "UPDATE users SET credits = ?, updated_at = ? WHERE telegram_id = ?",
+        &[
+            Value::Int(balance),
+            Value::Text(&now),
+            Value::Int(change.telegram_id),
+        ],
+    )?;
+    let hash = request_hash(&actor.source, change);
+    let record_id = db
+        .query(
+            "INSERT INTO records
+                 (telegram_id, source, change, balance_after, reason, external_reference, request_hash, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            &[
+                Value::Int(change.telegram_id),
+                Value::Text(&actor.source),
+                Value::Int(change.amount),
+                Value::Int(balance),
+                Value::Text(&change.reason),
+                Value::OptText(change.reference.as_deref()),
+                Value::Text(&hash),
+                Value::Text(&now),
+            ],
+            |row| row.int(0),
+        )?
+        .ok_or(sqlx::Error::RowNotFound)?;
     Ok(Ok(Applied {
         record_id,
         telegram_id: change.telegram_id,

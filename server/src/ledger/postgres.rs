@@ -94,8 +94,18 @@ impl PgLedger {
         detached(async move {
             let (pool, actor, change) = (&pool, &actor, &change);
             retrying(move || async move {
-                let mut tx = pool.begin().await?;
-                match apply_in(&mut tx, actor, change).await? {
+                let mut conn = pool.acquire().await?;
+                // The common case is one statement, atomic on its own.
+                match apply_at_once(&mut conn, actor, change).await {
+                    Ok(Some(applied)) => return Ok(Ok(applied)),
+                    Ok(None) => {}
+                    Err(e) if is_reference_taken(&e) => {}
+                    Err(e) => return Err(e),
+                }
+                // Nothing was written: a replay, a refusal, a new user or a lost race.
+                // The full rules, in a transaction.
+                let mut tx = Connection::begin(&mut *conn).await?;
+                match apply_in(&mut tx, actor, change, false).await? {
                     Attempt::Done(outcome) => {
                         if outcome.as_ref().is_ok_and(|a| !a.duplicate) {
                             tx.commit().await?;
@@ -106,7 +116,6 @@ impl PgLedger {
                     }
                     Attempt::Raced => {
                         tx.rollback().await?;
-                        let mut conn = pool.acquire().await?;
                         replay_after_race(&mut conn, actor, change).await
                     }
                 }
@@ -147,13 +156,13 @@ impl PgLedger {
                     let outcome = if change.reference.is_none() {
                         // Without a reference there is no race to lose, and a refusal
                         // writes nothing: no savepoint needed.
-                        match apply_in(&mut tx, actor, change).await? {
+                        match apply_in(&mut tx, actor, change, true).await? {
                             Attempt::Done(outcome) => outcome,
                             Attempt::Raced => unreachable!("a change without a reference"),
                         }
                     } else {
                         let mut item = (*tx).begin().await?;
-                        match apply_in(&mut item, actor, change).await? {
+                        match apply_in(&mut item, actor, change, true).await? {
                             Attempt::Done(outcome) => {
                                 item.commit().await?;
                                 outcome
@@ -323,6 +332,13 @@ where
     }
 }
 
+/// The record insert hit the unique `(source, external_reference)`: another change with
+/// this reference committed first.
+fn is_reference_taken(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|e| e.constraint() == Some("records_source_reference"))
+}
+
 /// `40001` serialization_failure, `40P01` deadlock_detected: safe to run again.
 fn is_retryable(e: &sqlx::Error) -> bool {
     e.as_database_error()
@@ -381,13 +397,91 @@ async fn replay_after_race(
     })
 }
 
+/// The common case in one statement: a known user (or an add that may register one), a
+/// reference not seen before, and the balance allows it. Returns `None` when nothing was written for any other reason, and
+/// a unique violation ([`is_reference_taken`]) when a twin committed the reference first
+/// (the statement then wrote nothing either).
+async fn apply_at_once(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    change: &Change,
+) -> Result<Option<Applied>, sqlx::Error> {
+    let statement = if change.amount > 0 && actor.auto_register {
+        // An unknown user is registered with this add, as on SQLite.
+        "WITH changed AS (
+             INSERT INTO users AS u (telegram_id, credits)
+             SELECT $1, $3
+             WHERE NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
+             ON CONFLICT (telegram_id) DO UPDATE
+                 SET credits = u.credits + EXCLUDED.credits, updated_at = now()
+                 WHERE u.credits <= 9223372036854775807 - EXCLUDED.credits
+             RETURNING u.credits)
+         INSERT INTO records
+             (telegram_id, source, change, balance_after, reason, external_reference, request_hash)
+         SELECT $1, $2, $5, credits, $6, $4, $7 FROM changed
+         RETURNING id, balance_after"
+    } else if change.amount > 0 {
+        "WITH changed AS (
+             UPDATE users SET credits = credits + $3, updated_at = now()
+             WHERE telegram_id = $1 AND credits <= 9223372036854775807 - $3
+               AND NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
+             RETURNING credits)
+         INSERT INTO records
+             (telegram_id, source, change, balance_after, reason, external_reference, request_hash)
+         SELECT $1, $2, $5, credits, $6, $4, $7 FROM changed
+         RETURNING id, balance_after"
+    } else {
+        "WITH changed AS (
+             UPDATE users SET credits = credits - $3, updated_at = now()
+             WHERE telegram_id = $1 AND credits >= $3
+               AND NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
+             RETURNING credits)
+         INSERT INTO records
+             (telegram_id, source, change, balance_after, reason, external_reference, request_hash)
+         SELECT $1, $2, $5, credits, $6, $4, $7 FROM changed
+         RETURNING id, balance_after"
+    };
+    let magnitude = if change.amount > 0 {
+        change.amount
+    } else {
+        change.amount.checked_neg().unwrap_or(i64::MAX)
+    };
+    let row: Option<(i64, i64)> = sqlx::query_as(statement)
+        .bind(change.telegram_id)
+        .bind(&actor.source)
+        .bind(magnitude)
+        .bind(&change.reference)
+        .bind(change.amount)
+        .bind(&change.reason)
+        .bind(request_hash(&actor.source, change))
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.map(|(record_id, balance)| Applied {
+        record_id,
+        telegram_id: change.telegram_id,
+        change: change.amount,
+        balance,
+        duplicate: false,
+    }))
+}
+
 /// The rules of one change, inside the caller's transaction (or savepoint). Writes only
-/// when it returns `Done(Ok(applied))` with `duplicate == false`, or `Raced`.
+/// when it returns `Done(Ok(applied))` with `duplicate == false`, or `Raced`. With
+/// `at_once`, tries [`apply_at_once`] first.
 async fn apply_in(
     conn: &mut PgConnection,
     actor: &Actor,
     change: &Change,
+    at_once: bool,
 ) -> Result<Attempt, sqlx::Error> {
+    if at_once {
+        match apply_at_once(&mut *conn, actor, change).await {
+            Ok(Some(applied)) => return Ok(Attempt::Done(Ok(applied))),
+            Ok(None) => {}
+            Err(e) if is_reference_taken(&e) => return Ok(Attempt::Raced),
+            Err(e) => return Err(e),
+        }
+    }
     // The replay check comes first, so a replayed deduct succeeds whatever the balance is now.
     if let Some(outcome) = find_original(&mut *conn, actor, change).await? {
         return Ok(Attempt::Done(outcome));

@@ -131,6 +131,35 @@ async fn failures_in_a_burst_never_undo_their_neighbours() {
         }
     }
     assert_verified(&server);
+    if !server.is_postgres() {
+        assert_requests_shared_commits(&server).await;
+    }
+}
+
+/// SQLite's `/metrics` shows the group commits, and at least one carried several requests.
+async fn assert_requests_shared_commits(server: &Server) {
+    let text = server
+        .admin()
+        .http
+        .get(format!("{}{}", server.url, paths::METRICS))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    let commits = value("credit_sync_group_commit_size_count ");
+    let requests = value("credit_sync_group_commit_size_sum ");
+    assert!(
+        commits > 0 && requests > commits,
+        "{requests} requests in {commits} commits"
+    );
+    assert_eq!(value("credit_sync_group_commit_failures_total "), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -177,6 +177,14 @@ impl Ledger {
         dispatch!(self, db => db.ping().await)
     }
 
+    /// The backend's own Prometheus lines (SQLite: the group-commit sizes).
+    pub fn backend_metrics(&self, out: &mut String) {
+        match &self.backend {
+            Backend::Sqlite(db) => db.group_commit_metrics(out),
+            Backend::Postgres(_) => {}
+        }
+    }
+
     /// Applies one change atomically: checked, balance and record written together.
     pub async fn apply(&self, actor: Actor, change: Change) -> Result<Outcome, sqlx::Error> {
         dispatch!(self, db => db.apply(actor, change).await)

@@ -44,7 +44,6 @@ impl SqliteLedger {
     }
 
     /// Group-commit counters, for `/metrics`.
-    #[allow(dead_code)]
     pub fn group_commit_metrics(&self, out: &mut String) {
         self.writes.stats().render(out);
     }

@@ -12,12 +12,14 @@ pub(super) async fn healthz(State(app): State<AppState>) -> Result<Response, Api
 }
 
 pub(super) async fn metrics_text(State(app): State<AppState>) -> Response {
+    let mut text = app.metrics.render();
+    app.ledger.backend_metrics(&mut text);
     let mut response = (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         )],
-        app.metrics.render(),
+        text,
     )
         .into_response();
     response.extensions_mut().insert(Code::Ok);

@@ -1,11 +1,12 @@
 //! The PostgreSQL backend, for several stateless server processes sharing one database.
 //!
 //! Every promise rests on the database, never on this process: a deduct is one
-//! `UPDATE ... WHERE credits >= $n RETURNING credits` (backed by `CHECK (credits >= 0)`), and
-//! a reference applies once because the record's `INSERT ... ON CONFLICT (source,
-//! external_reference) DO NOTHING` waits for any other transaction holding that reference
-//! and then either inserts or finds it taken: the loser rolls its change back and answers
-//! with the replay of the winner's record. Transactions run at READ COMMITTED; serialization
+//! `UPDATE ... WHERE credits >= $n RETURNING credits` (backed by `CHECK (credits >= 0)`), in
+//! the common case together with the record's INSERT in one statement; and a reference
+//! applies once because `UNIQUE (source, external_reference)` (a unique violation, or
+//! `ON CONFLICT ... DO NOTHING` in the full path) waits for any other transaction holding
+//! that reference and then either inserts or finds it taken: the loser rolls its change
+//! back and answers with the replay of the winner's record. Transactions run at READ COMMITTED; serialization
 //! failures and deadlocks (40001, 40P01) are retried here and never reach a client.
 
 use super::verify::Findings;
@@ -15,7 +16,7 @@ use super::{
 };
 use crate::store::redact;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::Connection;
+use sqlx::{ConnectOptions, Connection};
 use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
@@ -53,12 +54,17 @@ impl PgLedger {
             .map_err(|_| format!("invalid database url {:?}", redact(url)))?
             // No NOTICEs ("relation ... already exists, skipping") in the server's log.
             .options([("client_min_messages", "warning")]);
+        // One direct connection first: an unreachable database fails at once, rather than
+        // after the pool's acquire timeout.
+        let probe = options
+            .connect()
+            .await
+            .map_err(|e| format!("cannot open database {}: {e}", redact(url)))?;
+        let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(|e| format!("cannot open database {}: {e}", redact(url)))?;
+            .connect_lazy_with(options);
         if !create {
             let (exists,): (bool,) = sqlx::query_as("SELECT to_regclass('records') IS NOT NULL")
                 .fetch_one(&pool)
@@ -575,4 +581,82 @@ async fn apply_in(
         balance,
         duplicate: false,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[derive(Debug)]
+    struct Failure(&'static str);
+
+    impl std::fmt::Display for Failure {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "failure {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Failure {}
+
+    impl sqlx::error::DatabaseError for Failure {
+        fn message(&self) -> &str {
+            "failure"
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn failure(code: &'static str) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(Failure(code)))
+    }
+
+    #[tokio::test]
+    async fn serialization_failures_and_deadlocks_are_retried_other_errors_are_not() {
+        for code in ["40001", "40P01"] {
+            let calls = AtomicU32::new(0);
+            let result = retrying(|| async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0..3 => Err(failure(code)),
+                    _ => Ok(7),
+                }
+            })
+            .await;
+            assert_eq!(result.unwrap(), 7);
+            assert_eq!(calls.load(Ordering::SeqCst), 4);
+        }
+        let calls = AtomicU32::new(0);
+        let result: Result<(), _> = retrying(|| async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err(failure("23505"))
+        })
+        .await;
+        assert!(result.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn unreachable_databases_are_reported_without_the_password() {
+        let message = match PgLedger::open("postgres://u:hunter2@127.0.0.1:1/db", true).await {
+            Err(message) => message,
+            Ok(_) => panic!("nothing listens on port 1"),
+        };
+        assert!(message.contains("<redacted>"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        assert!(is_postgres_url("postgresql://h/db") && !is_postgres_url("sqlite://x.db"));
+    }
 }

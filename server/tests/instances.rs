@@ -94,3 +94,29 @@ async fn one_reference_raced_across_two_processes_applies_once() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[tokio::test]
+async fn instances_starting_together_on_a_fresh_database_all_come_up() {
+    if postgres_url().is_none() {
+        eprintln!("skipped: PostgreSQL only");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::new(dir.path());
+    // The migrations run under an advisory lock: exactly one instance applies them.
+    let servers: Vec<Server> = std::thread::scope(|scope| {
+        let starting: Vec<_> = (0..3)
+            .map(|_| {
+                scope.spawn(|| {
+                    Server::start_on(tempfile::tempdir().unwrap(), &database.url, |toml| toml)
+                })
+            })
+            .collect();
+        starting.into_iter().map(|s| s.join().unwrap()).collect()
+    });
+    for (i, server) in servers.iter().enumerate() {
+        server.admin().get("/healthz").await.expect_ok();
+        server.admin().fund(600, 1 + i as i64).await;
+    }
+    assert_eq!(servers[0].admin().balance(600).await, Some(6));
+}

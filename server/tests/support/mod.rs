@@ -274,7 +274,7 @@ impl Server {
         Server::start_on(tempfile::tempdir().unwrap(), &self.database, |toml| toml)
     }
 
-    fn start_on(
+    pub fn start_on(
         dir: tempfile::TempDir,
         database: &str,
         edit: impl FnOnce(String) -> String,

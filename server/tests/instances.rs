@@ -120,3 +120,26 @@ async fn instances_starting_together_on_a_fresh_database_all_come_up() {
     }
     assert_eq!(servers[0].admin().balance(600).await, Some(6));
 }
+
+#[tokio::test]
+async fn healthz_answers_at_once_when_the_database_is_gone() {
+    let server = Server::start();
+    if !server.is_postgres() {
+        eprintln!("skipped: PostgreSQL only");
+        return;
+    }
+    server.admin().get("/healthz").await.expect_ok();
+    let name = server.database.rsplit('/').next().unwrap().to_string();
+    let dropped = raw_execute(
+        &postgres_url().unwrap(),
+        &[&format!("DROP DATABASE {name} WITH (FORCE)")],
+    );
+    assert_eq!(dropped[0], Ok(0));
+    let started = std::time::Instant::now();
+    server
+        .admin()
+        .get("/healthz")
+        .await
+        .expect_error(503, "service_unavailable");
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+}

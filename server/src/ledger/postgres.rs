@@ -24,7 +24,9 @@ use std::time::Duration;
 /// Connections per server process (several processes may share the database).
 const MAX_CONNECTIONS: u32 = 16;
 /// Long enough for a queue of thousands of writes on one hot user.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The health check's bound.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// Attempts of one transaction that keeps hitting serialization failures or deadlocks.
 const MAX_ATTEMPTS: u32 = 50;
 
@@ -90,8 +92,12 @@ impl PgLedger {
         self.pool.close().await;
     }
 
+    /// A trivial query, answered within [`PING_TIMEOUT`] (a load balancer's health check
+    /// must not hang while the database is unreachable).
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        tokio::time::timeout(PING_TIMEOUT, sqlx::query("SELECT 1").execute(&self.pool))
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)??;
         Ok(())
     }
 

@@ -56,10 +56,10 @@ report="$(tail -n 1 "$dir/bench.out")"
 requests="$(printf '%s' "$report" | sed -E 's/.*"requests":([0-9]+).*/\1/')"
 if [ "$record" = 1 ]; then
   perf report -i "$dir/perf.data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null \
-    | grep -E '^ +[0-9]+\.[0-9]+%' | sed -E 's/[[:space:]]+$//' | cut -c1-140 | head -30
+    | grep -E '^ +[0-9]+\.[0-9]+%' | sed -E 's/[[:space:]]+$//' | cut -c1-140 | head -30 || true
   echo "--- by thread"
   perf report -i "$dir/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null \
-    | grep -E '^ +[0-9]+\.[0-9]+%' | sed -E 's/[[:space:]]+$//' | head -10
+    | grep -E '^ +[0-9]+\.[0-9]+%' | sed -E 's/[[:space:]]+$//' | head -10 || true
 else
   cat "$dir/stat.txt"
   awk -v n="$requests" '/task-clock/ { gsub(",", "", $1); printf "server CPU per request: %.1f us\n", $1 * 1000 / n }

@@ -31,7 +31,9 @@ for part in "${parts[@]}"; do
         "$out"/wheels/credit_sync_client-*.whl
       ;;
     node)
-      (cd bindings-node && { [ -d node_modules/@napi-rs/cli ] || npm ci --no-audit --no-fund --loglevel=error; })
+      # index.js loads the generated native.js, which only `napi build` writes: build once if it is missing.
+      (cd bindings-node && { [ -d node_modules/@napi-rs/cli ] || npm ci --no-audit --no-fund --loglevel=error; } \
+        && { [ -f native.js ] || npm run --silent build; })
       # napi build writes the addon into bindings-node/ (where the tests' debug build also goes):
       # build it from cargo directly and keep a private copy instead.
       cargo build --release -p credit-sync-node

@@ -226,28 +226,24 @@ async fn writer(
         let size = group.len();
         // On its own task so that a panic in one write's code fails its group (the dropped
         // replies answer with an error, the dropped transaction rolls back), not the writer.
-        let committed = tokio::spawn(commit_group(pool.clone(), group)).await;
-        match committed {
-            Ok(committed) => stats.observe(size, committed),
-            Err(e) => {
-                tracing::error!(error = %e, size, "a group commit task failed; its writes were not applied");
-                stats.observe(size, false);
-            }
+        let committed = tokio::spawn(commit_group(pool.clone(), group, stats.clone())).await;
+        if let Err(e) = committed {
+            tracing::error!(error = %e, size, "a group commit task failed; its writes were not applied");
+            stats.observe(size, false);
         }
     }
 }
 
-/// Applies `group` in one transaction and answers every write. Returns whether it committed.
-async fn commit_group(pool: SqlitePool, mut group: Vec<Box<dyn Queued>>) -> bool {
+/// Applies `group` in one transaction, counts it, then answers every write.
+async fn commit_group(pool: SqlitePool, mut group: Vec<Box<dyn Queued>>, stats: Arc<Stats>) {
     let result = apply_group(&pool, &mut group).await;
     if let Err(e) = &result {
         tracing::error!(error = %e, size = group.len(), "group commit failed; no write of the group was acknowledged");
     }
-    let committed = result.is_ok();
+    stats.observe(group.len(), result.is_ok());
     for queued in group {
         queued.answer(result.as_ref().map(|_| ()));
     }
-    committed
 }
 
 /// Locks the write connection and applies the group on this thread: one statement costs

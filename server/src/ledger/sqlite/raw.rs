@@ -200,3 +200,82 @@ impl Drop for Db {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use std::str::FromStr;
+
+    #[tokio::test]
+    async fn binds_reads_and_never_leaves_a_transaction_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/raw.db", dir.path().display());
+        let options = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let mut conn = pool.acquire().await.unwrap();
+        {
+            let mut locked = conn.lock_handle().await.unwrap();
+            // SAFETY: the handle stays locked for the whole block.
+            let mut db = unsafe { Db::new(locked.as_raw_handle()) };
+            let insert = "INSERT INTO t (id, name) VALUES (?, ?)";
+            assert_eq!(
+                db.execute(insert, &[Value::Int(1), Value::Text("ä'b")])
+                    .unwrap(),
+                1
+            );
+            assert_eq!(
+                db.execute(insert, &[Value::Int(2), Value::OptText(None)])
+                    .unwrap(),
+                1
+            );
+            let select = "SELECT id, name FROM t WHERE id = ?";
+            assert_eq!(
+                db.query(select, &[Value::Int(1)], |r| (r.int(0), r.opt_text(1)))
+                    .unwrap(),
+                Some((1, Some("ä'b".to_string())))
+            );
+            assert_eq!(
+                db.query(select, &[Value::Int(2)], |r| r.opt_text(1))
+                    .unwrap(),
+                Some(None)
+            );
+            assert_eq!(
+                db.query(select, &[Value::Int(3)], |r| r.int(0)).unwrap(),
+                None
+            );
+            // A constraint error is an error, and the statement stays usable.
+            let err = db
+                .execute(insert, &[Value::Int(1), Value::Text("again")])
+                .unwrap_err();
+            assert!(err.to_string().contains("UNIQUE"), "{err}");
+            assert!(db.exec("NOT SQL").is_err());
+            // Dropped inside a transaction (as after a panic): rolled back.
+            db.exec("BEGIN IMMEDIATE").unwrap();
+            db.execute(insert, &[Value::Int(3), Value::Text("gone")])
+                .unwrap();
+            assert!(db.in_transaction());
+        }
+        drop(conn);
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM t")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(count, 2);
+        // The connection is usable by sqlx again, outside any transaction.
+        sqlx::query("INSERT INTO t (id, name) VALUES (4, 'x')")
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+}

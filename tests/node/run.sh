@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Node test entry point (docs/TEAM.md): installs the npm packages and builds the
+# Node test entry point (called by scripts/test-all.sh): installs the npm packages and builds the
 # addon (debug) in bindings-node/, builds the server if needed, checks the binding
 # crate (fmt, clippy), type-checks the TypeScript example with `tsc --noEmit --strict`,
 # then runs `node --test tests/node/` against the real server binary.

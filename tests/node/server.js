@@ -1,6 +1,6 @@
 'use strict'
 // Starts the real credit-sync-server on a free port with a temporary SQLite
-// database (the contract in docs/TEAM.md) and stops it after the tests.
+// database (the contract in docs/server.md) and stops it after the tests.
 
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')

@@ -1,5 +1,5 @@
 """Starts the real credit-sync server for the suite: port 0, a temporary SQLite
-database, and the guide's credentials (see docs/TEAM.md for the contract)."""
+database, and the guide's credentials (see docs/server.md for the contract)."""
 
 import os
 import pathlib

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// The line the server prints on stdout once it is bound (docs/TEAM.md).
+/// The line the server prints on stdout once it is bound (docs/server.md).
 const LISTENING: &str = "credit-sync-server listening on ";
 /// How long a start may take before the test fails (a debug build on a busy 2-core box).
 const START_TIMEOUT: Duration = Duration::from_secs(30);

@@ -9,15 +9,14 @@ profile="${1:-release}"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q "maturin>=1.8,<2" pytest requests httpx mypy
+.venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9,<2" pytest requests httpx mypy
 
 wheels="target/wheels-$profile"
 rm -rf "$wheels"
 if [ "$profile" = release ]; then
-  .venv/bin/maturin build -q --release -m bindings-python/Cargo.toml -o "$wheels"
+  .venv/bin/maturin build -q --release -m bindings-python/Cargo.toml --interpreter .venv/bin/python -o "$wheels"
 else
-  .venv/bin/maturin build -q --profile dev -m bindings-python/Cargo.toml -o "$wheels"
+  .venv/bin/maturin build -q --profile dev -m bindings-python/Cargo.toml --interpreter .venv/bin/python -o "$wheels"
 fi
-.venv/bin/python -m pip install -q --force-reinstall --no-deps "$wheels"/credit_sync_client-*.whl
+.venv/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps "$wheels"/credit_sync_client-*.whl
 echo "installed $(ls "$wheels"/credit_sync_client-*.whl) into .venv"

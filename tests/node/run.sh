@@ -9,15 +9,7 @@ cd "$(dirname "$0")/../.."
 step() { printf '\n==> %s\n' "$*"; }
 
 step "npm packages and the addon (debug build)"
-(
-  cd bindings-node
-  if [ -f package-lock.json ]; then
-    npm ci --no-audit --no-fund --loglevel=error
-  else
-    npm install --no-audit --no-fund --loglevel=error
-  fi
-  npx napi build --platform --js native.js --dts native.d.ts
-)
+bash scripts/install-node.sh dev
 
 if [ -z "${CREDIT_SYNC_SERVER_BIN:-}" ]; then
   server_bin="${CARGO_TARGET_DIR:-target}/debug/credit-sync-server"

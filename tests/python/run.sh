@@ -8,24 +8,13 @@ root="$PWD"
 
 step() { printf '==> %s\n' "$*"; }
 
-if [ ! -x .venv/bin/python ]; then
-  step "create .venv"
-  python3 -m venv .venv
-fi
+step "build the wheel (abi3, dev profile) and install it into .venv with the test tools"
+bash scripts/install-python.sh dev
 py="$root/.venv/bin/python"
-step "install test tools"
-"$py" -m pip install --quiet --disable-pip-version-check "maturin>=1.9,<2" pytest requests httpx mypy
 
 step "lint the binding crate"
 cargo fmt -p credit-sync-python --check
 cargo clippy -p credit-sync-python --all-targets -- -D warnings
-
-step "build the wheel (abi3, dev profile)"
-wheels="$root/target/python-wheels"
-rm -rf "$wheels"
-"$root/.venv/bin/maturin" build --quiet --profile dev --manifest-path bindings-python/Cargo.toml \
-  --interpreter "$py" --out "$wheels"
-"$py" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheels"/credit_sync_client-*.whl
 
 if [ -z "${CREDIT_SYNC_SERVER_BIN:-}" ]; then
   export CREDIT_SYNC_SERVER_BIN="$root/target/debug/credit-sync-server"

@@ -1,13 +1,12 @@
 //! Test support shared by the SDK's integration tests: the real server binary on a
-//! free port with a temp-dir SQLite database, client configs for its sources, and a
+//! free port with a temp-dir SQLite database (through the workspace's test harness,
+//! `credit-sync-testkit`), client configs for its sources, and a scripted
 //! fault-injection TCP proxy that breaks connections on cue.
 #![allow(dead_code)]
 
 use credit_sync::{Backoff, Config};
+use credit_sync_testkit::{self as testkit, ServerConfig, Source};
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -28,112 +27,31 @@ pub const LIMITED_SECRET: &str = "limited-bot-secret";
 /// The server's `max_amount` in these tests.
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
 
-/// The server binary: `$CREDIT_SYNC_SERVER_BIN`, or `target/debug/credit-sync-server`.
-pub fn server_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("CREDIT_SYNC_SERVER_BIN") {
-        return PathBuf::from(p);
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    target.join("debug").join("credit-sync-server")
-}
-
-/// A running `credit-sync-server serve`; killed on drop.
+/// A running `credit-sync-server serve` (the shared test harness, `credit-sync-testkit`)
+/// with the three sources above; killed on drop.
 pub struct Server {
-    child: Child,
+    inner: testkit::Server,
     pub base_url: String,
-    dir: tempfile::TempDir,
 }
 
 impl Server {
     pub fn start() -> Server {
-        let bin = server_bin();
-        assert!(
-            bin.exists(),
-            "the credit-sync server binary is missing at {}: build it with \
-             `cargo build -p credit-sync-server` (or set CREDIT_SYNC_SERVER_BIN)",
-            bin.display()
-        );
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = dir.path().join("credit-sync.db");
-        let config = format!(
-            r#"listen = "127.0.0.1:0"
-database = "sqlite://{db}"
-timestamp_tolerance_secs = 300
-max_amount = {MAX_AMOUNT}
-
-[[sources]]
-name = "{SOURCE}"
-api_key = "{API_KEY}"
-secret = "{SECRET}"
-permissions = ["read", "write", "admin"]
-auto_register = true
-
-[[sources]]
-name = "{PLAIN_SOURCE}"
-api_key = "{PLAIN_API_KEY}"
-secret = "{PLAIN_SECRET}"
-auto_register = false
-
-[[sources]]
-name = "{LIMITED_SOURCE}"
-api_key = "{LIMITED_API_KEY}"
-secret = "{LIMITED_SECRET}"
-rate_limit_per_sec = 1
-"#,
-            db = db.display()
-        );
-        let config_path = dir.path().join("server.toml");
-        std::fs::write(&config_path, config).expect("write config");
-        let log_path = dir.path().join("server.log");
-        let log = std::fs::File::create(&log_path).expect("log file");
-        let mut child = Command::new(&bin)
-            .arg("serve")
-            .arg("--config")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Some(Ok(line)) = lines.next() {
-                if let Some(url) = line.split("listening on ").nth(1) {
-                    let _ = tx.send(url.trim().to_string());
-                    break;
-                }
-            }
-            // Keep draining so the server never blocks on a full pipe.
-            for _ in lines {}
-        });
-        let base_url = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(url) => url,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let mut log = String::new();
-                let _ = std::fs::File::open(&log_path).and_then(|mut f| f.read_to_string(&mut log));
-                panic!("the server did not print its listening line; its log:\n{log}");
-            }
-        };
+        let config = ServerConfig::new(vec![
+            Source::new(SOURCE, API_KEY, SECRET).admin(),
+            Source::new(PLAIN_SOURCE, PLAIN_API_KEY, PLAIN_SECRET).auto_register(false),
+            Source::new(LIMITED_SOURCE, LIMITED_API_KEY, LIMITED_SECRET).rate_limit_per_sec(1),
+        ])
+        .max_amount(MAX_AMOUNT);
+        let inner = testkit::Server::start(config);
         Server {
-            child,
-            base_url,
-            dir,
+            base_url: inner.base_url(),
+            inner,
         }
     }
 
     /// `host:port` of the server, for the proxy.
     pub fn addr(&self) -> String {
-        self.base_url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string()
+        self.inner.addr().to_string()
     }
 
     /// A config for `media_bot` at `base_url`, with a fast backoff so retry tests are quick.
@@ -181,7 +99,7 @@ rate_limit_per_sec = 1
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+        self.inner.stderr_log()
     }
 }
 
@@ -191,13 +109,6 @@ fn fast(b: credit_sync::ConfigBuilder) -> credit_sync::ConfigBuilder {
         factor: 2.0,
         cap: Duration::from_millis(200),
     })
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A fresh telegram id per call, so tests sharing a server never share users.

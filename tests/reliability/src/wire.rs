@@ -109,13 +109,27 @@ impl Wire {
     /// A JSON POST with this source's API key and a v2 signature over the exact bytes.
     pub async fn post_v2_bytes(&self, path: &str, body: Vec<u8>) -> Reply {
         let sig = signature::v2_header(&self.secret, now(), "POST", path, &body);
+        self.send_signed("POST", path, &sig, "application/json", body)
+            .await
+    }
+
+    /// Sends `body` with this source's API key and exactly the `X-Signature` value and
+    /// content type given (hostile-input tests forge either).
+    pub async fn send_signed(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        signature: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
         self.send(
-            "POST",
-            path,
+            method,
+            path_and_query,
             &[
                 (headers::API_KEY, &self.api_key),
-                (headers::SIGNATURE, &sig),
-                ("content-type", "application/json"),
+                (headers::SIGNATURE, signature),
+                ("content-type", content_type),
             ],
             body,
         )

@@ -267,18 +267,8 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     .unwrap();
     let sig = signature::v2_header(&media.secret, ts - tol - 5, "POST", paths::SYNC, &bytes);
     let r = w
-        .send(
-            "POST",
-            paths::SYNC,
-            &[
-                (headers::API_KEY, &media.api_key),
-                (headers::SIGNATURE, &sig),
-                ("content-type", "application/json"),
-            ],
-            bytes,
-        )
-        .await
-        .unwrap();
+        .send_signed("POST", paths::SYNC, &sig, "application/json", bytes)
+        .await;
     t.expect(
         "v2 signature past the window",
         r,
@@ -300,18 +290,8 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     .unwrap();
     let sig = signature::v2_header(&media.secret, ts, "POST", paths::SYNC, &signed);
     let r = w
-        .send(
-            "POST",
-            paths::SYNC,
-            &[
-                (headers::API_KEY, &media.api_key),
-                (headers::SIGNATURE, &sig),
-                ("content-type", "application/json"),
-            ],
-            sent.clone(),
-        )
-        .await
-        .unwrap();
+        .send_signed("POST", paths::SYNC, &sig, "application/json", sent.clone())
+        .await;
     t.expect(
         "tampered body under a v2 signature",
         r,
@@ -321,18 +301,8 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     .await;
     let sig = signature::v2_header(&media.secret, ts, "POST", paths::BATCH, &sent);
     let r = w
-        .send(
-            "POST",
-            paths::SYNC,
-            &[
-                (headers::API_KEY, &media.api_key),
-                (headers::SIGNATURE, &sig),
-                ("content-type", "application/json"),
-            ],
-            sent.clone(),
-        )
-        .await
-        .unwrap();
+        .send_signed("POST", paths::SYNC, &sig, "application/json", sent.clone())
+        .await;
     t.expect("v2 signature for another path", r, 401, "invalid_signature")
         .await;
     let sig = signature::v2_header(&media.secret, ts, "GET", &paths::balance(FUNDED + 1), b"");
@@ -450,18 +420,8 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     .await;
     let sig = signature::v2_header(&media.secret, ts, "POST", paths::SYNC, &sent);
     let r = w
-        .send(
-            "POST",
-            paths::SYNC,
-            &[
-                (headers::API_KEY, &media.api_key),
-                (headers::SIGNATURE, &sig),
-                ("content-type", "text/plain"),
-            ],
-            sent.clone(),
-        )
-        .await
-        .unwrap();
+        .send_signed("POST", paths::SYNC, &sig, "text/plain", sent.clone())
+        .await;
     t.expect("wrong content type", r, 415, "unsupported_media_type")
         .await;
     let r = w
@@ -479,18 +439,14 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     t.expect("no content type", r, 415, "unsupported_media_type")
         .await;
     let r = w
-        .send(
+        .send_signed(
             "POST",
             paths::SYNC,
-            &[
-                (headers::API_KEY, &media.api_key),
-                (headers::SIGNATURE, &sig),
-                ("content-type", "application/x-www-form-urlencoded"),
-            ],
+            &sig,
+            "application/x-www-form-urlencoded",
             sent.clone(),
         )
-        .await
-        .unwrap();
+        .await;
     t.expect("form content type", r, 415, "unsupported_media_type")
         .await;
 

@@ -53,6 +53,8 @@ export interface BatchItem {
 export type ErrorCode =
   | 'unauthorized'
   | 'invalid_signature'
+  | 'signature_reused'
+  | 'signature_scheme_refused'
   | 'timestamp_out_of_window'
   | 'source_mismatch'
   | 'forbidden'
@@ -88,7 +90,7 @@ export type ErrorCode =
 export declare class CreditSyncError extends Error {
   code: ErrorCode
 }
-/** `unauthorized`, `invalid_signature`, `source_mismatch`, `forbidden`. */
+/** `unauthorized`, `invalid_signature`, `signature_reused`, `signature_scheme_refused`, `source_mismatch`, `forbidden`. */
 export declare class AuthenticationError extends CreditSyncError {}
 /** `timestamp_out_of_window`. */
 export declare class TimestampError extends AuthenticationError {

@@ -7,7 +7,7 @@ const native = require('./native.js')
 
 /** Base class of every error the client raises; `.code` is the protocol's stable string. */
 class CreditSyncError extends Error {}
-/** `unauthorized`, `invalid_signature`, `source_mismatch`, `forbidden`. */
+/** `unauthorized`, `invalid_signature`, `signature_reused`, `signature_scheme_refused`, `source_mismatch`, `forbidden`. */
 class AuthenticationError extends CreditSyncError {}
 /** `timestamp_out_of_window`: the clock is off even after one corrected retry; see `.serverTime`. */
 class TimestampError extends AuthenticationError {}
@@ -33,6 +33,8 @@ class ClientClosedError extends CreditSyncError {}
 const classes = {
   unauthorized: AuthenticationError,
   invalid_signature: AuthenticationError,
+  signature_reused: AuthenticationError,
+  signature_scheme_refused: AuthenticationError,
   source_mismatch: AuthenticationError,
   forbidden: AuthenticationError,
   timestamp_out_of_window: TimestampError,

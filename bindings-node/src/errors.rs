@@ -18,7 +18,7 @@ const INVALID_ARGUMENT: &str = "invalid_argument";
 /// | `InsufficientCredits` | `insufficient_credits` | `balance` |
 /// | `ReferenceConflict` | `reference_conflict` | `fields` |
 /// | `UserNotFound` | `user_not_found` | |
-/// | `Authentication` | `unauthorized`, `invalid_signature`, `source_mismatch`, `forbidden` | |
+/// | `Authentication` | `unauthorized`, `invalid_signature`, `signature_reused`, `signature_scheme_refused`, `source_mismatch`, `forbidden` | |
 /// | `Timestamp` | `timestamp_out_of_window` | `serverTime` |
 /// | `Validation` | `invalid_*`, `missing_field`, `amount_too_large`, ... | `field` |
 /// | `RateLimited` | `rate_limited` | `retryAfterMs` |

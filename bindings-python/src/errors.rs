@@ -19,7 +19,7 @@ create_exception!(
     credit_sync_client,
     AuthenticationError,
     CreditSyncError,
-    "Wrong API key, signature, source or permission (`unauthorized`, `invalid_signature`, `source_mismatch`, `forbidden`)."
+    "Wrong API key, signature, source or permission (`unauthorized`, `invalid_signature`, `signature_reused`, `signature_scheme_refused`, `source_mismatch`, `forbidden`)."
 );
 create_exception!(
     credit_sync_client,

@@ -30,8 +30,9 @@ pub enum Error {
     #[error("{message}")]
     UserNotFound { message: String },
 
-    /// `unauthorized`, `invalid_signature`, `source_mismatch`, `forbidden`: wrong
-    /// credentials or permissions; never retried. Python: `AuthenticationError`.
+    /// `unauthorized`, `invalid_signature`, `signature_reused`, `signature_scheme_refused`,
+    /// `source_mismatch`, `forbidden`: wrong (or spent) credentials or permissions; never
+    /// retried. Python: `AuthenticationError`.
     #[error("{message}")]
     Authentication { code: Code, message: String },
 
@@ -131,6 +132,8 @@ impl Error {
             Code::UserNotFound => Error::UserNotFound { message },
             Code::Unauthorized
             | Code::InvalidSignature
+            | Code::SignatureReused
+            | Code::SignatureSchemeRefused
             | Code::SourceMismatch
             | Code::Forbidden => Error::Authentication {
                 code: env.code,

@@ -72,6 +72,16 @@ pub mod limits {
 }
 
 /// JSON field names that appear in error messages and in `field`.
+/// Messages whose wording is part of the contract (the docs quote them).
+pub mod messages {
+    /// The answer to a write whose signature was already spent.
+    pub const SIGNATURE_REUSED: &str = "this signature already authorized a write: every write signature is single-use. \
+To retry the same change, send it again with the same external_reference. \
+To make another change, sign it again with a new timestamp: a v1 token covers only telegram_id, amount, source and timestamp, \
+so two v1 changes of one user and amount in the same second need a second between them, or v2 signing (as the SDKs do) \
+with an external_reference";
+}
+
 pub mod fields {
     pub const TELEGRAM_ID: &str = "telegram_id";
     pub const AMOUNT: &str = "amount";
@@ -145,6 +155,13 @@ codes! {
     InvalidSignature = "invalid_signature" => 401,
     /// The signed timestamp is outside the server's window; see `server_time`.
     TimestampOutOfWindow = "timestamp_out_of_window" => 401,
+    /// The v1 token or v2 signature already authorized a write within the timestamp
+    /// window: a write signature is single-use. Nothing was written. See
+    /// [`messages::SIGNATURE_REUSED`].
+    SignatureReused = "signature_reused" => 401,
+    /// The source does not accept this signature scheme (its `signatures` setting, e.g. a
+    /// source that accepts only v2 gets a v1 token).
+    SignatureSchemeRefused = "signature_scheme_refused" => 401,
     /// The body's `source` is not the API key's source.
     SourceMismatch = "source_mismatch" => 403,
     /// The source lacks the permission this endpoint needs (e.g. `admin`).

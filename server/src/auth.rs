@@ -1,7 +1,7 @@
 //! Who is calling and may they: API key to source, permissions, and the v1/v2 signature
 //! checks (constant time, within the clock window) from the core's `signature` module.
 
-use crate::config::{Permission, SourceConfig};
+use crate::config::{Permission, Scheme, SourceConfig};
 use crate::error::{unix_now, ApiError};
 use axum::http::HeaderMap;
 use credit_sync::protocol::{fields, headers, Code};
@@ -67,16 +67,17 @@ pub struct Signed<'a> {
     pub body: &'a [u8],
 }
 
-/// Checks the `X-Signature` header when there is one: `Ok(true)` when it is valid,
-/// `Ok(false)` when the request carries none (the caller then needs v1 or refuses).
+/// Checks the `X-Signature` header when there is one: `Ok(Some(header))` when it is valid
+/// (its lower-case hex is what a write spends), `Ok(None)` when the request carries none
+/// (the caller then needs v1 or refuses).
 pub fn check_v2(
     source: &SourceConfig,
     headers: &HeaderMap,
     request: &Signed<'_>,
     tolerance: i64,
-) -> Result<bool, ApiError> {
+) -> Result<Option<signature::SignatureHeader>, ApiError> {
     let Some(value) = headers.get(headers::SIGNATURE) else {
-        return Ok(false);
+        return Ok(None);
     };
     let header = value
         .to_str()
@@ -104,7 +105,7 @@ pub fn check_v2(
         ));
     }
     check_window(header.timestamp, tolerance)?;
-    Ok(true)
+    Ok(Some(header))
 }
 
 /// Reads accept only v2.
@@ -114,7 +115,7 @@ pub fn require_v2(
     request: &Signed<'_>,
     tolerance: i64,
 ) -> Result<(), ApiError> {
-    if check_v2(source, headers, request, tolerance)? {
+    if check_v2(source, headers, request, tolerance)?.is_some() {
         Ok(())
     } else {
         Err(ApiError::new(
@@ -146,13 +147,14 @@ fn missing_for_v1(field: &'static str) -> ApiError {
 }
 
 /// Checks one v1 token (the window separately, once per request, with [`check_window`]).
+/// Returns the token in lower case: what the write spends.
 pub fn check_v1_token(
     source: &SourceConfig,
     telegram_id: i64,
     amount: i64,
     timestamp: i64,
     token: &str,
-) -> Result<(), ApiError> {
+) -> Result<String, ApiError> {
     if signature::verify_v1(
         &source.secret,
         telegram_id,
@@ -161,13 +163,33 @@ pub fn check_v1_token(
         timestamp,
         token,
     ) {
-        Ok(())
+        Ok(token.to_ascii_lowercase())
     } else {
         Err(
             ApiError::new(Code::InvalidSignature, "the v1 token does not match")
                 .with_field(fields::TOKEN),
         )
     }
+}
+
+/// The source's `signatures` setting allows `scheme` for writes.
+pub fn allow_scheme(source: &SourceConfig, scheme: Scheme) -> Result<(), ApiError> {
+    if source.signatures.contains(&scheme) {
+        return Ok(());
+    }
+    let message = match scheme {
+        Scheme::V1 => format!(
+            "source {} does not accept v1 tokens: sign the request with an {} (v2) header",
+            source.name,
+            headers::SIGNATURE
+        ),
+        Scheme::V2 => format!(
+            "source {} does not accept {} (v2) signatures",
+            source.name,
+            headers::SIGNATURE
+        ),
+    };
+    Err(ApiError::new(Code::SignatureSchemeRefused, message))
 }
 
 pub fn check_window(timestamp: i64, tolerance: i64) -> Result<(), ApiError> {

@@ -32,6 +32,29 @@ impl fmt::Display for Permission {
     }
 }
 
+/// A signing scheme a source may use for writes (reads always need v2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// The guide's body `token` (covers only telegram_id, amount, source, timestamp).
+    V1,
+    /// The `X-Signature` header (covers the whole request).
+    V2,
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Scheme::V1 => "v1",
+            Scheme::V2 => "v2",
+        })
+    }
+}
+
+fn default_signatures() -> Vec<Scheme> {
+    vec![Scheme::V1, Scheme::V2]
+}
+
 /// One bot (project) allowed to talk to the server.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +70,9 @@ pub struct SourceConfig {
     /// Requests per second for this source; 0 turns the limit off.
     #[serde(default)]
     pub rate_limit_per_sec: u32,
+    /// The signing schemes this source's writes may use; `["v2"]` refuses v1 tokens.
+    #[serde(default = "default_signatures")]
+    pub signatures: Vec<Scheme>,
 }
 
 impl SourceConfig {
@@ -65,6 +91,7 @@ impl fmt::Debug for SourceConfig {
             .field("permissions", &self.permissions)
             .field("auto_register", &self.auto_register)
             .field("rate_limit_per_sec", &self.rate_limit_per_sec)
+            .field("signatures", &self.signatures)
             .finish()
     }
 }
@@ -204,6 +231,7 @@ impl Config {
             },
             auto_register: true,
             rate_limit_per_sec: 0,
+            signatures: default_signatures(),
         };
         Config {
             listen,

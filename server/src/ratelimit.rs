@@ -71,6 +71,7 @@ mod tests {
             permissions: vec![Permission::Write],
             auto_register: true,
             rate_limit_per_sec: rate,
+            signatures: vec![crate::config::Scheme::V1, crate::config::Scheme::V2],
         };
         let limits = RateLimits::new(&[source("slow", 2), source("free", 0)]);
         assert!(limits.take("slow").is_ok());

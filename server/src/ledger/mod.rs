@@ -13,7 +13,7 @@ mod verify;
 
 pub use reads::{decode_cursor, encode_cursor};
 
-use credit_sync::protocol::Code;
+use credit_sync::protocol::{messages, Code};
 use sha2::{Digest, Sha256};
 use std::future::Future;
 
@@ -24,6 +24,59 @@ pub struct Change {
     pub amount: i64,
     pub reason: String,
     pub reference: Option<String>,
+}
+
+/// The signatures that authorized one write request (a v2 header's hex, or the v1 tokens
+/// of its changes). They are spent in the write's own transaction, so each authorizes one
+/// write within the timestamp window, on every process sharing the database; a request
+/// that brings a spent one is refused (see [`reused`]).
+#[derive(Debug, Clone)]
+pub struct Spend {
+    /// The source whose secret made them (the key's scope).
+    source: String,
+    /// Sorted and distinct, so two transactions always take their keys in one order.
+    keys: Vec<String>,
+    /// Unix seconds after which no server accepts the signature's timestamp, so the row
+    /// can be pruned.
+    expires_at: i64,
+}
+
+/// Kept a little past the window, so a server clock stepped back cannot bring a pruned
+/// signature back into it.
+const SPENT_MARGIN_SECS: i64 = 60;
+
+/// At most this many expired signatures are pruned per spent one (bounded work per write,
+/// and still faster than they are spent).
+const PRUNE_PER_KEY: i64 = 2;
+
+impl Spend {
+    /// `source`'s `keys` signed at `signed_at`, accepted within `tolerance` seconds of it.
+    pub fn new(source: &str, mut keys: Vec<String>, signed_at: i64, tolerance: i64) -> Spend {
+        keys.sort_unstable();
+        keys.dedup();
+        Spend {
+            source: source.to_string(),
+            keys,
+            expires_at: signed_at
+                .saturating_add(tolerance)
+                .saturating_add(SPENT_MARGIN_SECS),
+        }
+    }
+
+    /// How many expired rows one write may prune.
+    fn prune_limit(&self) -> i64 {
+        (self.keys.len() as i64).max(1) * PRUNE_PER_KEY
+    }
+}
+
+/// The answer to a write whose signature was already spent: only the same referenced
+/// change (an idempotent retry, `original` is its replay) is answered as before; anything
+/// else would be a captured signature used again, and writes nothing.
+fn reused(original: Option<Outcome>) -> Outcome {
+    match original {
+        Some(Ok(applied)) => Ok(applied),
+        _ => Err(Refusal::signature_reused()),
+    }
 }
 
 /// Who asks for a change, and whether unknown users may be registered on their behalf.
@@ -94,6 +147,10 @@ impl Refusal {
                 ),
             )
         }
+    }
+
+    fn signature_reused() -> Self {
+        Refusal::new(Code::SignatureReused, messages::SIGNATURE_REUSED)
     }
 
     pub fn aborted() -> Self {
@@ -185,29 +242,55 @@ impl Ledger {
         }
     }
 
-    /// Applies one change atomically: checked, balance and record written together.
-    pub async fn apply(&self, actor: Actor, change: Change) -> Result<Outcome, sqlx::Error> {
-        dispatch!(self, db => db.apply(actor, change).await)
+    /// Applies one change atomically: checked, balance and record written together, and
+    /// its signature spent with them. A refused change spends its signature too (its
+    /// answer stays final); a replay of the same referenced change spends nothing.
+    pub async fn apply(
+        &self,
+        actor: Actor,
+        change: Change,
+        spend: Spend,
+    ) -> Result<Outcome, sqlx::Error> {
+        dispatch!(self, db => db.apply(actor, change, spend).await)
     }
 
     /// Applies many changes in one transaction, each on its own rules. With `atomic`, the
-    /// first refusal rolls everything back and every other change reports `batch_aborted`.
+    /// first refusal rolls every change back (the signatures stay spent) and every other
+    /// change reports `batch_aborted`. `Err(refusal)`: the request's signature was spent
+    /// and it is not a replay of the same referenced changes; nothing was written.
     pub async fn apply_batch(
         &self,
         actor: Actor,
         changes: Vec<Change>,
         atomic: bool,
-    ) -> Result<Vec<Outcome>, sqlx::Error> {
-        dispatch!(self, db => db.apply_batch(actor, changes, atomic).await)
+        spend: Spend,
+    ) -> Result<Result<Vec<Outcome>, Refusal>, sqlx::Error> {
+        dispatch!(self, db => db.apply_batch(actor, changes, atomic, spend).await)
     }
 
-    /// Registers a user, or updates the nickname of a known one (when `nickname` is given).
+    /// Registers a user, or updates the nickname of a known one (when `nickname` is given),
+    /// for the operator (`users add`: no signature).
     pub async fn register(
         &self,
         telegram_id: i64,
         nickname: Option<&str>,
     ) -> Result<User, sqlx::Error> {
-        dispatch!(self, db => db.register(telegram_id, nickname).await)
+        dispatch!(self, db => db.register(telegram_id, nickname, None).await)?.map_err(|r| {
+            sqlx::Error::Protocol(format!(
+                "an unsigned registration was refused: {}",
+                r.message
+            ))
+        })
+    }
+
+    /// [`Ledger::register`] for `POST /api/users`: the signature is spent with it.
+    pub async fn register_signed(
+        &self,
+        telegram_id: i64,
+        nickname: Option<&str>,
+        spend: Spend,
+    ) -> Result<Result<User, Refusal>, sqlx::Error> {
+        dispatch!(self, db => db.register(telegram_id, nickname, Some(spend)).await)
     }
 }
 

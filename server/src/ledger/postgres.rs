@@ -11,8 +11,8 @@
 
 use super::verify::Findings;
 use super::{
-    aborted_batch, detached, replay, request_hash, Actor, Applied, Change, Outcome, RecordRow,
-    Refusal, User,
+    aborted_batch, detached, replay, request_hash, reused, Actor, Applied, Change, Outcome,
+    RecordRow, Refusal, Spend, User,
 };
 use crate::store::redact;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
@@ -38,6 +38,11 @@ pub fn is_postgres_url(url: &str) -> bool {
 pub struct PgLedger {
     pool: PgPool,
 }
+
+/// A write prunes expired signatures once per this many spends (per process).
+const PRUNE_EVERY: u64 = 64;
+/// The most expired signatures one prune deletes.
+const PRUNE_LIMIT: i64 = 256;
 
 /// How one change went inside a transaction.
 enum Attempt {
@@ -101,55 +106,86 @@ impl PgLedger {
         Ok(())
     }
 
-    pub async fn apply(&self, actor: Actor, change: Change) -> Result<Outcome, sqlx::Error> {
+    /// One transaction: the signature is spent first (a twin spending it concurrently, in
+    /// this process or another, waits on its key and then finds it taken), then the change
+    /// runs in a savepoint, so a refusal keeps only the spent signature.
+    pub async fn apply(
+        &self,
+        actor: Actor,
+        change: Change,
+        spend: Spend,
+    ) -> Result<Outcome, sqlx::Error> {
         let pool = self.pool.clone();
         detached(async move {
-            let (pool, actor, change) = (&pool, &actor, &change);
-            retrying(move || async move {
-                let mut conn = pool.acquire().await?;
-                // The common case is one statement, atomic on its own.
-                match apply_at_once(&mut conn, actor, change).await {
-                    Ok(Some(applied)) => return Ok(Ok(applied)),
-                    Ok(None) => {}
-                    Err(e) if is_reference_taken(&e) => {}
-                    Err(e) => return Err(e),
+            let (pool, actor, change, signed) = (&pool, &actor, &change, &spend);
+            let outcome = retrying(move || async move {
+                let mut tx = pool.begin().await?;
+                if !spend_in(&mut tx, signed).await? {
+                    let outcome = reused(find_original(&mut tx, actor, change).await?);
+                    tx.rollback().await?;
+                    return Ok(outcome);
                 }
-                // Nothing was written: a replay, a refusal, a new user or a lost race.
-                // The full rules, in a transaction.
-                let mut tx = Connection::begin(&mut *conn).await?;
-                match apply_in(&mut tx, actor, change, false).await? {
+                let mut item = (*tx).begin().await?;
+                let outcome = match apply_in(&mut item, actor, change, true).await? {
                     Attempt::Done(outcome) => {
-                        if outcome.as_ref().is_ok_and(|a| !a.duplicate) {
-                            tx.commit().await?;
+                        if outcome.is_ok() {
+                            item.commit().await?;
                         } else {
-                            tx.rollback().await?;
+                            item.rollback().await?;
                         }
-                        Ok(outcome)
+                        outcome
                     }
                     Attempt::Raced => {
-                        tx.rollback().await?;
-                        replay_after_race(&mut conn, actor, change).await
+                        item.rollback().await?;
+                        replay_after_race(&mut tx, actor, change).await?
                     }
+                };
+                if outcome.as_ref().is_ok_and(|a| a.duplicate) {
+                    // The same referenced change again: nothing to keep.
+                    tx.rollback().await?;
+                } else {
+                    tx.commit().await?;
                 }
+                Ok(outcome)
             })
-            .await
+            .await?;
+            prune(pool).await;
+            Ok(outcome)
         })
         .await
     }
 
-    /// One transaction; each change with a reference inside its own SAVEPOINT, so a change
-    /// that loses a race on its reference rolls back alone.
+    /// One transaction; the signatures are spent first, then the changes run in one
+    /// savepoint (an aborted atomic batch rolls it back and keeps the spent signatures),
+    /// each change with a reference inside its own nested SAVEPOINT, so a change that loses
+    /// a race on its reference rolls back alone.
     pub async fn apply_batch(
         &self,
         actor: Actor,
         changes: Vec<Change>,
         atomic: bool,
-    ) -> Result<Vec<Outcome>, sqlx::Error> {
+        spend: Spend,
+    ) -> Result<Result<Vec<Outcome>, Refusal>, sqlx::Error> {
         let pool = self.pool.clone();
         detached(async move {
-            let (pool, actor, changes) = (&pool, &actor, &changes);
-            retrying(move || async move {
+            let (pool, actor, changes, signed) = (&pool, &actor, &changes, &spend);
+            let outcomes = retrying(move || async move {
                 let mut tx = pool.begin().await?;
+                if !spend_in(&mut tx, signed).await? {
+                    let mut outcomes = Vec::with_capacity(changes.len());
+                    for change in changes {
+                        match reused(find_original(&mut tx, actor, change).await?) {
+                            Ok(applied) => outcomes.push(Ok(applied)),
+                            Err(refusal) => {
+                                tx.rollback().await?;
+                                return Ok(Err(refusal));
+                            }
+                        }
+                    }
+                    tx.rollback().await?;
+                    return Ok(Ok(outcomes));
+                }
+                let mut batch = (*tx).begin().await?;
                 // Lock the batch's users in one order, so two batches never deadlock.
                 let mut users: Vec<i64> = changes.iter().map(|c| c.telegram_id).collect();
                 users.sort_unstable();
@@ -160,7 +196,7 @@ impl PgLedger {
                          ORDER BY telegram_id FOR UPDATE",
                     )
                     .bind(&users)
-                    .execute(&mut *tx)
+                    .execute(&mut *batch)
                     .await?;
                 }
                 let mut outcomes = Vec::with_capacity(changes.len());
@@ -168,12 +204,12 @@ impl PgLedger {
                     let outcome = if change.reference.is_none() {
                         // Without a reference there is no race to lose, and a refusal
                         // writes nothing: no savepoint needed.
-                        match apply_in(&mut tx, actor, change, true).await? {
+                        match apply_in(&mut batch, actor, change, true).await? {
                             Attempt::Done(outcome) => outcome,
                             Attempt::Raced => unreachable!("a change without a reference"),
                         }
                     } else {
-                        let mut item = (*tx).begin().await?;
+                        let mut item = (*batch).begin().await?;
                         match apply_in(&mut item, actor, change, true).await? {
                             Attempt::Done(outcome) => {
                                 item.commit().await?;
@@ -181,23 +217,27 @@ impl PgLedger {
                             }
                             Attempt::Raced => {
                                 item.rollback().await?;
-                                replay_after_race(&mut tx, actor, change).await?
+                                replay_after_race(&mut batch, actor, change).await?
                             }
                         }
                     };
                     let refused = outcome.is_err();
                     outcomes.push(outcome);
                     if atomic && refused {
-                        tx.rollback().await?;
+                        batch.rollback().await?;
+                        tx.commit().await?;
                         let failed = outcomes.len() - 1;
                         let refusal = outcomes.pop().expect("the refused outcome");
-                        return Ok(aborted_batch(changes.len(), failed, refusal));
+                        return Ok(Ok(aborted_batch(changes.len(), failed, refusal)));
                     }
                 }
+                batch.commit().await?;
                 tx.commit().await?;
-                Ok(outcomes)
+                Ok(Ok(outcomes))
             })
-            .await
+            .await?;
+            prune(pool).await;
+            Ok(outcomes)
         })
         .await
     }
@@ -206,13 +246,21 @@ impl PgLedger {
         &self,
         telegram_id: i64,
         nickname: Option<&str>,
-    ) -> Result<User, sqlx::Error> {
+        spend: Option<Spend>,
+    ) -> Result<Result<User, Refusal>, sqlx::Error> {
         let pool = self.pool.clone();
         let nickname = nickname.map(str::to_string);
         detached(async move {
-            let (pool, nickname) = (&pool, nickname.as_deref());
+            let (pool, nickname, signed) = (&pool, nickname.as_deref(), &spend);
             retrying(move || async move {
                 let mut tx = pool.begin().await?;
+                if let Some(signed) = signed {
+                    // A registration has no reference, so a spent signature is never a retry.
+                    if !spend_in(&mut tx, signed).await? {
+                        tx.rollback().await?;
+                        return Ok(Err(Refusal::signature_reused()));
+                    }
+                }
                 let created = sqlx::query(
                     "INSERT INTO users (telegram_id, nickname) VALUES ($1, $2)
                      ON CONFLICT (telegram_id) DO NOTHING",
@@ -238,12 +286,12 @@ impl PgLedger {
                         .fetch_one(&mut *tx)
                         .await?;
                 tx.commit().await?;
-                Ok(User {
+                Ok(Ok(User {
                     telegram_id,
                     credits,
                     nickname,
                     created,
-                })
+                }))
             })
             .await
         })
@@ -322,6 +370,44 @@ impl PgLedger {
         sqlx::query_as("SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM records)")
             .fetch_one(&self.pool)
             .await
+    }
+}
+
+/// Records `spend`'s signatures as spent, in the caller's transaction; `false` when one
+/// already was (committed by another transaction, which this one waited for).
+async fn spend_in(conn: &mut PgConnection, spend: &Spend) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO spent_signatures (source, signature, expires_at)
+         SELECT $1, key, $3 FROM UNNEST($2::TEXT[]) AS key
+         ON CONFLICT (source, signature) DO NOTHING",
+    )
+    .bind(&spend.source)
+    .bind(&spend.keys)
+    .bind(spend.expires_at)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == spend.keys.len() as u64)
+}
+
+/// Every [`PRUNE_EVERY`]th write of this process deletes up to [`PRUNE_LIMIT`] signatures
+/// no server accepts any more. Best effort: a failure only leaves rows for the next one.
+async fn prune(pool: &PgPool) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    if WRITES.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY != 0 {
+        return;
+    }
+    let pruned = sqlx::query(
+        "DELETE FROM spent_signatures WHERE (source, signature) IN (
+             SELECT source, signature FROM spent_signatures WHERE expires_at < $1 LIMIT $2)",
+    )
+    .bind(crate::error::unix_now())
+    .bind(PRUNE_LIMIT)
+    .execute(pool)
+    .await;
+    if let Err(e) = pruned {
+        tracing::warn!(error = %e, "cannot prune spent signatures");
     }
 }
 

@@ -7,8 +7,8 @@ mod raw;
 
 use super::verify::Findings;
 use super::{
-    aborted_batch, now_rfc3339, replay, request_hash, Actor, Applied, Change, Outcome, RecordRow,
-    Refusal, User,
+    aborted_batch, now_rfc3339, replay, request_hash, reused, Actor, Applied, Change, Outcome,
+    RecordRow, Refusal, Spend, User,
 };
 use crate::store::Store;
 use group_commit::{GroupCommit, Job, Limits, Step};
@@ -49,8 +49,19 @@ impl SqliteLedger {
     }
 
     /// Applies one change in its own savepoint of the writer's next group commit.
-    pub async fn apply(&self, actor: Actor, change: Change) -> Result<Outcome, sqlx::Error> {
-        self.writes.submit(ApplyOne { actor, change }).await
+    pub async fn apply(
+        &self,
+        actor: Actor,
+        change: Change,
+        spend: Spend,
+    ) -> Result<Outcome, sqlx::Error> {
+        self.writes
+            .submit(ApplyOne {
+                actor,
+                change,
+                spend,
+            })
+            .await
     }
 
     /// Applies many changes in one savepoint of a group commit, each on its own rules. With
@@ -61,12 +72,14 @@ impl SqliteLedger {
         actor: Actor,
         changes: Vec<Change>,
         atomic: bool,
-    ) -> Result<Vec<Outcome>, sqlx::Error> {
+        spend: Spend,
+    ) -> Result<Result<Vec<Outcome>, Refusal>, sqlx::Error> {
         self.writes
             .submit(ApplyBatch {
                 actor,
                 changes,
                 atomic,
+                spend,
             })
             .await
     }
@@ -76,11 +89,13 @@ impl SqliteLedger {
         &self,
         telegram_id: i64,
         nickname: Option<&str>,
-    ) -> Result<User, sqlx::Error> {
+        spend: Option<Spend>,
+    ) -> Result<Result<User, Refusal>, sqlx::Error> {
         self.writes
             .submit(Register {
                 telegram_id,
                 nickname: nickname.map(str::to_string),
+                spend,
             })
             .await
     }
@@ -151,18 +166,29 @@ impl SqliteLedger {
     }
 }
 
-/// `POST /api/credits/sync`: kept only when newly applied (a replay or refusal writes nothing).
+/// `POST /api/credits/sync`: kept when newly applied or refused (a refusal writes nothing
+/// but its spent signature); a replay of the same referenced change keeps nothing.
 struct ApplyOne {
     actor: Actor,
     change: Change,
+    spend: Spend,
 }
 
 impl Job for ApplyOne {
     type Output = Outcome;
 
     fn apply(&mut self, db: &mut Db) -> Result<Step<Outcome>, sqlx::Error> {
+        if !spend(db, &self.spend)? {
+            return Ok(Step {
+                output: reused(original(db, &self.actor, &self.change)?),
+                keep: false,
+            });
+        }
         let outcome = apply_in(db, &self.actor, &self.change)?;
-        let keep = outcome.as_ref().is_ok_and(|a| !a.duplicate);
+        let keep = !outcome.as_ref().is_ok_and(|a| a.duplicate);
+        if keep {
+            prune(db, &self.spend)?;
+        }
         Ok(Step {
             output: outcome,
             keep,
@@ -176,32 +202,61 @@ struct ApplyBatch {
     actor: Actor,
     changes: Vec<Change>,
     atomic: bool,
+    spend: Spend,
 }
 
 impl Job for ApplyBatch {
-    type Output = Vec<Outcome>;
+    type Output = Result<Vec<Outcome>, Refusal>;
 
     fn weight(&self) -> usize {
         self.changes.len().max(1)
     }
 
-    fn apply(&mut self, db: &mut Db) -> Result<Step<Vec<Outcome>>, sqlx::Error> {
+    fn apply(&mut self, db: &mut Db) -> Result<Step<Self::Output>, sqlx::Error> {
+        if !spend(db, &self.spend)? {
+            // A spent signature: answered only when every change is the same referenced
+            // change again.
+            let mut outcomes = Vec::with_capacity(self.changes.len());
+            for change in &self.changes {
+                match reused(original(db, &self.actor, change)?) {
+                    Ok(applied) => outcomes.push(Ok(applied)),
+                    Err(refusal) => {
+                        return Ok(Step {
+                            output: Err(refusal),
+                            keep: false,
+                        })
+                    }
+                }
+            }
+            return Ok(Step {
+                output: Ok(outcomes),
+                keep: false,
+            });
+        }
+        // The changes in a savepoint of their own, so an aborted atomic batch rolls them
+        // back and still keeps its spent signatures.
+        db.exec("SAVEPOINT batch_changes")?;
         let mut outcomes = Vec::with_capacity(self.changes.len());
         for change in &self.changes {
             let outcome = apply_in(db, &self.actor, change)?;
             let refused = outcome.is_err();
             outcomes.push(outcome);
             if self.atomic && refused {
+                db.exec("ROLLBACK TO batch_changes")?;
+                db.exec("RELEASE batch_changes")?;
+                prune(db, &self.spend)?;
                 let failed = outcomes.len() - 1;
                 let refusal = outcomes.pop().expect("the refused outcome");
                 return Ok(Step {
-                    output: aborted_batch(self.changes.len(), failed, refusal),
-                    keep: false,
+                    output: Ok(aborted_batch(self.changes.len(), failed, refusal)),
+                    keep: true,
                 });
             }
         }
+        db.exec("RELEASE batch_changes")?;
+        prune(db, &self.spend)?;
         Ok(Step {
-            output: outcomes,
+            output: Ok(outcomes),
             keep: true,
         })
     }
@@ -211,12 +266,24 @@ impl Job for ApplyBatch {
 struct Register {
     telegram_id: i64,
     nickname: Option<String>,
+    /// `None` for the operator's `users add`.
+    spend: Option<Spend>,
 }
 
 impl Job for Register {
-    type Output = User;
+    type Output = Result<User, Refusal>;
 
-    fn apply(&mut self, db: &mut Db) -> Result<Step<User>, sqlx::Error> {
+    fn apply(&mut self, db: &mut Db) -> Result<Step<Self::Output>, sqlx::Error> {
+        if let Some(signed) = &self.spend {
+            // A registration has no reference, so a spent signature is never a retry.
+            if !spend(db, signed)? {
+                return Ok(Step {
+                    output: Err(Refusal::signature_reused()),
+                    keep: false,
+                });
+            }
+            prune(db, signed)?;
+        }
         let telegram_id = self.telegram_id;
         let nickname = self.nickname.as_deref();
         let now = now_rfc3339();
@@ -248,38 +315,80 @@ impl Job for Register {
             )?
             .ok_or(sqlx::Error::RowNotFound)?;
         Ok(Step {
-            output: User {
+            output: Ok(User {
                 telegram_id,
                 credits,
                 nickname,
                 created,
-            },
+            }),
             keep: true,
         })
     }
 }
 
-/// The rules of one change, inside the writer's transaction. Writes only when it returns
-/// `Ok(Ok(applied))` with `duplicate == false`.
-fn apply_in(db: &mut Db, actor: &Actor, change: &Change) -> Result<Outcome, sqlx::Error> {
-    // The replay check comes first, so a replayed deduct succeeds whatever the balance is now.
-    if let Some(reference) = &change.reference {
-        let original = db.query(
-            "SELECT id, telegram_id, change, reason, balance_after
-             FROM records WHERE source = ? AND external_reference = ?",
-            &[Value::Text(&actor.source), Value::Text(reference)],
-            |row| (row.int(0), row.int(1), row.int(2), row.text(3), row.int(4)),
-        )?;
-        if let Some((record_id, telegram_id, amount, reason, balance_after)) = original {
-            return Ok(replay(
+/// Records `spend`'s signatures as spent; `false` when one already was (the
+/// caller then rolls its savepoint back, so nothing of this write stays).
+fn spend(db: &mut Db, spend: &Spend) -> Result<bool, sqlx::Error> {
+    let mut fresh = true;
+    for key in &spend.keys {
+        fresh &= db.execute(
+            "INSERT INTO spent_signatures (source, signature, expires_at) VALUES (?, ?, ?)
+             ON CONFLICT (source, signature) DO NOTHING",
+            &[
+                Value::Text(&spend.source),
+                Value::Text(key),
+                Value::Int(spend.expires_at),
+            ],
+        )? == 1;
+    }
+    Ok(fresh)
+}
+
+/// Deletes a few signatures whose timestamps no server accepts any more, in the write's
+/// transaction: bounded work per write, and the table stays the size of one window.
+fn prune(db: &mut Db, spend: &Spend) -> Result<(), sqlx::Error> {
+    db.execute(
+        "DELETE FROM spent_signatures WHERE (source, signature) IN (
+             SELECT source, signature FROM spent_signatures WHERE expires_at < ? LIMIT ?)",
+        &[
+            Value::Int(crate::error::unix_now()),
+            Value::Int(spend.prune_limit()),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The replay of `change`'s reference, when it was applied before.
+fn original(db: &mut Db, actor: &Actor, change: &Change) -> Result<Option<Outcome>, sqlx::Error> {
+    let Some(reference) = &change.reference else {
+        return Ok(None);
+    };
+    let original = db.query(
+        "SELECT id, telegram_id, change, reason, balance_after
+         FROM records WHERE source = ? AND external_reference = ?",
+        &[Value::Text(&actor.source), Value::Text(reference)],
+        |row| (row.int(0), row.int(1), row.int(2), row.text(3), row.int(4)),
+    )?;
+    Ok(
+        original.map(|(record_id, telegram_id, amount, reason, balance_after)| {
+            replay(
                 change,
                 record_id,
                 telegram_id,
                 amount,
                 &reason,
                 balance_after,
-            ));
-        }
+            )
+        }),
+    )
+}
+
+/// The rules of one change, inside the writer's transaction. Writes only when it returns
+/// `Ok(Ok(applied))` with `duplicate == false`.
+fn apply_in(db: &mut Db, actor: &Actor, change: &Change) -> Result<Outcome, sqlx::Error> {
+    // The replay check comes first, so a replayed deduct succeeds whatever the balance is now.
+    if let Some(outcome) = original(db, actor, change)? {
+        return Ok(outcome);
     }
 
     let credits = db.query(
@@ -346,4 +455,53 @@ fn apply_in(db: &mut Db, actor: &Actor, change: &Change) -> Result<Outcome, sqlx
         balance,
         duplicate: false,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credit_sync::protocol::Code;
+
+    #[tokio::test]
+    async fn spent_signatures_are_refused_until_they_expire_and_are_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let ledger = SqliteLedger::open(&url, true).await.unwrap();
+        let actor = Actor {
+            source: "s".into(),
+            auto_register: true,
+        };
+        let change = || Change {
+            telegram_id: 1,
+            amount: 1,
+            reason: "r".into(),
+            reference: None,
+        };
+        let now = crate::error::unix_now();
+        let live = || Spend::new("s", vec!["live".into()], now, 300);
+        assert!(ledger
+            .apply(actor.clone(), change(), live())
+            .await
+            .unwrap()
+            .is_ok());
+        let again = ledger.apply(actor.clone(), change(), live()).await.unwrap();
+        assert_eq!(again.unwrap_err().code, Code::SignatureReused);
+
+        // Signed long ago (no server accepts it any more): each write prunes a few, so the
+        // table keeps only the live signature.
+        for i in 0..20 {
+            let old = Spend::new("s", vec![format!("old-{i}")], now - 1_000, 300);
+            assert!(ledger
+                .apply(actor.clone(), change(), old)
+                .await
+                .unwrap()
+                .is_ok());
+        }
+        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM spent_signatures")
+            .fetch_one(&ledger.store.reader)
+            .await
+            .unwrap();
+        assert_eq!(rows, 1);
+        ledger.close().await;
+    }
 }

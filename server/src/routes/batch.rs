@@ -9,8 +9,9 @@ pub(super) async fn batch(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let (body, value) = json_body(&headers, request).await?;
+    // The caller first: an unknown key is refused before its body is read.
     let source = app.caller(&headers, Permission::Write)?;
+    let (body, value) = json_body(&headers, request).await?;
     let request = parse(&value)?;
     auth::same_source(source, &request.source)?;
     let signed = Signed {
@@ -18,7 +19,8 @@ pub(super) async fn batch(
         target: target(&uri),
         body: &body,
     };
-    app.check_write_signature(source, &headers, &signed, || v1_tokens(source, &request))?;
+    let spend =
+        app.check_write_signature(source, &headers, &signed, || v1_tokens(source, &request))?;
 
     let checked = check_items(&request, app.config.max_amount);
     let outcomes = match checked.iter().position(Result::is_err) {
@@ -31,7 +33,7 @@ pub(super) async fn batch(
                 _ => Err(ledger::Refusal::aborted().into()),
             })
             .collect(),
-        _ => apply(&app, source, checked, request.atomic).await?,
+        _ => apply(&app, source, checked, request.atomic, spend).await?,
     };
     Ok(answer(&request, outcomes))
 }
@@ -51,7 +53,11 @@ fn parse(value: &Value) -> Result<BatchRequest, ApiError> {
 }
 
 /// v1: the batch `timestamp` plus one token per item; any bad token fails the request.
-fn v1_tokens(source: &SourceConfig, request: &BatchRequest) -> Result<i64, ApiError> {
+/// Returns the timestamp and the tokens (all spent by the batch).
+fn v1_tokens(
+    source: &SourceConfig,
+    request: &BatchRequest,
+) -> Result<(i64, Vec<String>), ApiError> {
     let timestamp = request.timestamp.ok_or_else(|| {
         ApiError::new(
             Code::MissingField,
@@ -62,16 +68,19 @@ fn v1_tokens(source: &SourceConfig, request: &BatchRequest) -> Result<i64, ApiEr
         )
         .with_field(fields::TIMESTAMP)
     })?;
+    let mut tokens = Vec::with_capacity(request.items.len());
     for (i, item) in request.items.iter().enumerate() {
         let field = item_field(i, fields::TOKEN);
         let token = item.token.as_deref().ok_or_else(|| {
             ApiError::new(Code::MissingField, format!("missing field `{field}`"))
                 .with_field(field.clone())
         })?;
-        auth::check_v1_token(source, item.telegram_id, item.amount, timestamp, token)
-            .map_err(|e| e.with_field(field))?;
+        tokens.push(
+            auth::check_v1_token(source, item.telegram_id, item.amount, timestamp, token)
+                .map_err(|e| e.with_field(field))?,
+        );
     }
-    Ok(timestamp)
+    Ok((timestamp, tokens))
 }
 
 /// The value rules, per item: a bad item fails alone (or aborts an atomic batch).
@@ -98,18 +107,23 @@ fn check_items(request: &BatchRequest, max_amount: i64) -> Vec<Result<Change, Ap
         .collect()
 }
 
-/// Sends the valid changes to the ledger and puts the outcomes back in item order.
+/// Sends the valid changes to the ledger, which spends the batch's signatures with them,
+/// and puts the outcomes back in item order.
 async fn apply(
     app: &App,
     source: &SourceConfig,
     checked: Vec<Result<Change, ApiError>>,
     atomic: bool,
+    spend: Spend,
 ) -> Result<Vec<Result<Applied, ApiError>>, ApiError> {
     let valid: Vec<Change> = checked
         .iter()
         .filter_map(|c| c.as_ref().ok().cloned())
         .collect();
-    let outcomes = app.ledger.apply_batch(actor(source), valid, atomic).await?;
+    let outcomes = app
+        .ledger
+        .apply_batch(actor(source), valid, atomic, spend)
+        .await??;
     outcomes
         .iter()
         .for_each(|o: &Outcome| app.metrics.ledger(o));

@@ -1,5 +1,6 @@
 //! The HTTP surface: each handler checks the request in the protocol's order (transport,
-//! key, permission, rate, body, source, signature, values) and then asks the ledger.
+//! key, permission, rate, body, source, signature, values) and then asks the ledger, which
+//! spends the write's signature with the change.
 //! This module holds the router and the checks every handler shares.
 
 mod batch;
@@ -8,9 +9,9 @@ mod reads;
 mod writes;
 
 use crate::auth::{self, Signed};
-use crate::config::{Config, Permission, SourceConfig};
+use crate::config::{Config, Permission, Scheme, SourceConfig};
 use crate::error::{panic_response, ApiError};
-use crate::ledger::{self, Actor, Applied, Change, Ledger, Outcome};
+use crate::ledger::{self, Actor, Applied, Change, Ledger, Outcome, Spend};
 use crate::metrics::{self, Metrics};
 use crate::openapi;
 use crate::overload;
@@ -104,19 +105,32 @@ impl App {
         self.config.timestamp_tolerance_secs
     }
 
-    /// A write's signature: v2 when the header is there, else the v1 token(s) in the body.
+    /// A write's signature: v2 when the header is there, else the v1 token(s) in the body
+    /// (`v1` checks them and returns the timestamp and the tokens), each only when the
+    /// source's `signatures` allow it. Returns what the write spends.
     pub(crate) fn check_write_signature(
         &self,
         source: &SourceConfig,
         headers: &HeaderMap,
         signed: &Signed<'_>,
-        v1: impl FnOnce() -> Result<i64, ApiError>,
-    ) -> Result<(), ApiError> {
-        if auth::check_v2(source, headers, signed, self.tolerance())? {
-            return Ok(());
+        v1: impl FnOnce() -> Result<(i64, Vec<String>), ApiError>,
+    ) -> Result<Spend, ApiError> {
+        let tolerance = self.tolerance();
+        if headers.contains_key(headers::SIGNATURE) {
+            auth::allow_scheme(source, Scheme::V2)?;
         }
-        let timestamp = v1()?;
-        auth::check_window(timestamp, self.tolerance())
+        if let Some(header) = auth::check_v2(source, headers, signed, tolerance)? {
+            return Ok(Spend::new(
+                &source.name,
+                vec![header.v2],
+                header.timestamp,
+                tolerance,
+            ));
+        }
+        auth::allow_scheme(source, Scheme::V1)?;
+        let (timestamp, tokens) = v1()?;
+        auth::check_window(timestamp, tolerance)?;
+        Ok(Spend::new(&source.name, tokens, timestamp, tolerance))
     }
 }
 

@@ -32,8 +32,9 @@ pub(super) async fn sync(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let (body, value) = json_body(&headers, request).await?;
+    // The caller first: an unknown key is refused before its body is read.
     let source = app.caller(&headers, Permission::Write)?;
+    let (body, value) = json_body(&headers, request).await?;
     let request = SyncRequest::from_json(&value)?;
     auth::same_source(source, &request.source)?;
     let signed = Signed {
@@ -41,16 +42,16 @@ pub(super) async fn sync(
         target: target(&uri),
         body: &body,
     };
-    app.check_write_signature(source, &headers, &signed, || {
+    let spend = app.check_write_signature(source, &headers, &signed, || {
         let (timestamp, token) = auth::v1_parts(request.timestamp, request.token.as_deref())?;
-        auth::check_v1_token(
+        let token = auth::check_v1_token(
             source,
             request.telegram_id,
             request.amount,
             timestamp,
             token,
         )?;
-        Ok(timestamp)
+        Ok((timestamp, vec![token]))
     })?;
     validate_change(
         request.telegram_id,
@@ -65,7 +66,7 @@ pub(super) async fn sync(
         reason: request.reason,
         reference: request.external_reference,
     };
-    let outcome = app.ledger.apply(actor(source), change).await?;
+    let outcome = app.ledger.apply(actor(source), change, spend).await?;
     app.metrics.ledger(&outcome);
     Ok(sync_envelope(&outcome?))
 }
@@ -76,8 +77,8 @@ pub(super) async fn register_user(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let (body, value) = json_body(&headers, request).await?;
     let source = app.caller(&headers, Permission::Admin)?;
+    let (body, value) = json_body(&headers, request).await?;
     let request = RegisterUserRequest::from_json(&value)?;
     if let Some(claimed) = &request.source {
         auth::same_source(source, claimed)?;
@@ -87,10 +88,10 @@ pub(super) async fn register_user(
         target: target(&uri),
         body: &body,
     };
-    app.check_write_signature(source, &headers, &signed, || {
+    let spend = app.check_write_signature(source, &headers, &signed, || {
         let (timestamp, token) = auth::v1_parts(request.timestamp, request.token.as_deref())?;
-        auth::check_v1_token(source, request.telegram_id, 0, timestamp, token)?;
-        Ok(timestamp)
+        let token = auth::check_v1_token(source, request.telegram_id, 0, timestamp, token)?;
+        Ok((timestamp, vec![token]))
     })?;
     validate_telegram_id(request.telegram_id)?;
     if let Some(nickname) = &request.nickname {
@@ -98,8 +99,8 @@ pub(super) async fn register_user(
     }
     let user = app
         .ledger
-        .register(request.telegram_id, request.nickname.as_deref())
-        .await?;
+        .register_signed(request.telegram_id, request.nickname.as_deref(), spend)
+        .await??;
     let message = if user.created {
         "user registered"
     } else {

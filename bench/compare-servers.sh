@@ -15,7 +15,7 @@ bench=${CREDIT_SYNC_BENCH:-target/release/credit-sync-bench}
 
 run() { # prints "<requests/s> <p99 ms> <errors>" of one run
     "$bench" --server-bin "$1" --mix "$mix" --duration "$duration" --json |
-        python3 -c 'import json,sys; r = json.loads(sys.stdin.read().splitlines()[-1]); print(f"{r[\"requests_per_sec\"]:.0f} {r[\"p99_ms\"]:.1f} {r[\"errors\"]}")'
+        python3 -c 'import json,sys; r = json.loads(sys.stdin.read().splitlines()[-1]); print("%.0f %.1f %d" % (r["requests_per_sec"], r["p99_ms"], r["errors"]))'
 }
 
 declare -a olds news

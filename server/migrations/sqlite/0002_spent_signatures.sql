@@ -1,12 +1,12 @@
 -- Single-use write signatures: every v1 token and v2 signature hex that authorized a
--- write, kept until its timestamp is out of every server's window (`expires_at`, Unix
--- seconds), then pruned by the writer. Inserted in the write's own transaction.
+-- write, inserted in the write's own transaction and pruned by the writer once its
+-- timestamp (`signed_at`, Unix seconds) is out of every server's window. A signature is
+-- valid only with its own timestamp, so the timestamp leads the key: rows arrive nearly
+-- in key order and leave from the front.
 
 CREATE TABLE spent_signatures (
-    source     TEXT    NOT NULL,
-    signature  TEXT    NOT NULL,
-    expires_at INTEGER NOT NULL,
-    PRIMARY KEY (source, signature)
+    signed_at INTEGER NOT NULL,
+    source    TEXT    NOT NULL,
+    signature TEXT    NOT NULL,
+    PRIMARY KEY (signed_at, source, signature)
 ) WITHOUT ROWID;
-
-CREATE INDEX spent_signatures_expiry ON spent_signatures (expires_at);

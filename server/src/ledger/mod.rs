@@ -36,18 +36,17 @@ pub struct Spend {
     source: String,
     /// Sorted and distinct, so two transactions always take their keys in one order.
     keys: Vec<String>,
-    /// Unix seconds after which no server accepts the signature's timestamp, so the row
-    /// can be pruned.
-    expires_at: i64,
+    /// The Unix seconds the signature covers. The first column of the key: a signature is
+    /// only valid with its own timestamp, and keyed by time the rows are inserted nearly
+    /// in order and pruned from the front.
+    signed_at: i64,
+    /// The window the signature was accepted in, for pruning.
+    tolerance: i64,
 }
 
 /// Kept a little past the window, so a server clock stepped back cannot bring a pruned
 /// signature back into it.
 const SPENT_MARGIN_SECS: i64 = 60;
-
-/// At most this many expired signatures are pruned per spent one (bounded work per write,
-/// and still faster than they are spent).
-const PRUNE_PER_KEY: i64 = 2;
 
 impl Spend {
     /// `source`'s `keys` signed at `signed_at`, accepted within `tolerance` seconds of it.
@@ -57,15 +56,16 @@ impl Spend {
         Spend {
             source: source.to_string(),
             keys,
-            expires_at: signed_at
-                .saturating_add(tolerance)
-                .saturating_add(SPENT_MARGIN_SECS),
+            signed_at,
+            tolerance,
         }
     }
 
-    /// How many expired rows one write may prune.
-    fn prune_limit(&self) -> i64 {
-        (self.keys.len() as i64).max(1) * PRUNE_PER_KEY
+    /// Signatures signed before this are outside every window now and can be pruned.
+    fn prune_before(&self) -> i64 {
+        crate::error::unix_now()
+            .saturating_sub(self.tolerance)
+            .saturating_sub(SPENT_MARGIN_SECS)
     }
 }
 

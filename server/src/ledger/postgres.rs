@@ -149,7 +149,7 @@ impl PgLedger {
                 Ok(outcome)
             })
             .await?;
-            prune(pool).await;
+            prune(pool, signed).await;
             Ok(outcome)
         })
         .await
@@ -236,7 +236,7 @@ impl PgLedger {
                 Ok(Ok(outcomes))
             })
             .await?;
-            prune(pool).await;
+            prune(pool, signed).await;
             Ok(outcomes)
         })
         .await
@@ -377,13 +377,13 @@ impl PgLedger {
 /// already was (committed by another transaction, which this one waited for).
 async fn spend_in(conn: &mut PgConnection, spend: &Spend) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query(
-        "INSERT INTO spent_signatures (source, signature, expires_at)
-         SELECT $1, key, $3 FROM UNNEST($2::TEXT[]) AS key
-         ON CONFLICT (source, signature) DO NOTHING",
+        "INSERT INTO spent_signatures (signed_at, source, signature)
+         SELECT $1, $2, key FROM UNNEST($3::TEXT[]) AS key
+         ON CONFLICT (signed_at, source, signature) DO NOTHING",
     )
+    .bind(spend.signed_at)
     .bind(&spend.source)
     .bind(&spend.keys)
-    .bind(spend.expires_at)
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -392,17 +392,17 @@ async fn spend_in(conn: &mut PgConnection, spend: &Spend) -> Result<bool, sqlx::
 
 /// Every [`PRUNE_EVERY`]th write of this process deletes up to [`PRUNE_LIMIT`] signatures
 /// no server accepts any more. Best effort: a failure only leaves rows for the next one.
-async fn prune(pool: &PgPool) {
+async fn prune(pool: &PgPool, spend: &Spend) {
     use std::sync::atomic::{AtomicU64, Ordering};
     static WRITES: AtomicU64 = AtomicU64::new(0);
     if WRITES.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY != 0 {
         return;
     }
     let pruned = sqlx::query(
-        "DELETE FROM spent_signatures WHERE (source, signature) IN (
-             SELECT source, signature FROM spent_signatures WHERE expires_at < $1 LIMIT $2)",
+        "DELETE FROM spent_signatures WHERE ctid IN (
+             SELECT ctid FROM spent_signatures WHERE signed_at < $1 LIMIT $2)",
     )
-    .bind(crate::error::unix_now())
+    .bind(spend.prune_before())
     .bind(PRUNE_LIMIT)
     .execute(pool)
     .await;

@@ -332,28 +332,26 @@ fn spend(db: &mut Db, spend: &Spend) -> Result<bool, sqlx::Error> {
     let mut fresh = true;
     for key in &spend.keys {
         fresh &= db.execute(
-            "INSERT INTO spent_signatures (source, signature, expires_at) VALUES (?, ?, ?)
-             ON CONFLICT (source, signature) DO NOTHING",
+            "INSERT INTO spent_signatures (signed_at, source, signature) VALUES (?, ?, ?)
+             ON CONFLICT (signed_at, source, signature) DO NOTHING",
             &[
+                Value::Int(spend.signed_at),
                 Value::Text(&spend.source),
                 Value::Text(key),
-                Value::Int(spend.expires_at),
             ],
         )? == 1;
     }
     Ok(fresh)
 }
 
-/// Deletes a few signatures whose timestamps no server accepts any more, in the write's
-/// transaction: bounded work per write, and the table stays the size of one window.
+/// Deletes the oldest second of signatures once no server accepts them any more, in the
+/// write's transaction: one index seek when there is nothing to prune, at most one second
+/// of signatures when there is, and the table stays the size of one window.
 fn prune(db: &mut Db, spend: &Spend) -> Result<(), sqlx::Error> {
     db.execute(
-        "DELETE FROM spent_signatures WHERE (source, signature) IN (
-             SELECT source, signature FROM spent_signatures WHERE expires_at < ? LIMIT ?)",
-        &[
-            Value::Int(crate::error::unix_now()),
-            Value::Int(spend.prune_limit()),
-        ],
+        "DELETE FROM spent_signatures
+         WHERE signed_at < ? AND signed_at <= (SELECT MIN(signed_at) FROM spent_signatures)",
+        &[Value::Int(spend.prune_before())],
     )?;
     Ok(())
 }
@@ -487,10 +485,10 @@ mod tests {
         let again = ledger.apply(actor.clone(), change(), live()).await.unwrap();
         assert_eq!(again.unwrap_err().code, Code::SignatureReused);
 
-        // Signed long ago (no server accepts it any more): each write prunes a few, so the
-        // table keeps only the live signature.
+        // Signed long ago (no server accepts them any more): each write prunes the oldest
+        // second, so the table keeps only the live signature.
         for i in 0..20 {
-            let old = Spend::new("s", vec![format!("old-{i}")], now - 1_000, 300);
+            let old = Spend::new("s", vec![format!("old-{i}")], now - 1_000 - i, 300);
             assert!(ledger
                 .apply(actor.clone(), change(), old)
                 .await

@@ -499,17 +499,19 @@ async fn the_demo_has_no_rate_limit() {
     let server = Server::start_demo();
     let media = setup::media_bot();
     let wire = Wire::new(&server.base_url(), &media);
-    let burst = (0..60).map(|i| {
+    // Each v1 write a different amount: two v1 tokens of one user and amount in one second
+    // are one token, single-use (docs/protocol.md, the v1 limit).
+    let burst = (1..=60).map(|i| {
         let wire = wire.clone();
         async move {
-            wire.sync_v1(123_456_789, 1, "demo burst", Some(&format!("demo-{i}")))
+            wire.sync_v1(123_456_789, i, "demo burst", Some(&format!("demo-{i}")))
                 .await
         }
     });
     for r in futures_util::future::join_all(burst).await {
         assert_eq!(r.outcome(), (200, "ok"), "{}", r.text);
     }
-    assert_eq!(wire.balance(123_456_789).await, Some(60));
+    assert_eq!(wire.balance(123_456_789).await, Some(60 * 61 / 2));
 }
 
 /// Out of retries, the SDK reports `rate_limited` with the server's `Retry-After`, and the

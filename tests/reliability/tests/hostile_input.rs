@@ -841,9 +841,8 @@ async fn balance_overflow_is_refused() {
     assert_eq!(ledger.records.len(), 1);
 }
 
-/// A v1 request replayed byte for byte after the window closes is refused. (A replay
-/// inside the window without a reference is the guide's v1 weakness; the SDKs always
-/// send a reference and a v2 signature.)
+/// A v1 request replayed byte for byte after the window closes is refused. (Inside the
+/// window its token is spent: `replay.rs`.)
 #[tokio::test]
 async fn v1_replay_after_the_window_is_refused() {
     let server = Server::start(setup::config().timestamp_tolerance_secs(2));

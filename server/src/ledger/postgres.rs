@@ -378,7 +378,7 @@ impl PgLedger {
 async fn spend_in(conn: &mut PgConnection, spend: &Spend) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query(
         "INSERT INTO spent_signatures (signed_at, source, signature)
-         SELECT $1, $2, key FROM UNNEST($3::TEXT[]) AS key
+         SELECT $1, $2, key FROM UNNEST($3::BIGINT[]) AS key
          ON CONFLICT (signed_at, source, signature) DO NOTHING",
     )
     .bind(spend.signed_at)

@@ -337,7 +337,7 @@ fn spend(db: &mut Db, spend: &Spend) -> Result<bool, sqlx::Error> {
             &[
                 Value::Int(spend.signed_at),
                 Value::Text(&spend.source),
-                Value::Text(key),
+                Value::Int(*key),
             ],
         )? == 1;
     }
@@ -476,7 +476,7 @@ mod tests {
             reference: None,
         };
         let now = crate::error::unix_now();
-        let live = || Spend::new("s", vec!["live".into()], now, 300);
+        let live = || Spend::new("s", vec!["00000000000000aa".into()], now, 300);
         assert!(ledger
             .apply(actor.clone(), change(), live())
             .await
@@ -488,7 +488,7 @@ mod tests {
         // Signed long ago (no server accepts them any more): each write prunes the oldest
         // second, so the table keeps only the live signature.
         for i in 0..20 {
-            let old = Spend::new("s", vec![format!("old-{i}")], now - 1_000 - i, 300);
+            let old = Spend::new("s", vec![format!("{i:064x}")], now - 1_000 - i, 300);
             assert!(ledger
                 .apply(actor.clone(), change(), old)
                 .await

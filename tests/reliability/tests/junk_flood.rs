@@ -6,7 +6,7 @@
 use credit_sync::protocol::{headers, paths};
 use credit_sync_reliability::setup;
 use credit_sync_testkit::Server;
-use rand::{Rng, RngCore};
+use rand::Rng;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -132,7 +132,7 @@ async fn ten_thousand_junk_requests_add_no_metrics_series() {
                 for _ in 0..JUNK / WORKERS {
                     let method = METHODS[rng.random_range(0..METHODS.len())];
                     let path = PATHS[rng.random_range(0..PATHS.len())];
-                    let keyed = rng.next_u32() % 2 == 0;
+                    let keyed = rng.random_bool(0.5);
                     let response = request(&client, &base, &mut rng, method, path, keyed)
                         .send()
                         .await

@@ -436,15 +436,31 @@ impl Config {
 
 /// A TOML error without the quoted source line, which could hold a secret.
 fn describe(err: &toml::de::Error, text: &str) -> String {
+    let message = without_value(err.message());
     match err.span() {
         Some(span) => {
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() + 1;
             let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-            format!("line {line}, column {column}: {}", err.message())
+            format!("line {line}, column {column}: {message}")
         }
-        None => err.message().to_string(),
+        None => message,
     }
+}
+
+/// serde's "invalid type: integer `123`, expected a string" quotes the value, which may be
+/// a secret written without quotes: keep its kind, drop the value.
+fn without_value(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some((found, expected)) = message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once(", expected "))
+        {
+            let kind = found.split(['`', '"']).next().unwrap_or_default().trim();
+            return format!("{prefix}{kind}, expected {expected}");
+        }
+    }
+    message.to_string()
 }
 
 #[cfg(test)]
@@ -511,12 +527,17 @@ secret = "s2"
             "[[sources]]\nname = \"a\"\napi_key = \"KEY\"\nsecret_key = \"SECRET\"\n",
             "[[sources]]\nname = \"a\"\napi_key = \"KEY\"\nsecret = \"SECRET\n",
             "[[sources]]\nname = \"a\"\napi_key = \"KEY\"\napi_key = \"KEY\"\n",
+            "[[sources]]\nname = \"a\"\napi_key = \"KEY\"\nsecret = 12345678901\n",
+            "[[sources]]\nname = \"a\"\napi_key = \"KEY\"\nsecret = 1.2345\n",
+            "[[sources]]\nname = \"a\"\napi_key = [\"KEY\"]\n",
         ] {
             let err = toml::from_str::<Config>(text).unwrap_err();
             let message = describe(&err, text);
             assert!(message.starts_with("line "), "{message}");
             assert!(
-                !message.contains("SECRET") && !message.contains("KEY"),
+                !message.contains("SECRET")
+                    && !message.contains("KEY")
+                    && !message.contains("2345"),
                 "{message}"
             );
         }

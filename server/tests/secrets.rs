@@ -326,7 +326,16 @@ fn bad_credential_sources_fail_at_start_without_quoting_a_secret() {
 async fn rotation_accepts_both_pairs_then_the_reload_retires_the_old_one() {
     let dir = tempfile::tempdir().unwrap();
     let database = TestDatabase::new(dir.path());
-    let server = Server::start_on(dir, &database.url, |toml| toml);
+    // One request slot: while the slow write holds it, other requests get 503, which tells
+    // the test that the write is inside its handler (and has loaded the config).
+    let one_slot = |toml: String| {
+        toml.replacen(
+            "max_amount = 1000000000000\n",
+            "max_amount = 1000000000000\nmax_concurrent_requests = 1\n",
+            1,
+        )
+    };
+    let server = Server::start_on(dir, &database.url, one_slot);
     let user = 7_200_001;
     let old = server.admin();
     old.fund(user, 100).await;
@@ -338,7 +347,7 @@ async fn rotation_accepts_both_pairs_then_the_reload_retires_the_old_one() {
     std::fs::write(&next_key, format!("{}\n", NEXT.1)).unwrap();
     std::fs::write(&next_secret, format!("{}\n", NEXT.2)).unwrap();
     let both = with_admin_credentials(
-        config_toml(&database.url),
+        one_slot(config_toml(&database.url)),
         &format!(
             "api_key = \"{}\"\nsecret = \"{}\"\nnext_api_key_file = {}\nnext_secret_file = {}",
             ADMIN.1,
@@ -368,12 +377,23 @@ async fn rotation_accepts_both_pairs_then_the_reload_retires_the_old_one() {
     let (head, body) = sync_request(ADMIN.1, ADMIN.2, user);
     slow.send(head.as_bytes()).await;
     slow.send(&body[..body.len() / 2]).await;
-    // The handler has started (it runs once the head is in) before the reload below.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let probe = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while probe
+        .get(format!("{}{}", server.url, paths::HEALTHZ))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        != 503
+    {
+        assert!(Instant::now() < deadline, "the slow write never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     // 3.–4. Clients moved to the next pair; remove the old pair and reload.
     let only_next = with_admin_credentials(
-        config_toml(&database.url),
+        one_slot(config_toml(&database.url)),
         &format!(
             "api_key_file = {}\nsecret_file = {}",
             toml_path(&next_key),

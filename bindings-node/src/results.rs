@@ -10,7 +10,8 @@ use credit_sync::{model, Code, Error};
 use napi::bindgen_prelude::{BigInt, Either};
 use napi_derive::napi;
 
-/// An integer field: a `number` by default, a `bigint` for a `bigint: true` client.
+/// An integer field: a `number` by default, a `bigint` for a `bigint: true` client. The
+/// structs spell it out, since napi's generated `.d.ts` would not know this alias.
 pub type Int = Either<f64, BigInt>;
 
 /// How a client returns integers.
@@ -50,11 +51,11 @@ impl Ints {
 /// `data` of a successful credit change.
 #[napi(object, use_nullable = true, object_from_js = false)]
 pub struct SyncData {
-    pub record_id: Int,
-    pub telegram_id: Int,
+    pub record_id: Either<f64, BigInt>,
+    pub telegram_id: Either<f64, BigInt>,
     /// Signed change: negative for a deduct.
-    pub change: Int,
-    pub balance: Int,
+    pub change: Either<f64, BigInt>,
+    pub balance: Either<f64, BigInt>,
     pub duplicate: bool,
 }
 
@@ -66,12 +67,12 @@ pub struct SyncResult {
     pub code: String,
     pub message: String,
     /// Balance after the change; on `insufficient_credits`, the current balance when known.
-    pub balance: Option<Int>,
+    pub balance: Option<Either<f64, BigInt>>,
     /// `true` when the server had already applied this reference (a safe replay).
     pub duplicate: bool,
-    pub record_id: Option<Int>,
-    pub telegram_id: Int,
-    pub change: Int,
+    pub record_id: Option<Either<f64, BigInt>>,
+    pub telegram_id: Either<f64, BigInt>,
+    pub change: Either<f64, BigInt>,
     /// The reference the change was sent with (the caller's, or the SDK's `auto-<uuid v7>`).
     /// After a failure with an unknown outcome, send the change again with it.
     pub reference: Option<String>,
@@ -89,7 +90,7 @@ pub struct SyncResult {
     /// On `reference_conflict`, the fields that differ.
     pub fields: Option<Vec<String>>,
     /// On `timestamp_out_of_window`, the server clock (Unix seconds).
-    pub server_time: Option<Int>,
+    pub server_time: Option<Either<f64, BigInt>>,
     /// On `rate_limited`, the server's hint.
     pub retry_after_ms: Option<f64>,
     /// On a server failure, the HTTP status.
@@ -195,7 +196,7 @@ pub struct BatchResult {
     /// When refused as a whole for bad input, the field at fault (`items[3].amount`).
     pub field: Option<String>,
     /// When refused with `timestamp_out_of_window`, the server clock.
-    pub server_time: Option<Int>,
+    pub server_time: Option<Either<f64, BigInt>>,
     /// When refused with `rate_limited`, the server's hint.
     pub retry_after_ms: Option<f64>,
     /// When refused by a server failure, the HTTP status.
@@ -234,8 +235,8 @@ impl BatchResult {
 /// A user's balance.
 #[napi(object, use_nullable = true, object_from_js = false)]
 pub struct Balance {
-    pub telegram_id: Int,
-    pub credits: Int,
+    pub telegram_id: Either<f64, BigInt>,
+    pub credits: Either<f64, BigInt>,
     pub nickname: Option<String>,
 }
 
@@ -252,9 +253,9 @@ impl Balance {
 /// One ledger record.
 #[napi(object, use_nullable = true, object_from_js = false)]
 pub struct Record {
-    pub id: Int,
-    pub change: Int,
-    pub balance_after: Int,
+    pub id: Either<f64, BigInt>,
+    pub change: Either<f64, BigInt>,
+    pub balance_after: Either<f64, BigInt>,
     pub reason: String,
     pub source: String,
     pub external_reference: Option<String>,
@@ -296,8 +297,8 @@ impl RecordsPage {
 /// A registered (or updated) user.
 #[napi(object, use_nullable = true, object_from_js = false)]
 pub struct UserData {
-    pub telegram_id: Int,
-    pub credits: Int,
+    pub telegram_id: Either<f64, BigInt>,
+    pub credits: Either<f64, BigInt>,
     pub nickname: Option<String>,
     /// `true` when the user did not exist before.
     pub created: bool,

@@ -110,9 +110,19 @@ test('addCredits / deductCredits: results in camelCase', async () => {
       telegramId: 2001,
       change: 100,
       reference: 'm_add_1',
+      attempts: 1,
+      retryable: false,
+      requestId: added.requestId,
+      kind: null,
+      field: null,
+      fields: null,
+      serverTime: null,
+      retryAfterMs: null,
+      status: null,
       data: undefined,
     },
   )
+  assert.equal(typeof added.requestId, 'string', "the server's X-Request-Id")
   const spent = await client.deductCredits('2001', 30n, 'spend', 'm_deduct_1')
   assert.equal(spent.success, true)
   assert.equal(spent.change, -30)
@@ -340,7 +350,8 @@ test('balance_overflow on a server that allows huge amounts', async () => {
   // max_amount is a server-wide setting: a second server with the largest one.
   const srv = await startServer({ maxAmount: '9223372036854775807' })
   try {
-    const c = new CreditSyncClient({ baseUrl: srv.baseUrl, ...MEDIA_BOT })
+    // Balances beyond 2^53 - 1 need BigInt results (tests/node/bigint.test.js).
+    const c = new CreditSyncClient({ baseUrl: srv.baseUrl, ...MEDIA_BOT, bigint: true })
     const half = 2n ** 62n
     assert.equal((await c.addCredits(7, half, 'big', 'of_1')).success, true)
     const r = await c.addCredits(7, half, 'big', 'of_2')

@@ -1,5 +1,6 @@
 //! Per-source request limits (`rate_limit_per_sec`), so one noisy bot cannot starve the
 //! others: a token bucket per source, refilled continuously, burst = one second's worth.
+//! The buckets come from the config only (at start and on a reload): no request adds one.
 
 use crate::config::SourceConfig;
 use std::collections::HashMap;
@@ -95,6 +96,12 @@ mod tests {
         for _ in 0..100 {
             assert!(limits.take("free").is_ok());
         }
+        // Names nobody configured (the buckets are keyed by source, never by client input)
+        // are never limited and never add a bucket.
+        for i in 0..1000 {
+            assert!(limits.take(&format!("junk-{i}")).is_ok());
+        }
+        assert_eq!(limits.buckets.len(), 1);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use super::{
     aborted_batch, detached, replay, request_hash, Actor, Applied, Change, Outcome, RecordRow,
     Refusal, User,
 };
+use crate::error::unknown_if_lost;
 use crate::store::redact;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
@@ -108,7 +109,11 @@ impl PgLedger {
             retrying(move || async move {
                 let mut conn = pool.acquire().await?;
                 // The common case is one statement, atomic on its own.
-                match apply_at_once(&mut conn, actor, change).await {
+                // An autocommit statement: a lost connection leaves its outcome unknown.
+                match apply_at_once(&mut conn, actor, change)
+                    .await
+                    .map_err(unknown_if_lost)
+                {
                     Ok(Some(applied)) => return Ok(Ok(applied)),
                     Ok(None) => {}
                     Err(e) if is_reference_taken(&e) => {}
@@ -120,7 +125,7 @@ impl PgLedger {
                 match apply_in(&mut tx, actor, change, false).await? {
                     Attempt::Done(outcome) => {
                         if outcome.as_ref().is_ok_and(|a| !a.duplicate) {
-                            tx.commit().await?;
+                            tx.commit().await.map_err(unknown_if_lost)?;
                         } else {
                             tx.rollback().await?;
                         }
@@ -194,7 +199,7 @@ impl PgLedger {
                         return Ok(aborted_batch(changes.len(), failed, refusal));
                     }
                 }
-                tx.commit().await?;
+                tx.commit().await.map_err(unknown_if_lost)?;
                 Ok(outcomes)
             })
             .await
@@ -237,7 +242,7 @@ impl PgLedger {
                         .bind(telegram_id)
                         .fetch_one(&mut *tx)
                         .await?;
-                tx.commit().await?;
+                tx.commit().await.map_err(unknown_if_lost)?;
                 Ok(User {
                     telegram_id,
                     credits,

@@ -6,7 +6,8 @@
 #
 # Usage: bash bench/profile-server.sh MIX [--record] [credit-sync-bench args...]
 #   e.g. bash bench/profile-server.sh batch --record --duration 10
-# Env: CREDIT_SYNC_SERVER_BIN (default target/release/credit-sync-server),
+# Env: CREDIT_SYNC_SERVER_BIN (default target/profiling/credit-sync-server: the release
+#      build with symbols, `cargo build --profile profiling -p credit-sync-server`),
 #      CREDIT_SYNC_BENCH_BIN (default target/release/credit-sync-bench).
 # Needs `perf` (Debian: linux-perf). This VM has no hardware counters, so it samples
 # the cpu-clock software event.
@@ -16,7 +17,8 @@ mix="${1:?usage: profile-server.sh MIX [--record] [bench args...]}"
 shift
 record=0
 if [ "${1:-}" = "--record" ]; then record=1; shift; fi
-server_bin="${CREDIT_SYNC_SERVER_BIN:-target/release/credit-sync-server}"
+server_bin="${CREDIT_SYNC_SERVER_BIN:-target/profiling/credit-sync-server}"
+[ -x "$server_bin" ] || cargo build --locked --profile profiling -p credit-sync-server
 bench_bin="${CREDIT_SYNC_BENCH_BIN:-target/release/credit-sync-bench}"
 
 dir="$(mktemp -d /tmp/credit-sync-profile-XXXXXX)"

@@ -30,39 +30,35 @@ class ServerError extends CreditSyncError {}
 /** `client_closed`: the client was closed (before or during the call). */
 class ClientClosedError extends CreditSyncError {}
 
-const classes = {
-  unauthorized: AuthenticationError,
-  invalid_signature: AuthenticationError,
-  signature_reused: AuthenticationError,
-  signature_scheme_refused: AuthenticationError,
-  source_mismatch: AuthenticationError,
-  forbidden: AuthenticationError,
-  timestamp_out_of_window: TimestampError,
+// The class of each core error kind (`native.errorKinds()`, the core's `ErrorKind`): the
+// core decides the kind of every code, so no code-to-class table is kept here.
+const classesByKind = {
   insufficient_credits: InsufficientCreditsError,
   reference_conflict: ReferenceConflictError,
   user_not_found: UserNotFoundError,
+  authentication: AuthenticationError,
+  timestamp: TimestampError,
+  validation: ValidationError,
   rate_limited: RateLimitError,
-  connection_error: TransportError,
   timeout: TimeoutError,
-  client_closed: ClientClosedError,
-  internal_error: ServerError,
-  service_unavailable: ServerError,
-  invalid_response: ServerError,
-  not_found: ServerError,
-  method_not_allowed: ServerError,
-  unknown: ServerError,
+  transport: TransportError,
+  server: ServerError,
+  closed: ClientClosedError,
+}
+for (const kind of native.errorKinds()) {
+  if (!classesByKind[kind]) throw new Error(`credit-sync-client: no error class for the core's kind ${kind}`)
 }
 
 const protocolCodes = new Set(native.errorCodes())
 
-// The native errors are plain `Error`s with `.code`; give each its class, keeping the
-// object (message, stack, properties). A `TypeError` for a wrong argument stays a
+// The native errors are plain `Error`s with `.code` and `.kind`; give each its class, keeping
+// the object (message, stack, properties). A `TypeError` for a wrong argument stays a
 // `TypeError`, and so becomes napi's own argument conversion error (`.code` a napi status
 // such as `StringExpected`), with `.code = 'invalid_argument'`. Any other napi failure
 // (a Rust panic is `GenericFailure`) becomes a `CreditSyncError` with `.code = 'unknown'`.
 function classify(error) {
   if (!(error instanceof Error) || typeof error.code !== 'string' || error instanceof TypeError) return error
-  if (!protocolCodes.has(error.code)) {
+  if (!protocolCodes.has(error.code) || typeof error.kind !== 'string') {
     if (error.code === 'InvalidArg' || error.code.endsWith('Expected')) {
       const typeError = new TypeError(error.message)
       typeError.code = 'invalid_argument'
@@ -72,7 +68,7 @@ function classify(error) {
     error.code = 'unknown'
     return rebrand(error, CreditSyncError)
   }
-  return rebrand(error, classes[error.code] || ValidationError)
+  return rebrand(error, classesByKind[error.kind] || CreditSyncError)
 }
 
 function rebrand(error, cls) {
@@ -81,16 +77,24 @@ function rebrand(error, cls) {
   return error
 }
 
+// What a failed result carries into the error `throwIfFailed` throws.
+const carried = ['kind', 'balance', 'field', 'fields', 'serverTime', 'retryAfterMs', 'status',
+  'reference', 'attempts', 'retryable', 'requestId']
+
 /**
  * For code that prefers exceptions: returns a successful result, and throws the error of a
- * failed one (`success: false`), of the class its `code` maps to, with `.result` set.
+ * failed one (`success: false`): the class of its core kind, with the result's details
+ * (`balance`, `field`, `fields`, `serverTime`, `reference`, `attempts`, ...) and `.result`.
+ * A partially failed batch throws a `CreditSyncError` with `code: 'partial_failure'`.
  */
 function throwIfFailed(result) {
   if (result.success) return result
-  const cls = classes[result.code] || ValidationError
+  const cls = (result.kind && classesByKind[result.kind]) || CreditSyncError
   const error = rebrand(new cls(result.message), cls)
   error.code = result.code
-  if (result.code === 'insufficient_credits') error.balance = result.balance
+  for (const key of carried) {
+    if (result[key] !== undefined && result[key] !== null) error[key] = result[key]
+  }
   error.result = result
   throw error
 }

@@ -7,4 +7,6 @@ cd "$(dirname "$0")/../bindings-node"
 profile="${1:-release}"
 
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+# napi's own `--target` would build a second dependency tree: see scripts/cargo-host-target.sh.
+export CARGO="$PWD/../scripts/cargo-host-target.sh"
 if [ "$profile" = release ]; then npm run --silent build; else npm run --silent build:debug; fi

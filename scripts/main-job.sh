@@ -6,13 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile="${CREDIT_SYNC_PROFILE:-release}"   # release | dev
-target_dir=$([ "$profile" = release ] && echo release || echo debug)
+out="${CARGO_TARGET_DIR:-$PWD/target}/$([ "$profile" = dev ] && echo debug || echo "$profile")"
 
 step() { printf '\n==> %s\n' "$*"; }
 
 step "build the server and the Rust example ($profile)"
-cargo build --locked --profile "$profile" -p credit-sync-server -p credit-sync --example quickstart
-server="target/$target_dir/credit-sync-server"
+# `--bins` as well: a target filter such as `--example` alone drops the packages' binaries.
+cargo build --locked --profile "$profile" -p credit-sync-server -p credit-sync --bins --example quickstart
+server="$out/credit-sync-server"
+[ -x "$server" ] || { echo "main job: cargo did not build $server" >&2; exit 1; }
 
 step "build and install the Python wheel"
 bash scripts/install-python.sh "$profile"
@@ -40,7 +42,7 @@ step "guide quick start: Python"
 step "guide quick start: Node"
 node examples/node/quickstart.js
 step "guide quick start: Rust"
-"target/$target_dir/examples/quickstart"
+"$out/examples/quickstart"
 
 step "stop the server and verify the ledger"
 kill "$pid"; wait "$pid" 2>/dev/null || true

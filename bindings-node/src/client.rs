@@ -3,8 +3,8 @@
 
 use crate::arguments::{self, batch_entry, count, integer, optional_string, positive_id, string};
 use crate::errors::{core_error, type_error};
-use crate::results::{Balance, BatchResult, RecordsPage, SyncResult, UserData};
-use credit_sync::{Config, ConfigBuilder, Error};
+use crate::results::{Balance, BatchResult, Ints, RecordsPage, SyncResult, UserData};
+use credit_sync::{Config, ConfigBuilder, Error, WriteError};
 use napi::bindgen_prelude::{Array, PromiseRaw, Unknown};
 use napi::{Env, JsValue, ValueType};
 use napi_derive::napi;
@@ -26,6 +26,9 @@ pub struct ClientOptions {
     pub timeout_ms: Option<f64>,
     /// Retries after the first attempt. Default 3.
     pub max_retries: Option<f64>,
+    /// Return every integer field as a `BigInt` (exact for any 64-bit value). Without it
+    /// integers are numbers, and a value beyond 2^53−1 fails the call with `unsafe_integer`.
+    pub bigint: Option<bool>,
 }
 
 /// Options of `getRecords`.
@@ -51,18 +54,8 @@ pub struct NativeClient {
     client: RwLock<Option<credit_sync::Client>>,
     /// Flips to `true` on `close()`, which ends every call in flight with `client_closed`.
     closed: watch::Sender<bool>,
-}
-
-/// Business outcomes of a credit change: the guide checks `result.success` for these
-/// instead of catching. Everything else (credentials, transport, server) rejects.
-fn is_outcome(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::InsufficientCredits { .. }
-            | Error::ReferenceConflict { .. }
-            | Error::UserNotFound { .. }
-            | Error::Validation { .. }
-    )
+    /// Numbers or BigInts, as the options asked.
+    ints: Ints,
 }
 
 #[napi]
@@ -96,17 +89,22 @@ impl NativeClient {
         if let Some(v) = count(env, options.max_retries, "maxRetries")? {
             builder = builder.max_retries(v);
         }
-        Self::build(env, builder)
+        let ints = if options.bigint.unwrap_or(false) {
+            Ints::BigInt
+        } else {
+            Ints::Number
+        };
+        Self::build(env, builder, ints)
     }
 
     /// A client from `CREDIT_SYNC_BASE_URL`, `CREDIT_SYNC_API_KEY`, `CREDIT_SYNC_SECRET_KEY`
     /// and `CREDIT_SYNC_SOURCE`.
     #[napi(factory)]
     pub fn from_env(env: &Env) -> napi::Result<Self> {
-        Self::build(env, ConfigBuilder::from_env())
+        Self::build(env, ConfigBuilder::from_env(), Ints::Number)
     }
 
-    fn build(env: &Env, builder: ConfigBuilder) -> napi::Result<Self> {
+    fn build(env: &Env, builder: ConfigBuilder, ints: Ints) -> napi::Result<Self> {
         let client = builder
             .user_agent(concat!("credit-sync-node/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -115,6 +113,7 @@ impl NativeClient {
         Ok(NativeClient {
             client: RwLock::new(Some(client)),
             closed: watch::Sender::new(false),
+            ints,
         })
     }
 
@@ -133,14 +132,8 @@ impl NativeClient {
     ) -> napi::Result<PromiseRaw<'env, SyncResult>> {
         let (id, amount, reason, reference) =
             change_args(env, telegram_id, amount, reason, reference)?;
-        self.call(env, move |c| async move {
-            settle_change(
-                id,
-                amount,
-                &reference,
-                c.add_credits(id, amount, &reason, reference.as_deref())
-                    .await,
-            )
+        self.write(env, id, amount, reference, move |c, r| async move {
+            c.add_credits(id, amount, &reason, Some(&r)).await
         })
     }
 
@@ -159,15 +152,9 @@ impl NativeClient {
     ) -> napi::Result<PromiseRaw<'env, SyncResult>> {
         let (id, amount, reason, reference) =
             change_args(env, telegram_id, amount, reason, reference)?;
-        self.call(env, move |c| async move {
-            let change = amount.checked_neg().unwrap_or(i64::MIN);
-            settle_change(
-                id,
-                change,
-                &reference,
-                c.deduct_credits(id, amount, &reason, reference.as_deref())
-                    .await,
-            )
+        let change = credit_sync::model::deduct_change(amount);
+        self.write(env, id, change, reference, move |c, r| async move {
+            c.deduct_credits(id, amount, &reason, Some(&r)).await
         })
     }
 
@@ -199,21 +186,19 @@ impl NativeClient {
             })
             .collect::<napi::Result<Vec<_>>>()?;
         let atomic = options.and_then(|o| o.atomic).unwrap_or(false);
-        self.call(env, move |c| async move {
-            let count = entries.len();
-            match c.batch_sync(entries, atomic).await {
-                Ok(r) => Ok(BatchResult::from(r)),
-                Err(e) if is_outcome(&e) => Ok(BatchResult::from(credit_sync::BatchResult {
-                    success: false,
-                    code: e.code(),
-                    message: e.message(),
-                    succeeded: 0,
-                    failed: count,
-                    results: Vec::new(),
-                })),
-                Err(e) => Err(e),
-            }
-        })
+        let count = entries.len();
+        let ints = self.ints;
+        let settle = move |outcome| {
+            credit_sync::BatchResult::settle(count, outcome)
+                .map_err(|e| e.error)
+                .and_then(|r| BatchResult::convert(r, ints))
+        };
+        let closed = move || settle(Err(WriteError::unsent(Error::Closed, None, None, None)));
+        self.call_or(
+            env,
+            move |c| async move { settle(c.batch_sync(entries, atomic).await) },
+            closed,
+        )
     }
 
     /// `{ telegramId, credits, nickname }`, or `null` for an unregistered user.
@@ -227,8 +212,12 @@ impl NativeClient {
         telegram_id: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Option<Balance>>> {
         let id = positive_id(env, telegram_id, "telegramId")?;
+        let ints = self.ints;
         self.call(env, move |c| async move {
-            Ok(c.get_balance(id).await?.map(Balance::from))
+            c.get_balance(id)
+                .await?
+                .map(|b| Balance::convert(b, ints))
+                .transpose()
         })
     }
 
@@ -249,10 +238,9 @@ impl NativeClient {
             Some(o) => (count(env, o.limit, "options.limit")?, o.cursor),
             None => (None, None),
         };
+        let ints = self.ints;
         self.call(env, move |c| async move {
-            Ok(RecordsPage::from(
-                c.get_records(id, limit, cursor.as_deref()).await?,
-            ))
+            RecordsPage::convert(c.get_records(id, limit, cursor.as_deref()).await?, ints)
         })
     }
 
@@ -269,10 +257,9 @@ impl NativeClient {
     ) -> napi::Result<PromiseRaw<'env, UserData>> {
         let id = positive_id(env, telegram_id, "telegramId")?;
         let nickname = optional_string(env, nickname, "nickname")?;
+        let ints = self.ints;
         self.call(env, move |c| async move {
-            Ok(UserData::from(
-                c.register_user(id, nickname.as_deref()).await?,
-            ))
+            UserData::convert(c.register_user(id, nickname.as_deref()).await?, ints)
         })
     }
 
@@ -306,12 +293,70 @@ impl NativeClient {
         F: FnOnce(credit_sync::Client) -> Fut,
         Fut: Future<Output = credit_sync::Result<T>> + Send + 'static,
     {
+        self.call_or(env, f, || Err(Error::Closed))
+    }
+
+    /// A credit change, settled by the core's one rule (`SyncResult::settle`): every
+    /// failure with a code resolves as `success: false` with the reference it carried.
+    /// The reference is made here when the caller gave none (the core's `reference::auto`),
+    /// so a change cut short by `close()` still reports the one it was sent with.
+    fn write<'env, F, Fut>(
+        &self,
+        env: &'env Env,
+        telegram_id: i64,
+        change: i64,
+        reference: Option<String>,
+        f: F,
+    ) -> napi::Result<PromiseRaw<'env, SyncResult>>
+    where
+        F: FnOnce(credit_sync::Client, String) -> Fut,
+        Fut: Future<Output = Result<credit_sync::SyncResult, WriteError>> + Send + 'static,
+    {
+        let reference = reference.unwrap_or_else(credit_sync::reference::auto);
+        let ints = self.ints;
+        let settle = move |outcome| {
+            credit_sync::SyncResult::settle(outcome)
+                .map_err(|e| e.error)
+                .and_then(|r| SyncResult::convert(r, ints))
+        };
+        let sent = reference.clone();
+        let closed = move || {
+            settle(Err(WriteError::unsent(
+                Error::Closed,
+                Some(telegram_id),
+                Some(change),
+                Some(reference),
+            )))
+        };
+        self.call_or(
+            env,
+            move |c| {
+                let work = f(c, sent);
+                async move { settle(work.await) }
+            },
+            closed,
+        )
+    }
+
+    /// [`Self::call`] with what a call ended by `close()` (or made after it) settles to.
+    fn call_or<'env, T, F, Fut, C>(
+        &self,
+        env: &'env Env,
+        f: F,
+        closed_outcome: C,
+    ) -> napi::Result<PromiseRaw<'env, T>>
+    where
+        T: Send + 'static + napi::bindgen_prelude::ToNapiValue,
+        F: FnOnce(credit_sync::Client) -> Fut,
+        Fut: Future<Output = credit_sync::Result<T>> + Send + 'static,
+        C: FnOnce() -> credit_sync::Result<T> + Send + 'static,
+    {
         let client = self.client.read().ok().and_then(|c| c.clone());
         let mut closed = self.closed.subscribe();
         let work = client.map(f);
         let fut = async move {
             let Some(work) = work else {
-                return Ok(Err(Error::Closed));
+                return Ok(closed_outcome());
             };
             let close_signal = async move {
                 // A dropped sender means the client object was collected, not closed.
@@ -321,7 +366,7 @@ impl NativeClient {
             };
             Ok(tokio::select! {
                 r = work => r,
-                () = close_signal => Err(Error::Closed),
+                () = close_signal => closed_outcome(),
             })
         };
         env.spawn_future_with_callback(fut, |env, r: credit_sync::Result<T>| {
@@ -344,21 +389,4 @@ fn change_args(
         string(env, reason, "reason")?,
         optional_string(env, reference, "reference")?,
     ))
-}
-
-/// A credit change's core result in the guide's style: business failures become
-/// `success: false` results (the core's `SyncResult::failed`), the rest stays an error.
-fn settle_change(
-    telegram_id: i64,
-    change: i64,
-    reference: &Option<String>,
-    result: credit_sync::Result<credit_sync::SyncResult>,
-) -> credit_sync::Result<SyncResult> {
-    match result {
-        Ok(r) => Ok(r.into()),
-        Err(e) if is_outcome(&e) => {
-            Ok(credit_sync::SyncResult::failed(telegram_id, change, reference.clone(), e).into())
-        }
-        Err(e) => Err(e),
-    }
 }

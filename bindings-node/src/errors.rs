@@ -15,6 +15,7 @@ const INVALID_ARGUMENT: &str = "invalid_argument";
 ///
 /// | variant | `.code` | extra properties |
 /// |---|---|---|
+/// | every variant | its code | `kind` (the core's `ErrorKind`, which picks the JS class) |
 /// | `InsufficientCredits` | `insufficient_credits` | `balance` |
 /// | `ReferenceConflict` | `reference_conflict` | `fields` |
 /// | `UserNotFound` | `user_not_found` | |
@@ -30,7 +31,10 @@ pub fn core_error(env: &Env, error: Error) -> napi::Error {
     let build = || -> napi::Result<napi::Error> {
         let code = error.code().as_str();
         let js = JsError::from(napi::Error::new(code, error.message())).into_unknown(*env);
+        // SAFETY: `js` was made from a `JsError` just above, so it is an object.
         let mut obj: Object<'_> = unsafe { js.cast()? };
+        // The JS layer picks the error class from the core's kind, never from a code table.
+        obj.set_named_property("kind", error.kind().as_str())?;
         match &error {
             Error::InsufficientCredits { balance, .. } => set(&mut obj, "balance", *balance)?,
             Error::ReferenceConflict { fields, .. } => {

@@ -8,6 +8,10 @@
 //! environment that loads the addon and is shut down, joining its threads, with the last
 //! one, which is what `worker_threads` need. Node has no `fork()`, so no fork hook is needed.
 
+// A failed write carries the core's `WriteError` (its reference, attempts, request id)
+// by value, as the core does; one per network call, so its size costs nothing.
+#![allow(clippy::result_large_err)]
+
 mod arguments;
 mod client;
 mod errors;
@@ -36,6 +40,16 @@ pub fn error_codes() -> Vec<&'static str> {
         .iter()
         .map(|c| c.as_str())
         .chain(std::iter::once(credit_sync::Code::Unknown.as_str()))
+        .collect()
+}
+
+/// Every kind of core error (`insufficient_credits`, `authentication`, ...): the JS layer
+/// maps each to its error class and checks at load that none lacks one.
+#[napi]
+pub fn error_kinds() -> Vec<&'static str> {
+    credit_sync::ErrorKind::ALL
+        .iter()
+        .map(|k| k.as_str())
         .collect()
 }
 

@@ -1,126 +1,261 @@
 //! Core results to plain JS objects with camelCase fields, matching the Python
 //! package's results (`success`, `code`, `message`, `balance`, `duplicate`,
-//! `recordId`, `data`). Integers are JS numbers: ids and balances stay far below 2^53.
+//! `recordId`, `data`, `reference`, `attempts`, `retryable`, `requestId`).
+//!
+//! Integers are never rounded silently: a JS number holds integers exactly only up to
+//! 2^53−1, so by default a larger value fails the call with `unsafe_integer`, and a
+//! client made with `bigint: true` returns every integer field as a `BigInt`.
 
-use credit_sync::model;
+use credit_sync::{model, Code, Error};
+use napi::bindgen_prelude::{BigInt, Either};
 use napi_derive::napi;
 
+/// An integer field: a `number` by default, a `bigint` for a `bigint: true` client. The
+/// structs spell it out, since napi's generated `.d.ts` would not know this alias.
+pub type Int = Either<f64, BigInt>;
+
+/// How a client returns integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ints {
+    /// JS numbers; a value beyond ±(2^53−1) is the error `unsafe_integer`.
+    Number,
+    /// `BigInt`s, exact for every i64.
+    BigInt,
+}
+
+/// 2^53 − 1, the largest integer a JS number holds exactly.
+const MAX_SAFE: i64 = 9_007_199_254_740_991;
+
+impl Ints {
+    fn int(self, name: &str, v: i64) -> Result<Int, Error> {
+        match self {
+            Ints::BigInt => Ok(Either::B(BigInt::from(v))),
+            Ints::Number if (-MAX_SAFE..=MAX_SAFE).contains(&v) => Ok(Either::A(v as f64)),
+            Ints::Number => Err(Error::Server {
+                code: Code::UnsafeInteger,
+                status: 0,
+                message: format!(
+                    "{name} is {v}, beyond what a JS number holds exactly (2^53-1); the call \
+                     itself completed on the server. Create the client with `bigint: true` to \
+                     get integers as BigInt"
+                ),
+            }),
+        }
+    }
+
+    fn opt(self, name: &str, v: Option<i64>) -> Result<Option<Int>, Error> {
+        v.map(|v| self.int(name, v)).transpose()
+    }
+}
+
 /// `data` of a successful credit change.
-#[napi(object, use_nullable = true)]
+#[napi(object, use_nullable = true, object_from_js = false)]
 pub struct SyncData {
-    pub record_id: i64,
-    pub telegram_id: i64,
+    pub record_id: Either<f64, BigInt>,
+    pub telegram_id: Either<f64, BigInt>,
     /// Signed change: negative for a deduct.
-    pub change: i64,
-    pub balance: i64,
+    pub change: Either<f64, BigInt>,
+    pub balance: Either<f64, BigInt>,
     pub duplicate: bool,
 }
 
 /// The outcome of one credit change, in the guide's style: check `success`.
-#[napi(object, use_nullable = true)]
+#[napi(object, use_nullable = true, object_from_js = false)]
 pub struct SyncResult {
     pub success: bool,
     /// `"ok"`, or the stable error code (`insufficient_credits`, ...).
     pub code: String,
     pub message: String,
     /// Balance after the change; on `insufficient_credits`, the current balance when known.
-    pub balance: Option<i64>,
+    pub balance: Option<Either<f64, BigInt>>,
     /// `true` when the server had already applied this reference (a safe replay).
     pub duplicate: bool,
-    pub record_id: Option<i64>,
-    pub telegram_id: i64,
-    pub change: i64,
+    pub record_id: Option<Either<f64, BigInt>>,
+    pub telegram_id: Either<f64, BigInt>,
+    pub change: Either<f64, BigInt>,
     /// The reference the change was sent with (the caller's, or the SDK's `auto-<uuid v7>`).
+    /// After a failure with an unknown outcome, send the change again with it.
     pub reference: Option<String>,
+    /// HTTP attempts the call made (0 when it was refused before sending).
+    pub attempts: u32,
+    /// On failure: `true` when the same call may succeed later (with the same reference
+    /// a retry never applies twice).
+    pub retryable: bool,
+    /// The server's `X-Request-Id` of the last answer, when one arrived.
+    pub request_id: Option<String>,
+    /// On failure, the core's error kind, which `throwIfFailed` maps to an error class.
+    pub kind: Option<String>,
+    /// On a validation failure, the field at fault.
+    pub field: Option<String>,
+    /// On `reference_conflict`, the fields that differ.
+    pub fields: Option<Vec<String>>,
+    /// On `timestamp_out_of_window`, the server clock (Unix seconds).
+    pub server_time: Option<Either<f64, BigInt>>,
+    /// On `rate_limited`, the server's hint.
+    pub retry_after_ms: Option<f64>,
+    /// On a server failure, the HTTP status.
+    pub status: Option<u32>,
     /// `null` when the change failed.
     pub data: Option<SyncData>,
 }
 
-impl From<model::SyncResult> for SyncResult {
-    fn from(r: model::SyncResult) -> Self {
+/// The error details a failed result carries, so `throwIfFailed` builds the same error
+/// the call would have rejected with.
+struct Details {
+    kind: Option<String>,
+    field: Option<String>,
+    fields: Option<Vec<String>>,
+    server_time: Option<i64>,
+    retry_after_ms: Option<f64>,
+    status: Option<u32>,
+}
+
+fn details(error: Option<&Error>) -> Details {
+    let mut d = Details {
+        kind: error.map(|e| e.kind().as_str().to_string()),
+        field: None,
+        fields: None,
+        server_time: None,
+        retry_after_ms: None,
+        status: None,
+    };
+    match error {
+        Some(Error::Validation { field, .. }) => d.field = field.clone(),
+        Some(Error::ReferenceConflict { fields, .. }) => d.fields = Some(fields.clone()),
+        Some(Error::Timestamp { server_time, .. }) => d.server_time = *server_time,
+        Some(Error::RateLimited { retry_after, .. }) => {
+            d.retry_after_ms = retry_after.map(|r| r.as_millis() as f64)
+        }
+        Some(Error::Server { status, .. }) => d.status = Some(u32::from(*status)),
+        _ => {}
+    }
+    d
+}
+
+impl SyncResult {
+    pub fn convert(r: model::SyncResult, ints: Ints) -> Result<Self, Error> {
         let data = match (r.success, r.record_id, r.balance) {
             (true, Some(record_id), Some(balance)) => Some(SyncData {
-                record_id,
-                telegram_id: r.telegram_id,
-                change: r.change,
-                balance,
+                record_id: ints.int("recordId", record_id)?,
+                telegram_id: ints.int("telegramId", r.telegram_id)?,
+                change: ints.int("change", r.change)?,
+                balance: ints.int("balance", balance)?,
                 duplicate: r.duplicate,
             }),
             _ => None,
         };
-        SyncResult {
+        let d = details(r.error.as_ref());
+        Ok(SyncResult {
             success: r.success,
             code: r.code.as_str().to_string(),
             message: r.message,
-            balance: r.balance,
+            balance: ints.opt("balance", r.balance)?,
             duplicate: r.duplicate,
-            record_id: r.record_id,
-            telegram_id: r.telegram_id,
-            change: r.change,
+            record_id: ints.opt("recordId", r.record_id)?,
+            telegram_id: ints.int("telegramId", r.telegram_id)?,
+            change: ints.int("change", r.change)?,
             reference: r.reference,
+            attempts: r.attempts,
+            retryable: r.retryable,
+            request_id: r.request_id,
+            kind: d.kind,
+            field: d.field,
+            fields: d.fields,
+            server_time: ints.opt("serverTime", d.server_time)?,
+            retry_after_ms: d.retry_after_ms,
+            status: d.status,
             data,
-        }
+        })
     }
 }
 
 /// `data` of a batch: `success` and `failed` are counts, as in the guide.
-#[napi(object, use_nullable = true)]
+#[napi(object, use_nullable = true, object_from_js = false)]
 pub struct BatchData {
     pub success: u32,
     pub failed: u32,
-    /// One result per item, in order.
+    /// One result per item, in order (empty when the batch was refused as a whole).
     pub results: Vec<SyncResult>,
 }
 
 /// The outcome of a batch. `success` is true when every item succeeded.
-#[napi(object, use_nullable = true)]
+#[napi(object, use_nullable = true, object_from_js = false)]
 pub struct BatchResult {
     pub success: bool,
-    /// `"ok"`, `"partial_failure"`, or the error code of a batch rejected as a whole.
+    /// `"ok"`, `"partial_failure"`, or the error code of a batch refused as a whole.
     pub code: String,
     pub message: String,
+    /// HTTP attempts the call made.
+    pub attempts: u32,
+    /// When refused as a whole: `true` when the same call may succeed later.
+    pub retryable: bool,
+    /// The server's `X-Request-Id` of the last answer, when one arrived.
+    pub request_id: Option<String>,
+    /// When refused as a whole, the core's error kind (see `throwIfFailed`).
+    pub kind: Option<String>,
+    /// When refused as a whole for bad input, the field at fault (`items[3].amount`).
+    pub field: Option<String>,
+    /// When refused with `timestamp_out_of_window`, the server clock.
+    pub server_time: Option<Either<f64, BigInt>>,
+    /// When refused with `rate_limited`, the server's hint.
+    pub retry_after_ms: Option<f64>,
+    /// When refused by a server failure, the HTTP status.
+    pub status: Option<u32>,
     pub data: BatchData,
 }
 
-impl From<model::BatchResult> for BatchResult {
-    fn from(r: model::BatchResult) -> Self {
-        BatchResult {
+impl BatchResult {
+    pub fn convert(r: model::BatchResult, ints: Ints) -> Result<Self, Error> {
+        let d = details(r.error.as_ref());
+        Ok(BatchResult {
             success: r.success,
             code: r.code.as_str().to_string(),
             message: r.message,
+            attempts: r.attempts,
+            retryable: r.retryable,
+            request_id: r.request_id,
+            kind: d.kind,
+            field: d.field,
+            server_time: ints.opt("serverTime", d.server_time)?,
+            retry_after_ms: d.retry_after_ms,
+            status: d.status,
             data: BatchData {
                 success: r.succeeded as u32,
                 failed: r.failed as u32,
-                results: r.results.into_iter().map(SyncResult::from).collect(),
+                results: r
+                    .results
+                    .into_iter()
+                    .map(|x| SyncResult::convert(x, ints))
+                    .collect::<Result<_, _>>()?,
             },
-        }
+        })
     }
 }
 
 /// A user's balance.
-#[napi(object, use_nullable = true)]
+#[napi(object, use_nullable = true, object_from_js = false)]
 pub struct Balance {
-    pub telegram_id: i64,
-    pub credits: i64,
+    pub telegram_id: Either<f64, BigInt>,
+    pub credits: Either<f64, BigInt>,
     pub nickname: Option<String>,
 }
 
-impl From<model::Balance> for Balance {
-    fn from(b: model::Balance) -> Self {
-        Balance {
-            telegram_id: b.telegram_id,
-            credits: b.credits,
+impl Balance {
+    pub fn convert(b: model::Balance, ints: Ints) -> Result<Self, Error> {
+        Ok(Balance {
+            telegram_id: ints.int("telegramId", b.telegram_id)?,
+            credits: ints.int("credits", b.credits)?,
             nickname: b.nickname,
-        }
+        })
     }
 }
 
 /// One ledger record.
-#[napi(object, use_nullable = true)]
+#[napi(object, use_nullable = true, object_from_js = false)]
 pub struct Record {
-    pub id: i64,
-    pub change: i64,
-    pub balance_after: i64,
+    pub id: Either<f64, BigInt>,
+    pub change: Either<f64, BigInt>,
+    pub balance_after: Either<f64, BigInt>,
     pub reason: String,
     pub source: String,
     pub external_reference: Option<String>,
@@ -129,51 +264,53 @@ pub struct Record {
 }
 
 /// One page of records, newest first.
-#[napi(object, use_nullable = true)]
+#[napi(object, use_nullable = true, object_from_js = false)]
 pub struct RecordsPage {
     pub records: Vec<Record>,
     /// Pass as `cursor` for the next (older) page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
-impl From<model::RecordsPage> for RecordsPage {
-    fn from(p: model::RecordsPage) -> Self {
-        RecordsPage {
+impl RecordsPage {
+    pub fn convert(p: model::RecordsPage, ints: Ints) -> Result<Self, Error> {
+        Ok(RecordsPage {
             records: p
                 .records
                 .into_iter()
-                .map(|r| Record {
-                    id: r.id,
-                    change: r.change,
-                    balance_after: r.balance_after,
-                    reason: r.reason,
-                    source: r.source,
-                    external_reference: r.external_reference,
-                    created_at: r.created_at,
+                .map(|r| {
+                    Ok(Record {
+                        id: ints.int("id", r.id)?,
+                        change: ints.int("change", r.change)?,
+                        balance_after: ints.int("balanceAfter", r.balance_after)?,
+                        reason: r.reason,
+                        source: r.source,
+                        external_reference: r.external_reference,
+                        created_at: r.created_at,
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, Error>>()?,
             next_cursor: p.next_cursor,
-        }
+        })
     }
 }
 
 /// A registered (or updated) user.
-#[napi(object, use_nullable = true)]
+#[napi(object, use_nullable = true, object_from_js = false)]
 pub struct UserData {
-    pub telegram_id: i64,
-    pub credits: i64,
+    pub telegram_id: Either<f64, BigInt>,
+    pub credits: Either<f64, BigInt>,
     pub nickname: Option<String>,
     /// `true` when the user did not exist before.
     pub created: bool,
 }
 
-impl From<model::UserData> for UserData {
-    fn from(u: model::UserData) -> Self {
-        UserData {
-            telegram_id: u.telegram_id,
-            credits: u.credits,
+impl UserData {
+    pub fn convert(u: model::UserData, ints: Ints) -> Result<Self, Error> {
+        Ok(UserData {
+            telegram_id: ints.int("telegramId", u.telegram_id)?,
+            credits: ints.int("credits", u.credits)?,
             nickname: u.nickname,
             created: u.created,
-        }
+        })
     }
 }

@@ -5,7 +5,7 @@
 use crate::errors::{panic_error, CoreError};
 use crate::results::{BalanceDict, RecordsDict, SyncResult, UserDict};
 use crate::runtime::{self, CreditSyncRuntime};
-use credit_sync::{BatchEntry, Client, Config, ConfigBuilder, Error};
+use credit_sync::{BatchEntry, Client, Config, ConfigBuilder, Error, WriteError};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
@@ -223,17 +223,35 @@ impl<F: Future> Future for CatchUnwind<F> {
 mod calls {
     use super::*;
 
-    /// A write never raises for what the server or network says: failures come back
-    /// as `SyncResult(success=False)`, as in the guide.
-    fn change(
+    /// A write that fails resolves as `SyncResult(success=False)` whenever the core's one
+    /// rule says so (`SyncResult::settle`), keeping the reference it carried. The
+    /// reference is made here when the caller gave none (the core's `reference::auto`),
+    /// so even a write refused by a closed client reports the one it would have sent.
+    async fn write<F, Fut>(
+        client: Result<Client, Error>,
         telegram_id: i64,
         change: i64,
-        reference: Option<String>,
-        r: credit_sync::Result<credit_sync::SyncResult>,
-    ) -> Answer<SyncResult> {
-        Answer(Ok(SyncResult::of_change(r.unwrap_or_else(|e| {
-            credit_sync::SyncResult::failed(telegram_id, change, reference, e)
-        }))))
+        reference: String,
+        f: F,
+    ) -> Answer<SyncResult>
+    where
+        F: FnOnce(Client, String) -> Fut,
+        Fut: Future<Output = Result<credit_sync::SyncResult, WriteError>>,
+    {
+        let unsent = |e: Error| {
+            WriteError::unsent(e, Some(telegram_id), Some(change), Some(reference.clone()))
+        };
+        let outcome = match client {
+            Ok(c) => CatchUnwind(Box::pin(f(c, reference.clone())))
+                .await
+                .unwrap_or_else(|p| Err(unsent(panic_error(p)))),
+            Err(e) => Err(unsent(e)),
+        };
+        Answer(
+            credit_sync::SyncResult::settle(outcome)
+                .map(SyncResult::of_change)
+                .map_err(|e| e.error),
+        )
     }
 
     pub fn add_credits(
@@ -243,17 +261,14 @@ mod calls {
         reason: String,
         reference: Option<String>,
     ) -> Call<SyncResult> {
-        Box::pin(async move {
-            let r = guarded(client, |c| {
-                let reference = reference.clone();
-                async move {
-                    c.add_credits(telegram_id, amount, &reason, reference.as_deref())
-                        .await
-                }
-            })
-            .await;
-            change(telegram_id, amount, reference, r)
-        })
+        let reference = reference.unwrap_or_else(credit_sync::reference::auto);
+        Box::pin(write(
+            client,
+            telegram_id,
+            amount,
+            reference,
+            move |c, r| async move { c.add_credits(telegram_id, amount, &reason, Some(&r)).await },
+        ))
     }
 
     pub fn deduct_credits(
@@ -263,17 +278,18 @@ mod calls {
         reason: String,
         reference: Option<String>,
     ) -> Call<SyncResult> {
-        Box::pin(async move {
-            let r = guarded(client, |c| {
-                let reference = reference.clone();
-                async move {
-                    c.deduct_credits(telegram_id, amount, &reason, reference.as_deref())
-                        .await
-                }
-            })
-            .await;
-            change(telegram_id, amount.saturating_neg(), reference, r)
-        })
+        let reference = reference.unwrap_or_else(credit_sync::reference::auto);
+        let change = credit_sync::model::deduct_change(amount);
+        Box::pin(write(
+            client,
+            telegram_id,
+            change,
+            reference,
+            move |c, r| async move {
+                c.deduct_credits(telegram_id, amount, &reason, Some(&r))
+                    .await
+            },
+        ))
     }
 
     pub fn batch_sync(
@@ -282,8 +298,19 @@ mod calls {
         atomic: bool,
     ) -> Call<SyncResult> {
         Box::pin(async move {
-            let r = guarded(client, |c| async move { c.batch_sync(items, atomic).await }).await;
-            Answer(Ok(SyncResult::of_batch(r)))
+            let count = items.len();
+            let unsent = |e: Error| WriteError::unsent(e, None, None, None);
+            let outcome = match client {
+                Ok(c) => CatchUnwind(Box::pin(async move { c.batch_sync(items, atomic).await }))
+                    .await
+                    .unwrap_or_else(|p| Err(unsent(panic_error(p)))),
+                Err(e) => Err(unsent(e)),
+            };
+            Answer(
+                credit_sync::BatchResult::settle(count, outcome)
+                    .map(SyncResult::of_batch)
+                    .map_err(|e| e.error),
+            )
         })
     }
 

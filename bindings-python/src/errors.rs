@@ -149,6 +149,30 @@ pub fn new_error(
     build().unwrap_or_else(|e| e)
 }
 
+/// Sets what a failed write knows on its exception: `reference`, `attempts`, `retryable`
+/// and `request_id` (the class defaults are `None` for errors that are not from a write).
+pub fn with_write_context(
+    py: Python<'_>,
+    err: PyErr,
+    reference: Option<String>,
+    attempts: u32,
+    retryable: bool,
+    request_id: Option<String>,
+) -> PyErr {
+    let value = err.value(py);
+    let set = || -> PyResult<()> {
+        value.setattr("reference", reference)?;
+        value.setattr("attempts", attempts)?;
+        value.setattr("retryable", retryable)?;
+        value.setattr("request_id", request_id)?;
+        Ok(())
+    };
+    match set() {
+        Ok(()) => err,
+        Err(e) => e,
+    }
+}
+
 fn into_py<'py, T: IntoPyObject<'py>>(py: Python<'py>, v: T) -> Py<PyAny> {
     v.into_pyobject(py)
         .map(|b| b.into_any().unbind())
@@ -198,6 +222,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let base = py.get_type::<CreditSyncError>();
     base.setattr("code", "unknown")?;
     base.setattr("message", "")?;
+    for name in ["reference", "attempts", "retryable", "request_id"] {
+        base.setattr(name, py.None())?;
+    }
     py.get_type::<InsufficientCreditsError>()
         .setattr("balance", py.None())?;
     py.get_type::<ReferenceConflictError>()

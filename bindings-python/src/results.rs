@@ -1,8 +1,8 @@
 //! What the Python methods return: `SyncResult` in the guide's `success` /
 //! `message` style, and plain dicts for reads, translated from the core's models.
 
-use crate::errors::{new_error, CoreError, CreditSyncError};
-use credit_sync::{Balance, BatchResult, Error, Record, RecordsPage, UserData};
+use crate::errors::{new_error, with_write_context, CoreError, CreditSyncError};
+use credit_sync::{Balance, BatchResult, Record, RecordsPage, UserData};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -17,9 +17,8 @@ pub struct SyncResult {
 
 enum Outcome {
     Change(credit_sync::SyncResult),
+    /// A batch; `error` is set when it was refused as a whole (the core's `BatchResult::failed`).
     Batch(BatchResult),
-    /// The batch as a whole was refused (credentials, size, network...).
-    BatchFailed(Error),
 }
 
 impl SyncResult {
@@ -28,12 +27,9 @@ impl SyncResult {
             outcome: Outcome::Change(r),
         }
     }
-    pub fn of_batch(r: credit_sync::Result<BatchResult>) -> Self {
+    pub fn of_batch(r: BatchResult) -> Self {
         SyncResult {
-            outcome: match r {
-                Ok(b) => Outcome::Batch(b),
-                Err(e) => Outcome::BatchFailed(e),
-            },
+            outcome: Outcome::Batch(r),
         }
     }
     fn change_result(&self) -> Option<&credit_sync::SyncResult> {
@@ -52,7 +48,6 @@ impl SyncResult {
         match &self.outcome {
             Outcome::Change(r) => r.success,
             Outcome::Batch(b) => b.success,
-            Outcome::BatchFailed(_) => false,
         }
     }
 
@@ -62,7 +57,6 @@ impl SyncResult {
         match &self.outcome {
             Outcome::Change(r) => r.code.as_str(),
             Outcome::Batch(b) => b.code.as_str(),
-            Outcome::BatchFailed(e) => e.code().as_str(),
         }
     }
 
@@ -72,7 +66,6 @@ impl SyncResult {
         match &self.outcome {
             Outcome::Change(r) => r.message.clone(),
             Outcome::Batch(b) => b.message.clone(),
-            Outcome::BatchFailed(e) => e.message(),
         }
     }
 
@@ -106,10 +99,40 @@ impl SyncResult {
         self.change_result().map(|r| r.change)
     }
 
-    /// The reference the change was sent with (yours, or the SDK's `auto-...`).
+    /// The reference the change was sent with (yours, or the SDK's `auto-...`); `None` for
+    /// a batch (each item has its own). After a failure with an unknown outcome, call the
+    /// same write again with `reference=result.reference`: it applies exactly once.
     #[getter]
     fn reference(&self) -> Option<String> {
         self.change_result().and_then(|r| r.reference.clone())
+    }
+
+    /// HTTP attempts the call made (0 when it was refused before sending).
+    #[getter]
+    fn attempts(&self) -> u32 {
+        match &self.outcome {
+            Outcome::Change(r) => r.attempts,
+            Outcome::Batch(b) => b.attempts,
+        }
+    }
+
+    /// On failure, `True` when the same call may succeed later (with the same reference
+    /// a retry never applies twice). `False` on success.
+    #[getter]
+    fn retryable(&self) -> bool {
+        match &self.outcome {
+            Outcome::Change(r) => r.retryable,
+            Outcome::Batch(b) => b.retryable,
+        }
+    }
+
+    /// The server's `X-Request-Id` of the last answer, when one arrived.
+    #[getter]
+    fn request_id(&self) -> Option<String> {
+        match &self.outcome {
+            Outcome::Change(r) => r.request_id.clone(),
+            Outcome::Batch(b) => b.request_id.clone(),
+        }
     }
 
     /// The payload: for a change `{record_id, telegram_id, change, balance, duplicate}`
@@ -126,7 +149,7 @@ impl SyncResult {
                 d.set_item("duplicate", r.duplicate)?;
                 Ok(Some(d))
             }
-            Outcome::Change(_) | Outcome::BatchFailed(_) => Ok(None),
+            Outcome::Change(_) => Ok(None),
             Outcome::Batch(b) => {
                 let d = PyDict::new(py);
                 d.set_item("success", b.succeeded)?;
@@ -142,10 +165,11 @@ impl SyncResult {
     }
 
     /// Returns `self` when successful, otherwise raises the matching `CreditSyncError` subclass.
+    /// The exception keeps the result's `reference`, `attempts`, `retryable` and `request_id`.
     fn raise_for_error(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
         let py = slf.py();
-        match &slf.get().outcome {
-            Outcome::Change(r) if !r.success => Err(match &r.error {
+        let err = match &slf.get().outcome {
+            Outcome::Change(r) if !r.success => match &r.error {
                 Some(e) => CoreError(e.clone()).into(),
                 None => new_error(
                     &py.get_type::<CreditSyncError>(),
@@ -153,26 +177,38 @@ impl SyncResult {
                     &r.message,
                     vec![],
                 ),
-            }),
-            Outcome::Batch(b) if !b.success => Err(new_error(
-                &py.get_type::<CreditSyncError>(),
-                b.code.as_str(),
-                &b.message,
-                vec![],
-            )),
-            Outcome::BatchFailed(e) => Err(CoreError(e.clone()).into()),
-            _ => Ok(slf),
-        }
+            },
+            Outcome::Batch(b) if !b.success => match &b.error {
+                Some(e) => CoreError(e.clone()).into(),
+                None => new_error(
+                    &py.get_type::<CreditSyncError>(),
+                    b.code.as_str(),
+                    &b.message,
+                    vec![],
+                ),
+            },
+            _ => return Ok(slf),
+        };
+        let this = slf.get();
+        Err(with_write_context(
+            py,
+            err,
+            this.reference(),
+            this.attempts(),
+            this.retryable(),
+            this.request_id(),
+        ))
     }
 
     fn __repr__(&self) -> String {
         match &self.outcome {
             Outcome::Change(r) => format!(
-                "SyncResult(success={}, code={:?}, balance={}, duplicate={}, message={:?})",
+                "SyncResult(success={}, code={:?}, balance={}, duplicate={}, reference={}, message={:?})",
                 py_bool(r.success),
                 r.code.as_str(),
                 r.balance.map_or("None".to_string(), |b| b.to_string()),
                 py_bool(r.duplicate),
+                r.reference.as_ref().map_or("None".to_string(), |s| format!("{s:?}")),
                 r.message
             ),
             Outcome::Batch(b) => format!(
@@ -182,11 +218,6 @@ impl SyncResult {
                 b.succeeded,
                 b.failed,
                 b.message
-            ),
-            Outcome::BatchFailed(e) => format!(
-                "SyncResult(success=False, code={:?}, message={:?})",
-                e.code().as_str(),
-                e.message()
             ),
         }
     }

@@ -9,7 +9,7 @@ use pyo3_async_runtimes::TaskLocals;
 use std::cell::UnsafeCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::runtime::{Handle, Runtime};
@@ -31,6 +31,10 @@ static SLOT: SpinLock<Slot> = SpinLock::new(Slot {
 /// Set from just before `os.fork()` until just after it, in parent and child alike.
 static FORKING: AtomicBool = AtomicBool::new(false);
 
+/// The process that ran [`_before_fork`]: the one hook `_after_fork` tells parent from
+/// child by (`os.register_at_fork` runs it in both).
+static FORKED_BY: AtomicU32 = AtomicU32::new(0);
+
 /// The runtime of this process and its generation, built on first use.
 ///
 /// Forking is the hard part. A child inherits the runtime as memory only: its threads
@@ -44,9 +48,7 @@ static FORKING: AtomicBool = AtomicBool::new(false);
 pub fn current() -> (Handle, u64) {
     let pid = std::process::id();
     loop {
-        while FORKING.load(Ordering::SeqCst) {
-            std::thread::yield_now();
-        }
+        wait_out_the_fork();
         let mut slot = SLOT.lock();
         if FORKING.load(Ordering::SeqCst) {
             continue;
@@ -71,6 +73,18 @@ pub fn current() -> (Handle, u64) {
     }
 }
 
+/// Waits while another thread is inside `os.fork()`.
+///
+/// Callers may hold the GIL (a client method asking for its connection). The forking
+/// thread runs the other fork hooks, which are Python code, and hands the GIL over at
+/// the switch interval; a caller that then spun with the GIL would stall the fork, and
+/// itself, forever. So the wait happens detached from Python.
+fn wait_out_the_fork() {
+    while FORKING.load(Ordering::SeqCst) {
+        Python::attach(|py| py.detach(|| std::thread::sleep(Duration::from_millis(1))));
+    }
+}
+
 /// The runtime of this process; see [`current`].
 pub fn handle() -> Handle {
     current().0
@@ -80,6 +94,7 @@ pub fn handle() -> Handle {
 /// fork time. Calls in flight in other threads fail; the next call starts a new runtime.
 #[pyfunction]
 pub fn _before_fork() {
+    FORKED_BY.store(std::process::id(), Ordering::SeqCst);
     FORKING.store(true, Ordering::SeqCst);
     let runtime = SLOT.lock().runtime.take();
     if let Some(runtime) = runtime {
@@ -89,11 +104,20 @@ pub fn _before_fork() {
     }
 }
 
-/// `os.register_at_fork(after_in_parent=..., after_in_child=...)`.
+/// `os.register_at_fork(after_in_parent=..., after_in_child=...)`: lets calls go on.
+///
+/// Only the child may force the slot's lock open: a thread that held it at fork time
+/// (one that saw `FORKING` and was about to let go) does not exist there. In the
+/// parent that thread is alive and may hold the lock right now; unlocking on its behalf
+/// would let a second thread into the slot beside it. The parent's runtime was already
+/// stopped by [`_before_fork`], so its next call builds a new one.
 #[pyfunction]
 pub fn _after_fork() {
-    // In the child, a thread that held the lock at fork time no longer exists.
-    SLOT.force_unlock();
+    if std::process::id() != FORKED_BY.load(Ordering::SeqCst) {
+        // SAFETY: this is the child of the fork. Only the thread that forked exists in
+        // it, so no other thread holds the lock or can take it meanwhile.
+        unsafe { SLOT.force_unlock() };
+    }
     FORKING.store(false, Ordering::SeqCst);
 }
 
@@ -126,7 +150,12 @@ impl<T> SpinLock<T> {
         }
         SpinGuard(self)
     }
-    fn force_unlock(&self) {
+    /// Releases a lock whose holder did not survive a fork (see [`_after_fork`]).
+    ///
+    /// # Safety
+    /// No live thread may hold the lock or be about to touch the value: only the child
+    /// of a fork, before it starts threads, can promise that.
+    unsafe fn force_unlock(&self) {
         self.locked.store(false, Ordering::Release);
     }
 }

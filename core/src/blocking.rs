@@ -3,8 +3,10 @@
 //! clones, so it can be called from many threads at once.
 
 use crate::config::{Config, ConfigBuilder};
-use crate::error::{Error, Result};
-use crate::model::{Balance, BatchEntry, BatchResult, Record, RecordsPage, SyncResult, UserData};
+use crate::error::{Error, Result, WriteError};
+use crate::model::{
+    deduct_change, Balance, BatchEntry, BatchResult, Record, RecordsPage, SyncResult, UserData,
+};
 use crate::records::{Pager, Step};
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -104,13 +106,26 @@ impl Client {
 
     /// Runs one async call to completion on the owned runtime.
     fn block_on<T>(&self, fut: impl Future<Output = Result<T>>) -> Result<T> {
+        self.block_on_with(fut, |e| e)
+    }
+
+    /// [`Self::block_on`] for calls whose error type carries more (a write's
+    /// [`WriteError`]); `refused` wraps the SDK's own refusal to run.
+    fn block_on_with<T, E>(
+        &self,
+        fut: impl Future<Output = Result<T, E>>,
+        refused: impl FnOnce(Error) -> E,
+    ) -> Result<T, E> {
         if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(Error::invalid_argument(
+            return Err(refused(Error::invalid_argument(
                 "credit_sync::blocking::Client was called inside a tokio runtime, where it \
                  would block the runtime; use the async credit_sync::Client there",
-            ));
+            )));
         }
-        self.runtime.get()?.block_on(fut)
+        match self.runtime.get() {
+            Ok(rt) => rt.block_on(fut),
+            Err(e) => Err(refused(e)),
+        }
     }
 
     /// See [`crate::Client::add_credits`].
@@ -120,10 +135,11 @@ impl Client {
         amount: i64,
         reason: &str,
         reference: Option<&str>,
-    ) -> Result<SyncResult> {
-        self.block_on(
+    ) -> Result<SyncResult, WriteError> {
+        self.block_on_with(
             self.inner
                 .add_credits(telegram_id, amount, reason, reference),
+            unsent(telegram_id, Some(amount), reference),
         )
     }
 
@@ -134,10 +150,11 @@ impl Client {
         amount: i64,
         reason: &str,
         reference: Option<&str>,
-    ) -> Result<SyncResult> {
-        self.block_on(
+    ) -> Result<SyncResult, WriteError> {
+        self.block_on_with(
             self.inner
                 .deduct_credits(telegram_id, amount, reason, reference),
+            unsent(telegram_id, Some(deduct_change(amount)), reference),
         )
     }
 
@@ -148,13 +165,22 @@ impl Client {
         amount: i64,
         reason: &str,
         reference: Option<&str>,
-    ) -> Result<SyncResult> {
-        self.block_on(self.inner.sync(telegram_id, amount, reason, reference))
+    ) -> Result<SyncResult, WriteError> {
+        self.block_on_with(
+            self.inner.sync(telegram_id, amount, reason, reference),
+            unsent(telegram_id, Some(amount), reference),
+        )
     }
 
     /// See [`crate::Client::batch_sync`].
-    pub fn batch_sync(&self, items: Vec<BatchEntry>, atomic: bool) -> Result<BatchResult> {
-        self.block_on(self.inner.batch_sync(items, atomic))
+    pub fn batch_sync(
+        &self,
+        items: Vec<BatchEntry>,
+        atomic: bool,
+    ) -> Result<BatchResult, WriteError> {
+        self.block_on_with(self.inner.batch_sync(items, atomic), |e| {
+            WriteError::unsent(e, None, None, None)
+        })
     }
 
     /// See [`crate::Client::get_balance`]; `None` for an unregistered user.
@@ -202,4 +228,13 @@ impl Client {
     pub fn register_user(&self, telegram_id: i64, nickname: Option<&str>) -> Result<UserData> {
         self.block_on(self.inner.register_user(telegram_id, nickname))
     }
+}
+
+/// A write refused before it was sent, with what the caller gave.
+fn unsent(
+    telegram_id: i64,
+    change: Option<i64>,
+    reference: Option<&str>,
+) -> impl FnOnce(Error) -> WriteError + '_ {
+    move |e| WriteError::unsent(e, Some(telegram_id), change, reference.map(str::to_string))
 }

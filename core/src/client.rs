@@ -4,8 +4,10 @@
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigBuilder};
-use crate::error::{Error, Result};
-use crate::model::{Balance, BatchEntry, BatchResult, Record, RecordsPage, SyncResult, UserData};
+use crate::error::{Error, Result, WriteError};
+use crate::model::{
+    deduct_change, Balance, BatchEntry, BatchResult, Record, RecordsPage, SyncResult, UserData,
+};
 use crate::protocol::{
     self, fields, limits, paths, BalanceResponse, BatchData, BatchItem, BatchItemResult,
     BatchRequest, Code, Envelope, RecordsResponse, RegisterUserRequest, SyncRequest, SyncResponse,
@@ -29,7 +31,7 @@ use std::sync::Arc;
 /// 429, 5xx) reuse it, so a retry can never apply a change twice.
 ///
 /// ```no_run
-/// use credit_sync::{reference, Client, Error};
+/// use credit_sync::{reference, Client, Error, WriteError};
 ///
 /// # async fn run() -> Result<(), Error> {
 /// let client = Client::builder()
@@ -46,11 +48,17 @@ use std::sync::Arc;
 ///     .await?;
 /// println!("balance {:?}, duplicate {}", r.balance, r.duplicate);
 ///
-/// // Spend: business failures are typed errors.
-/// match client.deduct_credits(123456789, 500, "VIP", Some("order_1001")).await {
+/// // Spend: business failures are typed errors; a write's error says which reference
+/// // it carried, so an unknown outcome is retried with it and applies exactly once.
+/// match client.deduct_credits(123456789, 500, "VIP", None).await {
 ///     Ok(r) => println!("paid, balance {:?}", r.balance),
-///     Err(Error::InsufficientCredits { balance, .. }) => println!("only {balance:?} credits"),
-///     Err(e) => return Err(e),
+///     Err(WriteError { error: Error::InsufficientCredits { balance, .. }, .. }) => {
+///         println!("only {balance:?} credits")
+///     }
+///     Err(e) if e.error.outcome_unknown() => {
+///         client.deduct_credits(123456789, 500, "VIP", e.reference.as_deref()).await?;
+///     }
+///     Err(e) => return Err(e.into()),
 /// }
 ///
 /// if let Some(b) = client.get_balance(123456789).await? {
@@ -130,19 +138,24 @@ impl Client {
     }
 
     /// Adds `amount` (> 0) credits. An unknown user is registered first when the
-    /// source allows it. Business failures are `Err` (see [`SyncResult::failed`] for the
-    /// guide's `success == false` style).
+    /// source allows it. Failures are `Err` with the reference the change was sent with
+    /// ([`WriteError`]); [`SyncResult::settle`] gives the guide's `success == false` style.
     pub async fn add_credits(
         &self,
         telegram_id: i64,
         amount: i64,
         reason: &str,
         reference: Option<&str>,
-    ) -> Result<SyncResult> {
+    ) -> Result<SyncResult, WriteError> {
         if amount < 0 {
-            return Err(field_argument(
-                fields::AMOUNT,
-                format!("add_credits takes a positive amount, got {amount}; use deduct_credits to remove credits"),
+            return Err(WriteError::unsent(
+                field_argument(
+                    fields::AMOUNT,
+                    format!("add_credits takes a positive amount, got {amount}; use deduct_credits to remove credits"),
+                ),
+                Some(telegram_id),
+                Some(amount),
+                reference.map(str::to_string),
             ));
         }
         self.sync(telegram_id, amount, reason, reference).await
@@ -156,14 +169,20 @@ impl Client {
         amount: i64,
         reason: &str,
         reference: Option<&str>,
-    ) -> Result<SyncResult> {
+    ) -> Result<SyncResult, WriteError> {
         if amount < 0 {
-            return Err(field_argument(
-                fields::AMOUNT,
-                format!("deduct_credits takes a positive amount to remove, got {amount}"),
+            return Err(WriteError::unsent(
+                field_argument(
+                    fields::AMOUNT,
+                    format!("deduct_credits takes a positive amount to remove, got {amount}"),
+                ),
+                Some(telegram_id),
+                Some(amount),
+                reference.map(str::to_string),
             ));
         }
-        self.sync(telegram_id, -amount, reason, reference).await
+        self.sync(telegram_id, deduct_change(amount), reason, reference)
+            .await
     }
 
     /// Applies a signed change (positive adds, negative deducts).
@@ -173,9 +192,14 @@ impl Client {
         amount: i64,
         reason: &str,
         reference: Option<&str>,
-    ) -> Result<SyncResult> {
-        protocol::validate_change(telegram_id, amount, reason, reference, i64::MAX)?;
+    ) -> Result<SyncResult, WriteError> {
+        // Made before anything can fail, so every failure can say which reference it carried.
         let reference = reference.map_or_else(auto_reference, str::to_string);
+        let unsent = |e: Error| {
+            WriteError::unsent(e, Some(telegram_id), Some(amount), Some(reference.clone()))
+        };
+        protocol::validate_change(telegram_id, amount, reason, Some(&reference), i64::MAX)
+            .map_err(|e| unsent(e.into()))?;
         let config = &self.inner.config;
         let body = |ts: i64| {
             to_json(&SyncRequest {
@@ -194,11 +218,23 @@ impl Client {
                 external_reference: Some(reference.clone()),
             })
         };
-        let value = self
+        let answer = self
             .call(Method::Post, paths::SYNC, Some(&body), Accept::Success)
-            .await?;
-        let resp: SyncResponse = response::decode(value)?;
-        let data = resp.data.ok_or_else(|| missing_data(paths::SYNC))?;
+            .await
+            .map_err(|f| f.into_write(Some(telegram_id), Some(amount), Some(reference.clone())))?;
+        let answered = |e: Error| WriteError {
+            error: e,
+            reference: Some(reference.clone()),
+            telegram_id: Some(telegram_id),
+            change: Some(amount),
+            attempts: answer.attempts,
+            retryable: false,
+            request_id: answer.request_id.clone(),
+        };
+        let resp: SyncResponse = response::decode(answer.value.clone()).map_err(answered)?;
+        let data = resp
+            .data
+            .ok_or_else(|| answered(missing_data(paths::SYNC)))?;
         Ok(SyncResult {
             success: true,
             code: resp.code,
@@ -209,15 +245,23 @@ impl Client {
             record_id: Some(data.record_id),
             duplicate: data.duplicate,
             reference: Some(reference),
+            attempts: answer.attempts,
+            retryable: false,
+            request_id: answer.request_id,
             error: None,
         })
     }
 
     /// Applies up to 1,000 changes, each on its own (or all-or-nothing with `atomic`).
     /// Item failures are in the per-item results; `Err` means the batch as a whole failed.
-    pub async fn batch_sync(&self, items: Vec<BatchEntry>, atomic: bool) -> Result<BatchResult> {
+    pub async fn batch_sync(
+        &self,
+        items: Vec<BatchEntry>,
+        atomic: bool,
+    ) -> Result<BatchResult, WriteError> {
+        let unsent = |e: Error| WriteError::unsent(e, None, None, None);
         if items.is_empty() || items.len() > limits::MAX_BATCH_ITEMS {
-            return Err(Error::Validation {
+            return Err(unsent(Error::Validation {
                 code: Code::BatchTooLarge,
                 message: format!(
                     "a batch holds 1 to {} items, got {}",
@@ -225,7 +269,7 @@ impl Client {
                     items.len()
                 ),
                 field: Some(fields::ITEMS.to_string()),
-            });
+            }));
         }
         for (i, item) in items.iter().enumerate() {
             protocol::validate_change(
@@ -240,7 +284,7 @@ impl Client {
                 if let Error::Validation { field, .. } = &mut err {
                     *field = field.take().map(|f| format!("{}[{i}].{f}", fields::ITEMS));
                 }
-                err
+                unsent(err)
             })?;
         }
         // One reference per item for the whole call, so retries replay instead of re-applying.
@@ -276,16 +320,28 @@ impl Client {
                 timestamp: Some(ts),
             })
         };
-        let value = self
+        let answer = self
             .call(
                 Method::Post,
                 paths::BATCH,
                 Some(&body),
                 Accept::BatchResults,
             )
-            .await?;
-        let resp: Envelope<BatchData> = response::decode(value)?;
-        let data = resp.data.ok_or_else(|| missing_data(paths::BATCH))?;
+            .await
+            .map_err(|f| f.into_write(None, None, None))?;
+        let answered = |e: Error| WriteError {
+            error: e,
+            reference: None,
+            telegram_id: None,
+            change: None,
+            attempts: answer.attempts,
+            retryable: false,
+            request_id: answer.request_id.clone(),
+        };
+        let resp: Envelope<BatchData> = response::decode(answer.value.clone()).map_err(answered)?;
+        let data = resp
+            .data
+            .ok_or_else(|| answered(missing_data(paths::BATCH)))?;
         let results: Vec<SyncResult> = data
             .results
             .into_iter()
@@ -293,7 +349,7 @@ impl Client {
                 let sent = items
                     .get(r.index)
                     .and_then(|i| i.external_reference.clone());
-                item_result(r, sent)
+                item_result(r, sent, &answer)
             })
             .collect();
         let failed = results.iter().filter(|r| !r.success).count();
@@ -304,6 +360,10 @@ impl Client {
             succeeded: results.len() - failed,
             failed,
             results,
+            attempts: answer.attempts,
+            retryable: false,
+            request_id: answer.request_id,
+            error: None,
         })
     }
 
@@ -312,9 +372,14 @@ impl Client {
         protocol::validate_telegram_id(telegram_id)?;
         let path = paths::balance(telegram_id);
         match self.call(Method::Get, &path, None, Accept::Success).await {
-            Ok(value) => Ok(Some(response::decode::<BalanceResponse>(value)?.balance)),
-            Err(Error::UserNotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
+            Ok(answer) => Ok(Some(
+                response::decode::<BalanceResponse>(answer.value)?.balance,
+            )),
+            Err(CallFailure {
+                error: Error::UserNotFound { .. },
+                ..
+            }) => Ok(None),
+            Err(f) => Err(f.error),
         }
     }
 
@@ -349,8 +414,8 @@ impl Client {
             }
         }
         let path = paths::records(telegram_id, limit, cursor);
-        let value = self.call(Method::Get, &path, None, Accept::Success).await?;
-        Ok(response::decode::<RecordsResponse>(value)?.page)
+        let answer = self.call(Method::Get, &path, None, Accept::Success).await?;
+        Ok(response::decode::<RecordsResponse>(answer.value)?.page)
     }
 
     /// Every record of a user, newest first, fetching pages of `page_size` as needed.
@@ -413,10 +478,10 @@ impl Client {
                 )),
             })
         };
-        let value = self
+        let answer = self
             .call(Method::Post, paths::USERS, Some(&body), Accept::Success)
             .await?;
-        let resp: UserResponse = response::decode(value)?;
+        let resp: UserResponse = response::decode(answer.value)?;
         resp.data.ok_or_else(|| missing_data(paths::USERS))
     }
 
@@ -429,22 +494,42 @@ impl Client {
         path_and_query: &str,
         body: Option<BodyFn<'_>>,
         accept: Accept,
-    ) -> Result<Value> {
+    ) -> Result<Answer, CallFailure> {
         let inner = &*self.inner;
         let mut retries = 0u32;
         let mut clock_corrected = false;
+        let mut attempts = 0u32;
+        let mut request_id = None;
         loop {
             let ts = inner.clock.now();
+            attempts += 1;
             let attempt = inner
                 .transport
                 .send(method, path_and_query, body.map(|b| b(ts)), ts)
                 .await;
             let failure = match attempt {
-                Ok(raw) => match response::read(raw, accept) {
-                    Ok(value) => return Ok(value),
-                    Err(f) => f,
-                },
+                Ok(raw) => {
+                    if raw.request_id.is_some() {
+                        request_id = raw.request_id.clone();
+                    }
+                    match response::read(raw, accept) {
+                        Ok(value) => {
+                            return Ok(Answer {
+                                value,
+                                attempts,
+                                request_id,
+                            })
+                        }
+                        Err(f) => f,
+                    }
+                }
                 Err(e) => Failure::transport(e),
+            };
+            let give_up = |f: Failure, request_id: Option<String>| CallFailure {
+                error: f.error,
+                attempts,
+                retryable: f.retryable,
+                request_id,
             };
             if let Error::Timestamp {
                 server_time: Some(server_time),
@@ -458,7 +543,7 @@ impl Client {
                 }
             }
             if !failure.retryable {
-                return Err(failure.error);
+                return Err(give_up(failure, request_id));
             }
             let delay = inner
                 .policy
@@ -468,15 +553,56 @@ impl Client {
                     retries += 1;
                     tokio::time::sleep(d).await;
                 }
-                None => return Err(failure.error),
+                None => return Err(give_up(failure, request_id)),
             }
         }
     }
 }
 
+/// A call that got its answer, and how.
+struct Answer {
+    value: Value,
+    attempts: u32,
+    request_id: Option<String>,
+}
+
+/// A call that failed, with what a failed write reports.
+struct CallFailure {
+    error: Error,
+    attempts: u32,
+    retryable: bool,
+    request_id: Option<String>,
+}
+
+impl CallFailure {
+    fn into_write(
+        self,
+        telegram_id: Option<i64>,
+        change: Option<i64>,
+        reference: Option<String>,
+    ) -> WriteError {
+        WriteError {
+            error: self.error,
+            reference,
+            telegram_id,
+            change,
+            attempts: self.attempts,
+            retryable: self.retryable,
+            request_id: self.request_id,
+        }
+    }
+}
+
+/// Reads drop the write context: they have no reference to report.
+impl From<CallFailure> for Error {
+    fn from(f: CallFailure) -> Self {
+        f.error
+    }
+}
+
 /// `auto-<uuid v7>`: unique, time-ordered, valid for the server.
 fn auto_reference() -> String {
-    format!("auto-{}", uuid::Uuid::now_v7())
+    crate::reference::auto()
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
@@ -500,7 +626,7 @@ fn missing_data(path: &str) -> Error {
 }
 
 /// One batch item's outcome in the `SyncResult` shape; a failed item carries its error.
-fn item_result(r: BatchItemResult, sent_reference: Option<String>) -> SyncResult {
+fn item_result(r: BatchItemResult, sent_reference: Option<String>, answer: &Answer) -> SyncResult {
     let reference = r.external_reference.clone().or(sent_reference);
     if r.success {
         return SyncResult {
@@ -513,6 +639,9 @@ fn item_result(r: BatchItemResult, sent_reference: Option<String>) -> SyncResult
             record_id: r.record_id,
             duplicate: r.duplicate,
             reference,
+            attempts: answer.attempts,
+            retryable: false,
+            request_id: answer.request_id.clone(),
             error: None,
         };
     }
@@ -527,7 +656,15 @@ fn item_result(r: BatchItemResult, sent_reference: Option<String>) -> SyncResult
         server_time: None,
     };
     let error = Error::from_envelope(r.code.http_status(), &env, None);
-    let mut result = SyncResult::failed(r.telegram_id, r.change, reference, error);
+    let mut result = SyncResult::failed(WriteError {
+        error,
+        reference,
+        telegram_id: Some(r.telegram_id),
+        change: Some(r.change),
+        attempts: answer.attempts,
+        retryable: false,
+        request_id: answer.request_id.clone(),
+    });
     result.balance = r.balance;
     result
 }

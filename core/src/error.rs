@@ -71,7 +71,7 @@ pub enum Error {
     #[error("{message}")]
     Transport { message: String },
 
-    /// `internal_error`, `service_unavailable`, `invalid_response` or any unknown code:
+    /// `internal_error`, `service_unavailable`, `invalid_response`, `unsafe_integer` or any unknown code:
     /// the server failed. Python: `ServerError`.
     #[error("{message}")]
     Server {
@@ -175,12 +175,194 @@ impl Error {
             | Code::InternalError
             | Code::ServiceUnavailable
             | Code::InvalidResponse
+            | Code::UnsafeInteger
             | Code::Unknown => Error::Server {
                 code: env.code,
                 status,
                 message,
             },
         }
+    }
+}
+
+/// Which family an error belongs to: the one name bindings map to their exception or
+/// error classes, so no binding keeps its own code-to-class table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    InsufficientCredits,
+    ReferenceConflict,
+    UserNotFound,
+    Authentication,
+    Timestamp,
+    Validation,
+    RateLimited,
+    Timeout,
+    Transport,
+    Server,
+    Closed,
+}
+
+impl ErrorKind {
+    /// Every kind, for bindings that check their class table is complete.
+    pub const ALL: &'static [ErrorKind] = &[
+        ErrorKind::InsufficientCredits,
+        ErrorKind::ReferenceConflict,
+        ErrorKind::UserNotFound,
+        ErrorKind::Authentication,
+        ErrorKind::Timestamp,
+        ErrorKind::Validation,
+        ErrorKind::RateLimited,
+        ErrorKind::Timeout,
+        ErrorKind::Transport,
+        ErrorKind::Server,
+        ErrorKind::Closed,
+    ];
+
+    /// A stable snake_case name (`insufficient_credits`, `authentication`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InsufficientCredits => "insufficient_credits",
+            ErrorKind::ReferenceConflict => "reference_conflict",
+            ErrorKind::UserNotFound => "user_not_found",
+            ErrorKind::Authentication => "authentication",
+            ErrorKind::Timestamp => "timestamp",
+            ErrorKind::Validation => "validation",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Transport => "transport",
+            ErrorKind::Server => "server",
+            ErrorKind::Closed => "closed",
+        }
+    }
+}
+
+impl Error {
+    /// The family of this error (see [`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InsufficientCredits { .. } => ErrorKind::InsufficientCredits,
+            Error::ReferenceConflict { .. } => ErrorKind::ReferenceConflict,
+            Error::UserNotFound { .. } => ErrorKind::UserNotFound,
+            Error::Authentication { .. } => ErrorKind::Authentication,
+            Error::Timestamp { .. } => ErrorKind::Timestamp,
+            Error::Validation { .. } => ErrorKind::Validation,
+            Error::RateLimited { .. } => ErrorKind::RateLimited,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Transport { .. } => ErrorKind::Transport,
+            Error::Server { .. } => ErrorKind::Server,
+            Error::Closed => ErrorKind::Closed,
+        }
+    }
+
+    /// The one failure rule of every binding: does a *write* that failed this way
+    /// resolve with the guide's `result.success == false` (and this error's `code`),
+    /// rather than raise? Reads always raise.
+    ///
+    /// The guide checks `result.success` / `result.message` after every write and never
+    /// catches, so every failure that has a stable code is a result; `raise_for_error()`
+    /// (Python) and `throwIfFailed()` (Node) turn it into the typed error. The match is
+    /// exhaustive so a new variant must decide.
+    pub fn is_write_outcome(&self) -> bool {
+        match self {
+            Error::InsufficientCredits { .. }
+            | Error::ReferenceConflict { .. }
+            | Error::UserNotFound { .. }
+            | Error::Authentication { .. }
+            | Error::Timestamp { .. }
+            | Error::Validation { .. }
+            | Error::RateLimited { .. }
+            | Error::Timeout { .. }
+            | Error::Transport { .. }
+            | Error::Server { .. }
+            | Error::Closed => true,
+        }
+    }
+
+    /// `true` when the change may or may not have been applied: no answer arrived
+    /// (timeout, broken connection) or the server could not say (`internal_error`,
+    /// an answer that is not this protocol). Calling again with the same reference
+    /// settles it: the change applies exactly once.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            Error::Timeout { .. }
+                | Error::Transport { .. }
+                | Error::Server {
+                    code: Code::InternalError | Code::InvalidResponse | Code::Unknown,
+                    ..
+                }
+        )
+    }
+}
+
+/// A failed write: the error, plus what the caller needs to retry it safely.
+///
+/// `reference` is the `external_reference` the change was sent with (the caller's, or
+/// the `auto-<uuid v7>` the SDK made). When [`Error::outcome_unknown`] is true, calling
+/// the same write again with `reference` applies it exactly once.
+///
+/// ```no_run
+/// # async fn run(client: credit_sync::Client) -> Result<(), credit_sync::Error> {
+/// match client.add_credits(42, 10, "bonus", None).await {
+///     Ok(r) => println!("balance {:?}", r.balance),
+///     Err(e) if e.error.outcome_unknown() => {
+///         // Same reference: a replay if the first one was applied, else applied now.
+///         client.add_credits(42, 10, "bonus", e.reference.as_deref()).await?;
+///     }
+///     Err(e) => return Err(e.into()),
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{error}")]
+pub struct WriteError {
+    /// What went wrong.
+    #[source]
+    pub error: Error,
+    /// The `external_reference` the change was sent with; `None` for a batch (each item
+    /// has its own) and for a change refused before it had one.
+    pub reference: Option<String>,
+    /// The user of a single change; `None` for a batch.
+    pub telegram_id: Option<i64>,
+    /// The signed change (negative for a deduct); `None` for a batch.
+    pub change: Option<i64>,
+    /// HTTP attempts made (0 when the SDK refused the call before sending).
+    pub attempts: u32,
+    /// `true` when the same call may succeed later (a timeout, a broken connection,
+    /// 408, 429, 5xx); with the same `reference` a retry never applies twice.
+    pub retryable: bool,
+    /// The server's `X-Request-Id` of the last answer, when one arrived.
+    pub request_id: Option<String>,
+}
+
+impl WriteError {
+    /// A failure before anything was sent (bad argument, closed client).
+    pub fn unsent(
+        error: Error,
+        telegram_id: Option<i64>,
+        change: Option<i64>,
+        reference: Option<String>,
+    ) -> Self {
+        WriteError {
+            error,
+            reference,
+            telegram_id,
+            change,
+            attempts: 0,
+            retryable: false,
+            request_id: None,
+        }
+    }
+
+    /// The stable protocol code.
+    pub fn code(&self) -> Code {
+        self.error.code()
+    }
+}
+
+impl From<WriteError> for Error {
+    fn from(e: WriteError) -> Self {
+        e.error
     }
 }
 

@@ -6,6 +6,10 @@
 //! itself: an async [`Client`], a [`blocking::Client`], safe retries and
 //! de-duplication [`reference`](mod@reference) helpers.
 
+// A failed write carries what a safe retry needs (`WriteError`) by value; each is one
+// network call, so its size costs nothing next to it, and matching stays direct.
+#![allow(clippy::result_large_err)]
+
 pub mod protocol;
 pub mod signature;
 
@@ -39,6 +43,6 @@ pub use client::Client;
 #[cfg(feature = "client")]
 pub use config::{Backoff, Config, ConfigBuilder};
 #[cfg(feature = "client")]
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result, WriteError};
 #[cfg(feature = "client")]
 pub use model::{Balance, BatchEntry, BatchResult, Record, RecordsPage, SyncResult, UserData};

@@ -1,7 +1,7 @@
 //! What the SDK's calls return: typed results in the guide's
 //! `success` / `message` style, built from protocol responses or errors.
 
-use crate::error::Error;
+use crate::error::{Error, WriteError};
 use crate::protocol::Code;
 
 /// The outcome of one credit change (`add_credits`, `deduct_credits`, one batch item).
@@ -24,14 +24,34 @@ pub struct SyncResult {
     /// `true` when the server had already applied this reference (a safe replay).
     pub duplicate: bool,
     /// The reference the change was sent with (the caller's, or the SDK's `auto-<uuid v7>`).
+    /// After a failure whose outcome is unknown, send the change again with it.
     pub reference: Option<String>,
+    /// HTTP attempts the call made (0 when it was refused before sending; a batch
+    /// item shares its batch's count).
+    pub attempts: u32,
+    /// On failure: `true` when the same call may succeed later; with the same
+    /// `reference` a retry never applies twice. `false` on success.
+    pub retryable: bool,
+    /// The server's `X-Request-Id` of the last answer, when one arrived.
+    pub request_id: Option<String>,
     /// The error, when `success` is false.
     pub error: Option<Error>,
 }
 
 impl SyncResult {
-    /// A failed result in the guide's style, for callers that check `success` instead of `Err`.
-    pub fn failed(telegram_id: i64, change: i64, reference: Option<String>, error: Error) -> Self {
+    /// The failed result of a write, in the guide's style, for callers that check
+    /// `success` instead of `Err`. It keeps everything the error knew: the reference the
+    /// change was sent with, the attempts, whether a retry may help, the request id.
+    pub fn failed(failure: WriteError) -> Self {
+        let WriteError {
+            error,
+            reference,
+            telegram_id,
+            change,
+            attempts,
+            retryable,
+            request_id,
+        } = failure;
         let balance = match &error {
             Error::InsufficientCredits { balance, .. } => *balance,
             _ => None,
@@ -40,13 +60,43 @@ impl SyncResult {
             success: false,
             code: error.code(),
             message: error.message(),
-            telegram_id,
-            change,
+            telegram_id: telegram_id.unwrap_or(0),
+            change: change.unwrap_or(0),
             balance,
             record_id: None,
             duplicate: false,
             reference,
+            attempts,
+            retryable,
+            request_id,
             error: Some(error),
+        }
+    }
+
+    /// The one rule every binding applies to a single change's outcome: a failure the
+    /// guide reports as `success == false` ([`Error::is_write_outcome`]) becomes a failed
+    /// result; anything else stays `Err`.
+    pub fn settle(outcome: Result<SyncResult, WriteError>) -> Result<SyncResult, WriteError> {
+        match outcome {
+            Ok(r) => Ok(r),
+            Err(e) if e.error.is_write_outcome() => Ok(SyncResult::failed(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The [`WriteError`] of a failed result (with its reference and attempts), or `Ok`.
+    pub fn into_write_result(self) -> Result<SyncResult, WriteError> {
+        match self.error.clone() {
+            Some(error) if !self.success => Err(WriteError {
+                error,
+                reference: self.reference,
+                telegram_id: Some(self.telegram_id),
+                change: Some(self.change),
+                attempts: self.attempts,
+                retryable: self.retryable,
+                request_id: self.request_id,
+            }),
+            _ => Ok(self),
         }
     }
 
@@ -102,8 +152,54 @@ pub struct BatchResult {
     pub succeeded: usize,
     /// How many items failed.
     pub failed: usize,
-    /// One result per item, in the order given.
+    /// One result per item, in the order given (empty when the batch failed as a whole).
     pub results: Vec<SyncResult>,
+    /// HTTP attempts the call made (0 when it was refused before sending).
+    pub attempts: u32,
+    /// When the batch failed as a whole: `true` when the same call may succeed later
+    /// (each item keeps its reference, so a retry never applies one twice).
+    pub retryable: bool,
+    /// The server's `X-Request-Id` of the last answer, when one arrived.
+    pub request_id: Option<String>,
+    /// The error, when the batch failed as a whole.
+    pub error: Option<Error>,
+}
+
+impl BatchResult {
+    /// The result of a batch of `items` changes refused as a whole, in the guide's style:
+    /// `success == false`, the error's `code`, none succeeded and every item failed.
+    pub fn failed(items: usize, failure: WriteError) -> Self {
+        BatchResult {
+            success: false,
+            code: failure.error.code(),
+            message: failure.error.message(),
+            succeeded: 0,
+            failed: items,
+            results: Vec::new(),
+            attempts: failure.attempts,
+            retryable: failure.retryable,
+            request_id: failure.request_id,
+            error: Some(failure.error),
+        }
+    }
+
+    /// The batch rule of every binding, as [`SyncResult::settle`] is for one change.
+    pub fn settle(
+        items: usize,
+        outcome: Result<BatchResult, WriteError>,
+    ) -> Result<BatchResult, WriteError> {
+        match outcome {
+            Ok(r) => Ok(r),
+            Err(e) if e.error.is_write_outcome() => Ok(BatchResult::failed(items, e)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The signed change of a deduct of `amount` (> 0): the one place the sign is made,
+/// for the core and for bindings that report a change refused before sending.
+pub fn deduct_change(amount: i64) -> i64 {
+    amount.checked_neg().unwrap_or(i64::MIN)
 }
 
 pub use crate::protocol::{Balance, Record, RecordsPage, UserData};

@@ -226,6 +226,9 @@ codes! {
     ClientClosed = "client_closed" => 400,
     /// The server answered with something that is not this protocol (client side).
     InvalidResponse = "invalid_response" => 502,
+    /// An integer result is outside the JS safe range (±(2^53−1)); Node only, unless the
+    /// client was made with `bigint: true` (client side).
+    UnsafeInteger = "unsafe_integer" => 502,
 }
 
 impl Code {
@@ -243,6 +246,7 @@ impl Code {
                 | Code::InvalidArgument
                 | Code::ClientClosed
                 | Code::InvalidResponse
+                | Code::UnsafeInteger
                 | Code::Unknown
         )
     }

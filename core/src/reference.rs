@@ -80,6 +80,13 @@ pub fn video_watched(telegram_id: i64, video_id: &str) -> String {
     reference(&["video", video_id, &telegram_id.to_string()])
 }
 
+/// `auto-<uuid v7>`: the reference the SDK gives a change sent without one. Unique and
+/// time-ordered; a binding that must report it even when the call is cut short (a client
+/// closed mid-call) makes it up front with this and passes it in.
+pub fn auto() -> String {
+    format!("auto-{}", uuid::Uuid::now_v7())
+}
+
 /// `order_{order_id}` (the guide's shop purchase).
 pub fn order_paid(order_id: &str) -> String {
     reference(&["order", order_id])

@@ -125,6 +125,7 @@ mod tests {
         RawResponse {
             status,
             retry_after: None,
+            request_id: None,
             body: body.as_bytes().to_vec(),
         }
     }

@@ -12,6 +12,8 @@ use std::time::Duration;
 pub struct RawResponse {
     pub status: u16,
     pub retry_after: Option<Duration>,
+    /// The server's `X-Request-Id`, reported with a failed write so logs can be matched.
+    pub request_id: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -95,10 +97,16 @@ impl Transport {
             .get(headers::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(crate::retry::parse_retry_after);
+        let request_id = resp
+            .headers()
+            .get(headers::REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = resp.bytes().await.map_err(transport_error)?.to_vec();
         Ok(RawResponse {
             status,
             retry_after,
+            request_id,
             body,
         })
     }

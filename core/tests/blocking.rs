@@ -86,25 +86,30 @@ fn business_and_auth_errors() {
     let u = user();
     client.add_credits(u, 10, "seed", Some("ref_a")).unwrap();
 
-    match client.deduct_credits(u, 11, "too much", None).unwrap_err() {
+    match client
+        .deduct_credits(u, 11, "too much", None)
+        .unwrap_err()
+        .error
+    {
         Error::InsufficientCredits { balance, .. } => assert_eq!(balance, Some(10)),
         other => panic!("{other:?}"),
     }
     match client
         .add_credits(u, 99, "seed", Some("ref_a"))
         .unwrap_err()
+        .error
     {
         Error::ReferenceConflict { fields, .. } => assert!(fields.contains(&"amount".into())),
         other => panic!("{other:?}"),
     }
     let err = client.deduct_credits(user(), 1, "x", None).unwrap_err();
-    assert!(matches!(err, Error::UserNotFound { .. }), "{err:?}");
+    assert!(matches!(err.error, Error::UserNotFound { .. }), "{err:?}");
 
     let wrong = Client::new(server.config().secret_key("wrong").build().unwrap()).unwrap();
     let err = wrong.add_credits(u, 1, "x", None).unwrap_err();
     assert!(
         matches!(
-            err,
+            err.error,
             Error::Authentication {
                 code: Code::InvalidSignature,
                 ..
@@ -116,7 +121,7 @@ fn business_and_auth_errors() {
     let err = plain.register_user(user(), None).unwrap_err();
     assert_eq!(err.code(), Code::Forbidden);
 
-    match client.add_credits(u, 0, "x", None).unwrap_err() {
+    match client.add_credits(u, 0, "x", None).unwrap_err().error {
         Error::Validation { code, field, .. } => {
             assert_eq!(
                 (code, field.as_deref()),
@@ -139,7 +144,7 @@ fn rate_limited() {
     let err = (0..20)
         .find_map(|_| client.add_credits(u, 1, "x", None).err())
         .expect("the server limits to 1 request per second");
-    assert!(matches!(err, Error::RateLimited { .. }), "{err:?}");
+    assert!(matches!(err.error, Error::RateLimited { .. }), "{err:?}");
 }
 
 #[test]

@@ -110,12 +110,20 @@ async fn insufficient_credits_writes_nothing_and_carries_the_balance() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InsufficientCredits);
-    match &err {
+    match &err.error {
         Error::InsufficientCredits { balance, .. } => assert_eq!(*balance, Some(10)),
         other => panic!("{other:?}"),
     }
-    let failed = credit_sync::SyncResult::failed(u, -500, None, err);
+    assert_eq!(err.reference.as_deref(), Some("order_vip"));
+    assert_eq!((err.attempts, err.retryable), (1, false));
+    assert!(
+        err.request_id.is_some(),
+        "the server's X-Request-Id is kept"
+    );
+    let failed = credit_sync::SyncResult::failed(err);
     assert!(!failed.success && failed.balance == Some(10));
+    assert_eq!((failed.telegram_id, failed.change), (u, -500));
+    assert_eq!(failed.reference.as_deref(), Some("order_vip"));
     assert_eq!(record_count(&client, u).await, 1);
 }
 
@@ -132,7 +140,7 @@ async fn reference_conflict_names_the_fields() {
         .add_credits(u, 11, "earn", Some("conflict_1"))
         .await
         .unwrap_err();
-    match err {
+    match err.error {
         Error::ReferenceConflict { fields, .. } => {
             assert!(fields.iter().any(|f| f == "amount"), "{fields:?}")
         }
@@ -150,7 +158,7 @@ async fn user_not_found() {
         .deduct_credits(u, 1, "spend", None)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::UserNotFound { .. }), "{err:?}");
+    assert!(matches!(err.error, Error::UserNotFound { .. }), "{err:?}");
     // A source without auto-registration cannot credit an unknown user either.
     let plain = Client::new(server.plain_config().build().unwrap()).unwrap();
     let err = plain.add_credits(u, 1, "earn", None).await.unwrap_err();
@@ -306,7 +314,7 @@ async fn authentication_errors_are_not_retried() {
         .add_credits(user(), 1, "x", None)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Authentication { .. }), "{err:?}");
+    assert!(matches!(err.error, Error::Authentication { .. }), "{err:?}");
     assert_eq!(proxy.requests(), 4);
 }
 
@@ -316,10 +324,12 @@ async fn arguments_are_checked_before_sending() {
     let proxy = Proxy::start(&server.addr(), []);
     let client = client_at(&server, &proxy.base_url, 3);
     let u = user();
-    let field = |e: Error| match e {
-        Error::Validation { code, field, .. } => (code, field),
-        other => panic!("{other:?}"),
-    };
+    fn field(e: impl Into<Error>) -> (Code, Option<String>) {
+        match e.into() {
+            Error::Validation { code, field, .. } => (code, field),
+            other => panic!("{other:?}"),
+        }
+    }
     let f = field(client.add_credits(u, 0, "x", None).await.unwrap_err());
     assert_eq!(f, (Code::InvalidAmount, Some("amount".into())));
     let f = field(client.add_credits(u, -1, "x", None).await.unwrap_err());
@@ -538,7 +548,10 @@ async fn rate_limited_by_the_server() {
             }
         }
     }
-    match limited.expect("the server limits to 1 request per second") {
+    match limited
+        .expect("the server limits to 1 request per second")
+        .error
+    {
         Error::RateLimited { retry_after, .. } => {
             assert!(retry_after.is_some(), "the server says when to come back")
         }
@@ -745,4 +758,60 @@ async fn every_attempt_is_signed_afresh_with_the_same_reference() {
     let seen = proxy.seen();
     assert!(seen[2].starts_with("GET /api/credits/balance/"));
     assert_eq!(signed_parts(&seen[2]).1, None);
+}
+
+/// Issue 11 item 4: a write whose every answer is lost fails with the reference it
+/// carried (here the SDK's own `auto-<uuid v7>`), its attempts and `retryable`; calling
+/// again with that reference applies the change exactly once.
+#[tokio::test]
+async fn a_lost_answer_reports_its_reference_and_the_retry_applies_once() {
+    use credit_sync_testkit::proxy::{Fault, Proxy as FaultProxy};
+    let server = Server::start();
+    let proxy = FaultProxy::start(server.addr().parse().unwrap());
+    proxy.set_fault(Fault::DropResponse);
+    let lossy = client_at(&server, &proxy.url(), 2);
+    let direct = server.client();
+    let u = user();
+    direct.add_credits(u, 100, "seed", None).await.unwrap();
+
+    let err = lossy
+        .add_credits(u, 7, "reward", None)
+        .await
+        .expect_err("every answer is dropped");
+    assert!(err.error.outcome_unknown(), "{err:?}");
+    assert_eq!(err.code(), Code::ConnectionError);
+    assert_eq!((err.attempts, err.retryable), (3, true));
+    let reference = err
+        .reference
+        .clone()
+        .expect("the failure names its reference");
+    assert!(reference.starts_with("auto-"), "{reference}");
+    assert_eq!((err.telegram_id, err.change), (Some(u), Some(7)));
+    // The guide's style keeps the same facts.
+    let failed = credit_sync::SyncResult::settle(Err(err)).unwrap();
+    assert!(!failed.success);
+    assert_eq!(failed.reference.as_deref(), Some(reference.as_str()));
+    assert_eq!((failed.attempts, failed.retryable), (3, true));
+
+    // The change was applied by the first attempt; the retries were replays.
+    let again = direct
+        .add_credits(u, 7, "reward", Some(&reference))
+        .await
+        .unwrap();
+    assert!(
+        again.duplicate,
+        "the retry with the carried reference is a replay"
+    );
+    assert_eq!(again.balance, Some(107), "applied exactly once");
+    assert_eq!(record_count(&direct, u).await, 2);
+
+    // A deduct reports its signed change, and the same pattern holds.
+    let err = lossy.deduct_credits(u, 5, "spend", None).await.unwrap_err();
+    assert_eq!(err.change, Some(-5));
+    let r = direct
+        .deduct_credits(u, 5, "spend", err.reference.as_deref())
+        .await
+        .unwrap();
+    assert_eq!((r.duplicate, r.balance), (true, Some(102)));
+    assert_eq!(record_count(&direct, u).await, 3);
 }

@@ -103,6 +103,7 @@ async fn run(config: credit_sync::Config) -> Result<u32, Error> {
     match client
         .deduct_credits(user, 500, "购买VIP会员", Some(&order))
         .await
+        .map_err(Error::from)
     {
         Err(Error::InsufficientCredits { balance, message }) => {
             println!("  not enough credits ({message}); balance {balance:?}");

@@ -8,8 +8,9 @@ use credit_sync::protocol::{fields, headers, Code};
 use credit_sync::signature;
 use sha2::{Digest, Sha256};
 
-/// The source behind `X-Api-Key`. Every configured key is compared (as a fixed-length
-/// digest, in constant time), so timing reveals neither which key matched nor its length.
+/// The source behind `X-Api-Key`. Every configured key (each source's current and next
+/// one) is compared (as a fixed-length digest, in constant time), so timing reveals
+/// neither which key matched nor its length.
 pub fn identify<'a>(
     sources: &'a [SourceConfig],
     headers: &HeaderMap,
@@ -27,12 +28,23 @@ pub fn identify<'a>(
     let digest = Sha256::digest(key.as_bytes());
     let mut found = None;
     for source in sources {
-        let candidate = Sha256::digest(source.api_key.as_bytes());
-        if signature::constant_time_eq(&candidate, &digest) && found.is_none() {
-            found = Some(source);
+        for api_key in &source.api_keys {
+            let candidate = Sha256::digest(api_key.as_bytes());
+            if signature::constant_time_eq(&candidate, &digest) && found.is_none() {
+                found = Some(source);
+            }
         }
     }
     found.ok_or_else(|| ApiError::new(Code::Unauthorized, "unknown API key"))
+}
+
+/// Does `verify` accept one of the source's secrets (two during a rotation)? Every secret
+/// is tried, so the time taken does not say which one matched.
+fn any_secret(source: &SourceConfig, verify: impl Fn(&str) -> bool) -> bool {
+    source
+        .secrets
+        .iter()
+        .fold(false, |matched, secret| verify(secret) | matched)
 }
 
 pub fn require(source: &SourceConfig, permission: Permission) -> Result<(), ApiError> {
@@ -92,13 +104,15 @@ pub fn check_v2(
                 ),
             )
         })?;
-    if !signature::verify_v2(
-        &source.secret,
-        &header,
-        request.method,
-        request.target,
-        request.body,
-    ) {
+    if !any_secret(source, |secret| {
+        signature::verify_v2(
+            secret,
+            &header,
+            request.method,
+            request.target,
+            request.body,
+        )
+    }) {
         return Err(ApiError::new(
             Code::InvalidSignature,
             "the v2 signature does not match the request",
@@ -155,14 +169,9 @@ pub fn check_v1_token(
     timestamp: i64,
     token: &str,
 ) -> Result<String, ApiError> {
-    if signature::verify_v1(
-        &source.secret,
-        telegram_id,
-        amount,
-        &source.name,
-        timestamp,
-        token,
-    ) {
+    if any_secret(source, |secret| {
+        signature::verify_v1(secret, telegram_id, amount, &source.name, timestamp, token)
+    }) {
         Ok(token.to_ascii_lowercase())
     } else {
         Err(

@@ -49,11 +49,13 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> Result<(), String> {
     match command {
-        Command::Serve { config } => server::run(Config::load(&config)?, None).await,
+        Command::Serve { config } => {
+            server::run(Config::load(&config)?, Some(config.as_path()), None).await
+        }
         Command::Demo { listen, database } => {
             let config = Config::demo(listen, database.unwrap_or_else(cli::demo_database));
             let banner = demo_banner(&config);
-            server::run(config, Some(banner)).await
+            server::run(config, None, Some(banner)).await
         }
         Command::Users {
             command:
@@ -81,8 +83,8 @@ fn demo_banner(config: &Config) -> String {
         banner.push_str(&format!(
             "source {}: api_key={} secret={} permissions={}\n",
             source.name,
-            source.api_key,
-            source.secret,
+            source.api_keys.join(","),
+            source.secrets.join(","),
             permissions.join(",")
         ));
     }

@@ -1,16 +1,64 @@
 //! Prometheus text for `GET /metrics`: requests by route and code, latency histograms,
 //! and ledger counters, kept in-process so the server needs no metrics dependency.
+//! Every label value comes from a fixed set (known methods, the protocol's route templates,
+//! codes, or `other`), so no request, however junk, can add a series.
 
 use crate::ledger::Outcome;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use credit_sync::protocol::Code;
+use credit_sync::protocol::{paths, Code};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
+
+/// The label of a method or route that is not one of the known ones.
+pub const OTHER: &str = "other";
+
+/// The route templates the router serves, from the protocol's paths.
+static ROUTES: LazyLock<Vec<String>> = LazyLock::new(|| {
+    vec![
+        paths::SYNC.to_string(),
+        paths::BATCH.to_string(),
+        format!("{}/{{telegram_id}}", paths::BALANCE),
+        format!("{}/{{telegram_id}}", paths::RECORDS),
+        paths::USERS.to_string(),
+        paths::HEALTHZ.to_string(),
+        paths::METRICS.to_string(),
+        paths::OPENAPI.to_string(),
+    ]
+});
+
+/// The route label: the matched template when it is one of [`ROUTES`], else `other`
+/// (an unmatched path is never a label: it is the client's text).
+pub fn route_label(matched: Option<&str>) -> &'static str {
+    matched
+        .and_then(|m| ROUTES.iter().find(|r| r.as_str() == m))
+        .map_or(OTHER, String::as_str)
+}
+
+/// The method label: one of HTTP's standard methods, else `other` (hyper accepts any token
+/// as a method, so the raw name is the client's text).
+pub fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN
+        .iter()
+        .find(|known| *known == method)
+        .map_or(OTHER, Method::as_str)
+}
 
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -26,8 +74,8 @@ struct Histogram {
 #[derive(Default)]
 pub struct Metrics {
     /// (route, method, code) -> count.
-    requests: Mutex<BTreeMap<(String, String, &'static str), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
+    requests: Mutex<BTreeMap<(&'static str, &'static str, &'static str), u64>>,
+    latency: Mutex<BTreeMap<&'static str, Histogram>>,
     applied: AtomicU64,
     replayed: AtomicU64,
     refused: Mutex<BTreeMap<&'static str, u64>>,
@@ -36,15 +84,15 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn observe(&self, route: &str, method: &str, code: Code, seconds: f64) {
+    fn observe(&self, route: &'static str, method: &'static str, code: Code, seconds: f64) {
         *self
             .requests
             .lock()
             .expect("metrics lock")
-            .entry((route.to_string(), method.to_string(), code.as_str()))
+            .entry((route, method, code.as_str()))
             .or_default() += 1;
         let mut latency = self.latency.lock().expect("metrics lock");
-        let hist = latency.entry(route.to_string()).or_default();
+        let hist = latency.entry(route).or_default();
         for (i, bound) in BUCKETS.iter().enumerate() {
             if seconds <= *bound {
                 hist.counts[i] += 1;
@@ -171,12 +219,13 @@ fn escape(label: &str) -> String {
 
 /// Middleware: times every request and counts it under its route and response code.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let method = request.method().to_string();
+    let route = route_label(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str()),
+    );
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let elapsed = started.elapsed();
@@ -185,7 +234,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
         .get::<Code>()
         .copied()
         .unwrap_or_else(|| code_for_status(response.status().as_u16()));
-    metrics.observe(&route, &method, code, elapsed.as_secs_f64());
+    metrics.observe(route, method, code, elapsed.as_secs_f64());
     tracing::debug!(%method, %route, code = code.as_str(), ms = elapsed.as_millis() as u64, "request");
     response
 }
@@ -199,4 +248,40 @@ fn code_for_status(status: u16) -> Code {
         .copied()
         .find(|code| code.http_status() == status && !code.is_ok())
         .unwrap_or(Code::InternalError)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_fixed_sets() {
+        assert_eq!(route_label(Some(paths::SYNC)), paths::SYNC);
+        assert_eq!(
+            route_label(Some(&format!("{}/{{telegram_id}}", paths::BALANCE))),
+            format!("{}/{{telegram_id}}", paths::BALANCE)
+        );
+        assert_eq!(route_label(Some("/junk/{x}")), OTHER);
+        assert_eq!(route_label(None), OTHER);
+        assert_eq!(method_label(&Method::POST), "POST");
+        let junk = Method::from_bytes(b"XJUNK42").unwrap();
+        assert_eq!(method_label(&junk), OTHER);
+        let metrics = Metrics::default();
+        for i in 0..100 {
+            let method = Method::from_bytes(format!("M{i}").as_bytes()).unwrap();
+            let path = format!("/p{i}");
+            metrics.observe(
+                route_label(Some(&path)),
+                method_label(&method),
+                Code::NotFound,
+                0.001,
+            );
+        }
+        let series = metrics
+            .render()
+            .lines()
+            .filter(|l| l.starts_with("credit_sync_requests_total{"))
+            .count();
+        assert_eq!(series, 1);
+    }
 }

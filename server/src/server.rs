@@ -1,17 +1,19 @@
 //! Running the API: open the ledger, bind, announce the address on stdout (the contract
 //! every test suite reads), serve until SIGTERM/SIGINT, then drain and close the database.
+//! SIGHUP reloads the sources from the config file without touching connections.
 
 use crate::config::Config;
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
-use crate::routes::{self, App};
+use crate::routes::{self, App, Current};
 use crate::store;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -24,8 +26,13 @@ const MAX_HEADER_BYTES: usize = 64 * 1024;
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves `config` until a shutdown signal. `banner` is printed after the listening line.
-pub async fn run(config: Config, banner: Option<String>) -> Result<(), String> {
+/// Serves `config` until a shutdown signal. `config_file` is where a SIGHUP reloads the
+/// sources from (`None` for `demo`). `banner` is printed after the listening line.
+pub async fn run(
+    config: Config,
+    config_file: Option<&Path>,
+    banner: Option<String>,
+) -> Result<(), String> {
     let ledger = Ledger::open(&config.database).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
@@ -39,6 +46,15 @@ pub async fn run(config: Config, banner: Option<String>) -> Result<(), String> {
         sources = config.sources.len(),
         "credit-sync-server started"
     );
+    let current = Current::new(App {
+        limits: RateLimits::new(&config.sources),
+        config,
+        ledger: ledger.clone(),
+        metrics: Arc::new(Metrics::default()),
+    });
+    // Installed before the listening line, so a SIGHUP sent as soon as the server is up
+    // reloads it instead of killing it (the signal's default action).
+    reload_on_hangup(current.clone(), config_file.map(Path::to_path_buf))?;
     {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "credit-sync-server listening on http://{addr}");
@@ -47,16 +63,63 @@ pub async fn run(config: Config, banner: Option<String>) -> Result<(), String> {
         }
         let _ = stdout.flush();
     }
-    let app = App {
-        limits: RateLimits::new(&config.sources),
-        config,
-        ledger: ledger.clone(),
-        metrics: Arc::new(Metrics::default()),
-    };
-    serve(listener, routes::router(app)).await;
+    serve(listener, routes::router(current)).await;
     ledger.close().await;
     tracing::info!("credit-sync-server stopped");
     Ok(())
+}
+
+/// Reloads the sources on every SIGHUP, one reload at a time, for the process's life.
+#[cfg(unix)]
+fn reload_on_hangup(current: Current, config_file: Option<PathBuf>) -> Result<(), String> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangup = signal(SignalKind::hangup())
+        .map_err(|e| format!("cannot install the SIGHUP handler: {e}"))?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            match &config_file {
+                Some(path) => reload(&current, path),
+                None => tracing::warn!("SIGHUP: the demo has no config file to reload"),
+            }
+        }
+    });
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn reload_on_hangup(_: Current, _: Option<PathBuf>) -> Result<(), String> {
+    Ok(())
+}
+
+/// Reads `path` again and puts its sources (keys, secrets, permissions, limits) in force.
+/// A file that does not load is refused, and the sources in force stay; the error never
+/// quotes the file or a credential. The other settings wait for a restart.
+fn reload(current: &Current, path: &Path) {
+    let config = match Config::load(path) {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!(%error, "SIGHUP: reload refused; the sources in force are unchanged");
+            return;
+        }
+    };
+    let old = current.get();
+    let changed = old.config.restart_settings_changed(&config);
+    if !changed.is_empty() {
+        tracing::warn!(
+            settings = %changed.join(", "),
+            "SIGHUP: these settings changed in the file and take effect only at a restart"
+        );
+    }
+    let names: Vec<String> = config.sources.iter().map(|s| s.name.clone()).collect();
+    let mut next = old.config.clone();
+    next.sources = config.sources;
+    current.replace(App {
+        limits: old.limits.carry_over(&next.sources),
+        config: next,
+        ledger: old.ledger.clone(),
+        metrics: old.metrics.clone(),
+    });
+    tracing::info!(sources = %names.join(", "), "SIGHUP: sources reloaded");
 }
 
 /// Accepts HTTP/1.1 connections until a shutdown signal, then drains them. Served with

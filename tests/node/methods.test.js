@@ -54,6 +54,27 @@ async function rejectsWith(promise, cls, code) {
   return err
 }
 
+/**
+ * Asserts that a write resolves with `success: false` and `code` (the core's one failure
+ * rule), and that `throwIfFailed` throws an error of `cls` carrying the result's details.
+ */
+async function writeFailsWith(promise, cls, code) {
+  const result = await promise
+  assert.equal(result.success, false, JSON.stringify(result))
+  assert.equal(result.code, code, result.message)
+  let err
+  try {
+    pkg.throwIfFailed(result)
+  } catch (e) {
+    err = e
+  }
+  assert.ok(err instanceof cls, `${err && err.name} is a ${cls.name}`)
+  assert.equal(err.code, code)
+  assert.equal(err.result, result)
+  assert.equal(err.reference, result.reference ?? undefined)
+  return err
+}
+
 /** A local HTTP server answering every request with `handler`. */
 async function fakeServer(handler) {
   const srv = http.createServer(handler)
@@ -89,9 +110,19 @@ test('addCredits / deductCredits: results in camelCase', async () => {
       telegramId: 2001,
       change: 100,
       reference: 'm_add_1',
+      attempts: 1,
+      retryable: false,
+      requestId: added.requestId,
+      kind: null,
+      field: null,
+      fields: null,
+      serverTime: null,
+      retryAfterMs: null,
+      status: null,
       data: undefined,
     },
   )
+  assert.equal(typeof added.requestId, 'string', "the server's X-Request-Id")
   const spent = await client.deductCredits('2001', 30n, 'spend', 'm_deduct_1')
   assert.equal(spent.success, true)
   assert.equal(spent.change, -30)
@@ -319,7 +350,8 @@ test('balance_overflow on a server that allows huge amounts', async () => {
   // max_amount is a server-wide setting: a second server with the largest one.
   const srv = await startServer({ maxAmount: '9223372036854775807' })
   try {
-    const c = new CreditSyncClient({ baseUrl: srv.baseUrl, ...MEDIA_BOT })
+    // Balances beyond 2^53 - 1 need BigInt results (tests/node/bigint.test.js).
+    const c = new CreditSyncClient({ baseUrl: srv.baseUrl, ...MEDIA_BOT, bigint: true })
     const half = 2n ** 62n
     assert.equal((await c.addCredits(7, half, 'big', 'of_1')).success, true)
     const r = await c.addCredits(7, half, 'big', 'of_2')
@@ -331,14 +363,14 @@ test('balance_overflow on a server that allows huge amounts', async () => {
   }
 })
 
-test('authentication errors reject with AuthenticationError', async () => {
+test('authentication errors: writes resolve success: false (AuthenticationError via throwIfFailed), reads reject', async () => {
   const wrongKey = new CreditSyncClient({ ...MEDIA_BOT, baseUrl: server.baseUrl, apiKey: 'nope' })
-  await rejectsWith(wrongKey.addCredits(1, 1, 'x'), AuthenticationError, 'unauthorized')
+  await writeFailsWith(wrongKey.addCredits(1, 1, 'x'), AuthenticationError, 'unauthorized')
   await rejectsWith(wrongKey.getBalance(1), AuthenticationError, 'unauthorized')
   const wrongSecret = new CreditSyncClient({ ...MEDIA_BOT, baseUrl: server.baseUrl, secretKey: 'nope' })
-  await rejectsWith(wrongSecret.addCredits(1, 1, 'x'), AuthenticationError, 'invalid_signature')
+  await writeFailsWith(wrongSecret.addCredits(1, 1, 'x'), AuthenticationError, 'invalid_signature')
   const mismatch = new CreditSyncClient({ ...MEDIA_BOT, baseUrl: server.baseUrl, source: 'test' })
-  await rejectsWith(mismatch.addCredits(1, 1, 'x'), AuthenticationError, 'source_mismatch')
+  await writeFailsWith(mismatch.addCredits(1, 1, 'x'), AuthenticationError, 'source_mismatch')
   const notAdmin = new CreditSyncClient({ baseUrl: server.baseUrl, ...TEST })
   await rejectsWith(notAdmin.registerUser(1, 'x'), AuthenticationError, 'forbidden')
   for (const c of [wrongKey, wrongSecret, mismatch, notAdmin]) c.close()
@@ -375,7 +407,7 @@ test('timestamp_out_of_window rejects with TimestampError when the server keeps 
   })
   try {
     const c = new CreditSyncClient({ ...MEDIA_BOT, baseUrl: fake.url })
-    const err = await rejectsWith(c.addCredits(1, 1, 'x'), pkg.TimestampError, 'timestamp_out_of_window')
+    const err = await writeFailsWith(c.addCredits(1, 1, 'x'), pkg.TimestampError, 'timestamp_out_of_window')
     assert.ok(err instanceof AuthenticationError)
     assert.equal(err.serverTime, serverTime)
     assert.equal(calls, 2, 'one retry with the corrected clock')
@@ -400,7 +432,7 @@ test('rate_limited carries Retry-After as retryAfterMs', async () => {
   }
 })
 
-test('rate_limited rejects with RateLimitError once retries are off', async () => {
+test('rate_limited resolves success: false once retries are off; throwIfFailed throws RateLimitError', async () => {
   const limited = new CreditSyncClient({
     baseUrl: server.baseUrl,
     apiKey: 'limited-key',
@@ -408,12 +440,13 @@ test('rate_limited rejects with RateLimitError once retries are off', async () =
     source: 'limited',
     maxRetries: 0,
   })
-  const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => limited.addCredits(3000 + i, 1, 'burst')))
-  const rejected = results.filter((r) => r.status === 'rejected').map((r) => r.reason)
-  assert.ok(rejected.length > 0, 'some calls were limited')
-  for (const e of rejected) {
-    assert.ok(e instanceof RateLimitError, String(e))
-    assert.equal(e.code, 'rate_limited')
+  const results = await Promise.all(Array.from({ length: 10 }, (_, i) => limited.addCredits(3000 + i, 1, 'burst')))
+  const failed = results.filter((r) => !r.success)
+  assert.ok(failed.length > 0, 'some calls were limited')
+  for (const r of failed) {
+    assert.equal(r.code, 'rate_limited')
+    assert.equal(r.retryable, true)
+    assert.throws(() => pkg.throwIfFailed(r), RateLimitError)
   }
   limited.close()
 })
@@ -432,7 +465,7 @@ test('transport errors: connection_error and timeout', async () => {
   const silent = await silentServer()
   try {
     const slow = new CreditSyncClient({ ...MEDIA_BOT, baseUrl: silent.url, timeoutMs: 300, maxRetries: 0 })
-    const err = await rejectsWith(slow.addCredits(1, 1, 'x'), TimeoutError, 'timeout')
+    const err = await writeFailsWith(slow.addCredits(1, 1, 'x'), TimeoutError, 'timeout')
     assert.ok(err instanceof TransportError)
     slow.close()
   } finally {
@@ -521,7 +554,7 @@ test('client_closed: calls after close() and a call in flight when close() runs'
   c.close() // idempotent
   assert.equal(c.closed, true)
   await rejectsWith(c.getBalance(1), ClientClosedError, 'client_closed')
-  await rejectsWith(c.addCredits(1, 1, 'x'), ClientClosedError, 'client_closed')
+  await writeFailsWith(c.addCredits(1, 1, 'x'), ClientClosedError, 'client_closed')
 
   const silent = await silentServer()
   try {
@@ -530,7 +563,8 @@ test('client_closed: calls after close() and a call in flight when close() runs'
     await new Promise((r) => setTimeout(r, 200))
     const started = Date.now()
     hanging.close()
-    await rejectsWith(inFlight, ClientClosedError, 'client_closed')
+    const cut = await writeFailsWith(inFlight, ClientClosedError, 'client_closed')
+    assert.ok(cut.reference.startsWith('auto-'), 'a change cut short reports the reference it was sent with')
     assert.ok(Date.now() - started < 2000, 'settled promptly')
   } finally {
     await silent.close()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Node test entry point (called by scripts/test-all.sh): installs the npm packages and builds the
 # addon (debug) in bindings-node/, builds the server if needed, checks the binding
-# crate (fmt, clippy), type-checks the TypeScript example with `tsc --noEmit --strict`,
+# crate (fmt, clippy), type-checks the TypeScript example and tests/node/typed_usage.ts
+# with `tsc --noEmit --strict`,
 # then runs `node --test tests/node/` against the real server binary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,11 +25,13 @@ step "fmt and clippy for the binding crate"
 cargo fmt -p credit-sync-node --check
 cargo clippy -p credit-sync-node --all-targets -- -D warnings
 
-step "tsc --noEmit --strict on examples/node/quickstart.ts"
-bindings-node/node_modules/.bin/tsc --noEmit --strict \
-  --target es2022 --module nodenext --moduleResolution nodenext \
-  --types node --typeRoots bindings-node/node_modules/@types \
-  examples/node/quickstart.ts
+step "tsc --noEmit --strict on examples/node/quickstart.ts and tests/node/typed_usage.ts"
+for ts in examples/node/quickstart.ts tests/node/typed_usage.ts; do
+  bindings-node/node_modules/.bin/tsc --noEmit --strict \
+    --target es2022 --module nodenext --moduleResolution nodenext \
+    --types node --typeRoots bindings-node/node_modules/@types \
+    "$ts"
+done
 
 step "node --test tests/node/"
 node --test tests/node/

@@ -214,7 +214,7 @@ def test_batch(client, new_id):
     assert client.get_balance(a)["credits"] == 103
 
     too_big = client.batch_sync([{"telegram_id": a, "amount": 1, "reason": "t"}] * 1001)
-    assert too_big.code == "batch_too_large" and too_big.data is None
+    assert too_big.code == "batch_too_large" and too_big.data == {"success": 0, "failed": 1001, "results": []}
     assert client.batch_sync([]).code == "batch_too_large"
     with pytest.raises(ValidationError):
         too_big.raise_for_error()

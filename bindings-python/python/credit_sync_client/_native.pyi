@@ -49,7 +49,15 @@ class SyncResult:
     @property
     def change(self) -> Optional[int]: ...
     @property
-    def reference(self) -> Optional[str]: ...
+    def reference(self) -> Optional[str]:
+        """The reference the change was sent with (yours or the SDK's ``auto-...``).
+        After an unknown outcome, retry with ``reference=result.reference``."""
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def retryable(self) -> bool: ...
+    @property
+    def request_id(self) -> Optional[str]: ...
     @property
     def data(self) -> Optional[Dict[str, Any]]: ...
     def raise_for_error(self) -> SyncResult: ...
@@ -139,6 +147,11 @@ def generate_token(
 class CreditSyncError(Exception):
     code: str
     message: str
+    # Set by ``SyncResult.raise_for_error()`` from a failed write; ``None`` otherwise.
+    reference: Optional[str]
+    attempts: Optional[int]
+    retryable: Optional[bool]
+    request_id: Optional[str]
 
 class AuthenticationError(CreditSyncError): ...
 

@@ -12,6 +12,7 @@ mod sqlite;
 mod verify;
 
 pub use reads::{decode_cursor, encode_cursor};
+pub(crate) use sqlite::{is_unavailable, SqliteFailure};
 
 use credit_sync::protocol::{messages, Code};
 use sha2::{Digest, Sha256};

@@ -14,6 +14,7 @@ use super::{
     aborted_batch, detached, replay, request_hash, reused, Actor, Applied, Change, Outcome,
     RecordRow, Refusal, Spend, User,
 };
+use crate::error::unknown_if_lost;
 use crate::store::redact;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
@@ -144,7 +145,7 @@ impl PgLedger {
                     // The same referenced change again: nothing to keep.
                     tx.rollback().await?;
                 } else {
-                    tx.commit().await?;
+                    tx.commit().await.map_err(unknown_if_lost)?;
                 }
                 Ok(outcome)
             })
@@ -225,14 +226,14 @@ impl PgLedger {
                     outcomes.push(outcome);
                     if atomic && refused {
                         batch.rollback().await?;
-                        tx.commit().await?;
+                        tx.commit().await.map_err(unknown_if_lost)?;
                         let failed = outcomes.len() - 1;
                         let refusal = outcomes.pop().expect("the refused outcome");
                         return Ok(Ok(aborted_batch(changes.len(), failed, refusal)));
                     }
                 }
                 batch.commit().await?;
-                tx.commit().await?;
+                tx.commit().await.map_err(unknown_if_lost)?;
                 Ok(Ok(outcomes))
             })
             .await?;
@@ -285,7 +286,7 @@ impl PgLedger {
                         .bind(telegram_id)
                         .fetch_one(&mut *tx)
                         .await?;
-                tx.commit().await?;
+                tx.commit().await.map_err(unknown_if_lost)?;
                 Ok(Ok(User {
                     telegram_id,
                     credits,

@@ -5,6 +5,8 @@
 mod group_commit;
 mod raw;
 
+pub(crate) use raw::{is_unavailable, SqliteFailure};
+
 use super::verify::Findings;
 use super::{
     aborted_batch, now_rfc3339, replay, request_hash, reused, Actor, Applied, Change, Outcome,

@@ -19,7 +19,7 @@ use crate::ratelimit::RateLimits;
 use crate::request_id;
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, OriginalUri, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRef, FromRequest, OriginalUri, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -31,11 +31,11 @@ use credit_sync::protocol::{
 };
 use serde::Serialize;
 use serde_json::Value;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 
-/// Everything a handler needs, shared by all requests.
+/// Everything a handler needs, shared by all requests until a reload replaces it.
 pub struct App {
     pub config: Config,
     pub ledger: Ledger,
@@ -45,13 +45,45 @@ pub struct App {
 
 pub(crate) type AppState = Arc<App>;
 
+/// The router's state: the [`App`] in force. A SIGHUP reload swaps in a whole new one, so
+/// a request runs from start to end on the one it began with, and connections and
+/// requests in flight are untouched. A request costs one uncontended read lock and one
+/// `Arc` clone (what axum's `State` costs anyway).
+#[derive(Clone)]
+pub struct Current(Arc<RwLock<AppState>>);
+
+impl Current {
+    pub fn new(app: App) -> Current {
+        Current(Arc::new(RwLock::new(Arc::new(app))))
+    }
+
+    pub fn get(&self) -> AppState {
+        // A panic cannot leave a half-written `Arc` behind, so a poisoned lock is usable.
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn replace(&self, app: App) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(app);
+    }
+}
+
+/// Handlers take `State<AppState>`: the current [`App`], loaded once per request.
+impl FromRef<Current> for AppState {
+    fn from_ref(current: &Current) -> AppState {
+        current.get()
+    }
+}
+
 /// The longest a client may take to send a request body.
 const BODY_DEADLINE: Duration = Duration::from_secs(10);
 
-pub fn router(app: App) -> Router {
+pub fn router(state: Current) -> Router {
+    let app = state.get();
     let metrics = app.metrics.clone();
     let slots = overload::Slots::new(app.config.max_concurrent_requests);
-    let state = Arc::new(app);
     Router::new()
         .route(paths::SYNC, post(writes::sync))
         .route(paths::BATCH, post(batch::batch))

@@ -530,7 +530,11 @@ async fn the_sdk_reports_rate_limited_with_retry_after() {
         .add_credits(9_500, 1, "first", Some("rl-1"))
         .await
         .unwrap();
-    match client.add_credits(9_500, 1, "second", Some("rl-2")).await {
+    match client
+        .add_credits(9_500, 1, "second", Some("rl-2"))
+        .await
+        .map_err(credit_sync::Error::from)
+    {
         Err(credit_sync::Error::RateLimited { retry_after, .. }) => {
             assert_eq!(retry_after, Some(Duration::from_secs(1)));
         }

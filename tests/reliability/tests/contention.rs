@@ -61,6 +61,7 @@ async fn parallel_deducts_never_overdraw() {
                         client
                             .deduct_credits(user, amount, "contention", Some(&reference))
                             .await
+                            .map_err(Error::from)
                     }
                 })
             })

@@ -92,7 +92,7 @@ async fn one_reference_one_record() {
             .sync(user, amount * 2, "once", Some(&reference))
             .await
             .unwrap_err();
-        match &err {
+        match &err.error {
             Error::ReferenceConflict { fields, .. } => {
                 assert!(fields.iter().any(|f| f == "amount"), "{fields:?}")
             }

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The line the server prints on stdout once it is bound (docs/server.md).
@@ -18,22 +18,184 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a graceful stop may take before the process is killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The server binary: `$CREDIT_SYNC_SERVER_BIN`, else `<workspace>/target/debug/credit-sync-server`.
+/// The server binary: `$CREDIT_SYNC_SERVER_BIN`, else `credit-sync-server` of the
+/// cargo profile this test was built with, next to the test's own executable
+/// (`target/debug/` for `cargo test`, `target/release/` for `cargo test --release`).
 ///
-/// Panics with the command that builds it when it does not exist.
+/// A crate that only dev-depends on the harness does not make cargo build the server
+/// (`CARGO_BIN_EXE_*` exists only inside `credit-sync-server` itself), so on a fresh
+/// clone that binary does not exist yet, or it is older than the sources after an
+/// edit. Then this runs `cargo build -p credit-sync-server` for that profile, once per
+/// process and under a file lock, so the parallel test processes of nextest build it
+/// once between them.
 pub fn server_bin() -> PathBuf {
-    let path = match std::env::var_os("CREDIT_SYNC_SERVER_BIN") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/credit-sync-server"),
-    };
-    if !path.is_file() {
-        panic!(
-            "the server binary {} does not exist: build it with `cargo build -p credit-sync-server` \
-             (or point $CREDIT_SYNC_SERVER_BIN at one)",
-            path.display()
-        );
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| match std::env::var_os("CREDIT_SYNC_SERVER_BIN") {
+        Some(p) if !p.is_empty() => {
+            let path = PathBuf::from(p);
+            assert!(
+                path.is_file(),
+                "$CREDIT_SYNC_SERVER_BIN points at {}, which does not exist",
+                path.display()
+            );
+            path
+        }
+        _ => build_server_for_this_profile(),
+    })
+    .clone()
+}
+
+/// The workspace root (this crate is `tests/testkit`).
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Where cargo put the running test executable: `<target>[/<triple>]/<profile>/deps/`.
+struct ProfileDir {
+    /// `<target>[/<triple>]/<profile>`: the server binary goes here.
+    dir: PathBuf,
+    /// `--target-dir`.
+    target_dir: PathBuf,
+    /// `--target`, when the tests were built with one.
+    triple: Option<String>,
+    /// `--profile` (`dev` for the `debug` directory).
+    profile: String,
+}
+
+impl ProfileDir {
+    fn of_this_test() -> ProfileDir {
+        let exe = std::env::current_exe().expect("the test executable's path");
+        let mut dir = exe
+            .parent()
+            .expect("the test executable's directory")
+            .to_path_buf();
+        // Integration tests and unit tests live in `deps/`; examples in `examples/`.
+        if matches!(
+            dir.file_name().and_then(|n| n.to_str()),
+            Some("deps" | "examples")
+        ) {
+            dir.pop();
+        }
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("debug");
+        let profile = if name == "debug" { "dev" } else { name }.to_string();
+        let parent = dir
+            .parent()
+            .expect("the profile directory's parent")
+            .to_path_buf();
+        // Cargo tags the root of every target directory; `<target>/<triple>/` has no tag.
+        let (target_dir, triple) = if parent.join("CACHEDIR.TAG").is_file() {
+            (parent, None)
+        } else {
+            let triple = parent.file_name().map(|n| n.to_string_lossy().into_owned());
+            (parent.parent().unwrap_or(&parent).to_path_buf(), triple)
+        };
+        ProfileDir {
+            dir,
+            target_dir,
+            triple,
+            profile,
+        }
     }
-    path
+}
+
+fn build_server_for_this_profile() -> PathBuf {
+    let profile = ProfileDir::of_this_test();
+    let bin = profile.dir.join("credit-sync-server");
+    let root = workspace_root();
+    if is_newer_than_sources(&bin, &root) {
+        return bin;
+    }
+    let lock_path = profile.dir.join(".credit-sync-server-for-tests.lock");
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", lock_path.display()));
+    // SAFETY: flock(2) on a descriptor that `lock` owns; the lock goes with the file.
+    let rc = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    assert_eq!(
+        rc,
+        0,
+        "flock {}: {}",
+        lock_path.display(),
+        std::io::Error::last_os_error()
+    );
+    // Another test process may have built it while this one waited.
+    if is_newer_than_sources(&bin, &root) {
+        return bin;
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(&root)
+        .args([
+            "build",
+            "-p",
+            "credit-sync-server",
+            "--bin",
+            "credit-sync-server",
+        ])
+        .arg("--profile")
+        .arg(&profile.profile)
+        .arg("--target-dir")
+        .arg(&profile.target_dir);
+    if let Some(triple) = &profile.triple {
+        cmd.arg("--target").arg(triple);
+    }
+    eprintln!(
+        "credit-sync-testkit: {} is missing or older than the sources; building it: {cmd:?}",
+        bin.display()
+    );
+    let status = cmd
+        .stdin(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    assert!(status.success(), "{cmd:?} failed ({status})");
+    assert!(
+        bin.is_file(),
+        "{cmd:?} succeeded but {} does not exist",
+        bin.display()
+    );
+    // Cargo leaves an up-to-date binary alone even when a file it does not build from
+    // (a README under server/) is newer: mark it checked, or every test would run cargo.
+    if let Ok(file) = OpenOptions::new().write(true).open(&bin) {
+        let _ = file.set_modified(std::time::SystemTime::now());
+    }
+    drop(lock);
+    bin
+}
+
+/// Is `bin` there and newer than every file the server is built from (its crate,
+/// the core it links, the workspace manifest and lock file)?
+fn is_newer_than_sources(bin: &Path, root: &Path) -> bool {
+    let Ok(built) = std::fs::metadata(bin).and_then(|m| m.modified()) else {
+        return false;
+    };
+    let sources = [
+        root.join("Cargo.toml"),
+        root.join("Cargo.lock"),
+        root.join("server"),
+        root.join("core/Cargo.toml"),
+        root.join("core/src"),
+    ];
+    sources
+        .iter()
+        .all(|p| newest_mtime(p).is_none_or(|t| t <= built))
+}
+
+/// The newest modification time of a file, or of any file under a directory.
+fn newest_mtime(path: &Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return meta.modified().ok();
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .filter_map(Result::ok)
+        // `server/tests` are tests of the server, not what its binary is built from.
+        .filter(|e| e.file_name() != "tests")
+        .filter_map(|e| newest_mtime(&e.path()))
+        .max()
 }
 
 /// One `[[sources]]` entry of the server's TOML config.

@@ -8,8 +8,14 @@
 //! queued before it (so two requests with one reference behave exactly as if sequential),
 //! and a check that reads inside the transaction (the overdraft check) stays correct. The
 //! writer owns a queued write: a client that goes away cannot cancel it halfway.
+//!
+//! Failures stay typed ([`SqliteFailure`]) on their way to the requests, so a busy, full or
+//! failing disk answers `503` with `Retry-After`. A failed group is rolled back, and the
+//! rollback is checked: if SQLite refuses it, the connection is closed (SQLite rolls back an
+//! open transaction on close) and the pool opens a fresh one, so no half-applied group can
+//! ever be committed by a later one.
 
-use super::raw::Db;
+use super::raw::{Db, SqliteFailure};
 use sqlx::SqlitePool;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -33,7 +39,7 @@ pub trait Job: Send + 'static {
 
     /// Applies the write on the group's transaction, inside the write's own savepoint.
     /// An `Err` rolls back this write's savepoint only; the write is answered with an error.
-    fn apply(&mut self, db: &mut Db) -> Result<Step<Self::Output>, sqlx::Error>;
+    fn apply(&mut self, db: &mut Db<'_>) -> Result<Step<Self::Output>, sqlx::Error>;
 }
 
 /// How large one group may grow. A group always takes at least one write.
@@ -166,7 +172,9 @@ impl GroupCommit {
 trait Queued: Send {
     fn weight(&self) -> usize;
     /// Runs the job; returns whether to keep its savepoint. Keeps the result for `answer`.
-    fn apply(&mut self, db: &mut Db) -> bool;
+    fn apply(&mut self, db: &mut Db<'_>) -> bool;
+    /// The job's own error, once applied, if it failed.
+    fn failure(&self) -> Option<&sqlx::Error>;
     /// Sends the answer once the group's fate is known.
     fn answer(self: Box<Self>, commit: Result<(), &sqlx::Error>);
 }
@@ -182,7 +190,7 @@ impl<J: Job> Queued for Pending<J> {
         self.job.weight()
     }
 
-    fn apply(&mut self, db: &mut Db) -> bool {
+    fn apply(&mut self, db: &mut Db<'_>) -> bool {
         let (result, keep) = match self.job.apply(db) {
             Ok(step) => (Ok(step.output), step.keep),
             Err(e) => (Err(e), false),
@@ -191,13 +199,15 @@ impl<J: Job> Queued for Pending<J> {
         keep
     }
 
+    fn failure(&self) -> Option<&sqlx::Error> {
+        self.result.as_ref()?.as_ref().err()
+    }
+
     fn answer(self: Box<Self>, commit: Result<(), &sqlx::Error>) {
         let answer = match (commit, self.result) {
             (Ok(()), Some(result)) => result,
             (Ok(()), None) => Err(sqlx::Error::Protocol("the write was not applied".into())),
-            (Err(e), _) => Err(sqlx::Error::Protocol(format!(
-                "the transaction did not commit, nothing was applied: {e}"
-            ))),
+            (Err(e), _) => Err(retyped(e)),
         };
         // The client may have gone away; the write stands (or not) either way.
         let _ = self.reply.send(answer);
@@ -246,18 +256,47 @@ async fn commit_group(pool: SqlitePool, mut group: Vec<Box<dyn Queued>>, stats: 
     }
 }
 
+/// A copy of a group's error for each of its requests: a [`SqliteFailure`] stays typed (its
+/// kind decides the status), anything else becomes a message.
+fn retyped(e: &sqlx::Error) -> sqlx::Error {
+    match SqliteFailure::of(e) {
+        Some(failure) => failure.clone().into_sqlx(),
+        None => sqlx::Error::Protocol(format!("the group's transaction did not commit: {e}")),
+    }
+}
+
 /// Locks the write connection and applies the group on this thread: one statement costs
 /// microseconds instead of a round trip to sqlx's worker thread.
 async fn apply_group(pool: &SqlitePool, group: &mut [Box<dyn Queued>]) -> Result<(), sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let mut locked = conn.lock_handle().await?;
-    let handle = locked.as_raw_handle();
-    blocking(|| {
-        // SAFETY: `locked` keeps sqlx's worker off the handle until it is dropped, after
-        // this closure (and `db`, which rolls back anything left open) are done.
-        let mut db = unsafe { Db::new(handle) };
-        apply_in_transaction(&mut db, group)
-    })
+    let (result, clean) = blocking(|| {
+        let mut db = Db::new(&mut locked);
+        // A transaction left open by an earlier group (one whose code panicked and whose
+        // rollback failed) must never be committed with this one.
+        let result = match db.rollback() {
+            Ok(()) => apply_in_transaction(&mut db, group),
+            Err(e) => Err(e.into_sqlx()),
+        };
+        // `apply_in_transaction` rolled back whatever failed; if that was refused the
+        // transaction is still open here.
+        let clean = !db.in_transaction();
+        (result, clean)
+    });
+    drop(locked);
+    if !clean {
+        // The transaction could not be rolled back: discard the connection. Closing it makes
+        // SQLite roll the transaction back; the pool opens a fresh connection for the next
+        // group. Every request of this group is answered with the error.
+        tracing::error!("a failed group could not be rolled back; closing the write connection");
+        if let Err(e) = conn.close().await {
+            tracing::error!(error = %e, "closing the write connection failed");
+        }
+        return Err(result.err().unwrap_or_else(|| {
+            sqlx::Error::Protocol("the transaction stayed open after its group".into())
+        }));
+    }
+    result
 }
 
 /// Runs `f`, telling a multi-threaded runtime that this thread blocks (on SQLite and fsync).
@@ -269,22 +308,41 @@ fn blocking<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-fn apply_in_transaction(db: &mut Db, group: &mut [Box<dyn Queued>]) -> Result<(), sqlx::Error> {
+/// The group in one transaction; on any failure the transaction is rolled back, and a
+/// refused rollback is logged and left for [`apply_group`] to see (the handle still has a
+/// transaction open) and act on.
+fn apply_in_transaction(db: &mut Db<'_>, group: &mut [Box<dyn Queued>]) -> Result<(), sqlx::Error> {
     db.exec("BEGIN IMMEDIATE")?;
-    let result = apply_each(db, group).and_then(|()| db.exec("COMMIT"));
-    if result.is_err() && db.in_transaction() {
-        let _ = db.exec("ROLLBACK");
+    let result = apply_each(db, group).and_then(|()| db.exec("COMMIT").map_err(at_commit));
+    if let Err(e) = &result {
+        if let Err(rollback) = db.rollback() {
+            tracing::error!(error = %e, rollback = %rollback, "ROLLBACK of a failed group failed");
+        }
     }
     result
 }
 
+/// A COMMIT's failure: an I/O error there may still have made the transaction durable.
+fn at_commit(e: sqlx::Error) -> sqlx::Error {
+    match SqliteFailure::of(&e) {
+        Some(failure) => failure.clone().at_commit().into_sqlx(),
+        None => e,
+    }
+}
+
 /// Each write in its own savepoint. An error here (not a write's own error, which only
 /// rolls back its savepoint) means the transaction itself is broken: the group fails.
-fn apply_each(db: &mut Db, group: &mut [Box<dyn Queued>]) -> Result<(), sqlx::Error> {
+fn apply_each(db: &mut Db<'_>, group: &mut [Box<dyn Queued>]) -> Result<(), sqlx::Error> {
     for queued in group.iter_mut() {
         db.exec("SAVEPOINT group_write")?;
         if !queued.apply(db) {
-            // Fails when SQLite already rolled back the whole transaction (e.g. disk full).
+            if !db.in_transaction() {
+                // SQLite rolled back the whole transaction under the write (disk full, I/O
+                // error): the group fails with that write's own, typed, error.
+                return Err(queued.failure().map(retyped).unwrap_or_else(|| {
+                    sqlx::Error::Protocol("the transaction ended inside a write".into())
+                }));
+            }
             db.exec("ROLLBACK TO group_write")?;
         }
         db.exec("RELEASE group_write")?;
@@ -338,6 +396,10 @@ mod tests {
         /// writes queue up as one group).
         Wait(Arc<tokio::sync::Notify>, Arc<Gate>),
         Panic,
+        /// Insert `k` with 256 KiB of text (past a small `max_page_count`: disk full).
+        Big(&'static str),
+        /// Make every ROLLBACK of this group fail (the test fault of `Db`).
+        RefuseRollbacks,
     }
 
     /// A blocking gate (writes run synchronously on the writer's thread).
@@ -367,7 +429,7 @@ mod tests {
     impl Job for TestJob {
         type Output = &'static str;
 
-        fn apply(&mut self, db: &mut Db) -> Result<Step<&'static str>, sqlx::Error> {
+        fn apply(&mut self, db: &mut Db<'_>) -> Result<Step<&'static str>, sqlx::Error> {
             const INSERT: &str = "INSERT INTO t (k) VALUES (?)";
             match &self.0 {
                 Act::Insert(k) => {
@@ -401,6 +463,18 @@ mod tests {
                     step("waited", false)
                 }
                 Act::Panic => panic!("a write's code panicked"),
+                Act::Big(k) => {
+                    let text = "x".repeat(256 * 1024);
+                    db.execute(
+                        "INSERT INTO t (k, parent) VALUES (?, NULL)",
+                        &[Value::Text(&format!("{k}{text}"))],
+                    )?;
+                    step("big", true)
+                }
+                Act::RefuseRollbacks => {
+                    db.refuse_rollbacks();
+                    step("armed", true)
+                }
             }
         }
     }
@@ -603,5 +677,81 @@ mod tests {
             "inserted"
         );
         assert_eq!(keys(&pool).await, ["kept", "next"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_disk_answers_503_with_retry_after_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir).await;
+        let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        // The write pool has one connection: the writer's. This caps its database size.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA max_page_count = {}",
+            pages + 4
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+        let commit = GroupCommit::start(pool.clone(), Limits::default());
+        let full = commit.submit(TestJob(Act::Big("big"))).await.unwrap_err();
+        let failure = SqliteFailure::of(&full)
+            .expect("a typed failure")
+            .to_string();
+        assert_eq!(
+            crate::error::ApiError::from(full).into_response_parts(),
+            (503, "service_unavailable", Some("1".to_string())),
+            "{failure}"
+        );
+        // In one group with others: the full write fails (503), and whatever else the group
+        // answered "inserted" is there.
+        let answers = one_group(
+            &commit,
+            vec![Act::Insert("a"), Act::Big("big2"), Act::Insert("b")],
+        )
+        .await;
+        let big = answers[1].as_ref().unwrap_err();
+        assert!(SqliteFailure::of(big).unwrap().is_unavailable(), "{big}");
+        let kept: Vec<String> = ["a", "b"]
+            .iter()
+            .zip([&answers[0], &answers[2]])
+            .filter(|(_, a)| a.is_ok())
+            .map(|(k, _)| k.to_string())
+            .collect();
+        assert_eq!(keys(&pool).await, kept);
+        for answer in [&answers[0], &answers[2]] {
+            if let Err(e) = answer {
+                assert!(SqliteFailure::of(e).unwrap().is_unavailable(), "{e}");
+            }
+        }
+        assert_eq!(
+            commit.submit(TestJob(Act::Insert("z"))).await.unwrap(),
+            "inserted"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_rollback_fails_the_group_and_replaces_the_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir).await;
+        let commit = GroupCommit::start(pool.clone(), Limits::default());
+        // The COMMIT fails (a deferred foreign key), and its ROLLBACK is refused: the
+        // transaction with "a" and "o" stays open on the connection.
+        let answers = one_group(
+            &commit,
+            vec![Act::RefuseRollbacks, Act::Insert("a"), Act::Orphan("o")],
+        )
+        .await;
+        assert!(answers.iter().all(Result::is_err), "{answers:?}");
+        assert_eq!(commit.stats().failed_groups.load(Ordering::Relaxed), 1);
+        // The next group runs on a fresh connection: the open transaction was discarded,
+        // never committed along with it.
+        assert_eq!(
+            commit.submit(TestJob(Act::Insert("z"))).await.unwrap(),
+            "inserted"
+        );
+        assert_eq!(keys(&pool).await, ["z"]);
     }
 }

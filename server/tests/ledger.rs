@@ -108,7 +108,7 @@ async fn mixed_load_keeps_the_books_consistent() {
 }
 
 fn batch_body(bot: &Client, items: &[(i64, i64, &str, Option<&str>)], atomic: bool) -> Value {
-    let t = now();
+    let t = signing_time();
     let items: Vec<Value> = items
         .iter()
         .map(|(id, amount, reason, reference)| {

@@ -78,7 +78,7 @@ async fn reads_and_writes(client: &Client, telegram_id: i64) {
     client.fund(telegram_id, 1).await;
     let body = client.sync_body(telegram_id, 1, "v2 write", None);
     client.post(paths::SYNC, &body, Sign::V2).await.expect_ok();
-    let t = now();
+    let t = signing_time();
     let batch = json!({
         "source": client.source, "timestamp": t,
         "items": [{"telegram_id": telegram_id, "amount": 1, "reason": "batch",

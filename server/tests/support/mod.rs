@@ -78,6 +78,20 @@ rate_limit_per_sec = 2
     )
 }
 
+/// A timestamp for a v1 signature, a new one for each of 250 calls in a row: the first
+/// call's time, then one second further back each call. Two equal unreferenced v1 changes
+/// a test sends in one second then carry two signatures, as two honest requests a second
+/// apart would; the same signature twice is a replay (`signature_reused`,
+/// docs/protocol.md). Counting back from a fixed start keeps the values distinct even when
+/// the clock ticks between two calls, and within the ±300 s window for a test of < 50 s.
+pub fn signing_time() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static START: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    static SIGNED: AtomicI64 = AtomicI64::new(0);
+    let start = *START.get_or_init(now);
+    start - SIGNED.fetch_add(1, Ordering::Relaxed) % 250
+}
+
 pub fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -430,7 +444,7 @@ impl Client {
         signature::v1_token(&self.secret, telegram_id, amount, &self.source, timestamp)
     }
 
-    /// A guide-style sync body, v1-signed now.
+    /// A guide-style sync body, v1-signed at [`signing_time`].
     pub fn sync_body(
         &self,
         telegram_id: i64,
@@ -438,7 +452,7 @@ impl Client {
         reason: &str,
         reference: Option<&str>,
     ) -> Value {
-        let t = now();
+        let t = signing_time();
         let mut body = json!({
             "telegram_id": telegram_id, "amount": amount, "source": self.source,
             "reason": reason, "timestamp": t, "token": self.v1_token(telegram_id, amount, t),

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
 
+#[cfg(feature = "openapi")]
+pub mod schema;
+
 /// URL paths served by the Credit Sync API.
 pub mod paths {
     pub const SYNC: &str = "/api/credits/sync";
@@ -277,29 +280,40 @@ impl<'de> Deserialize<'de> for Code {
 
 /// Body of `POST /api/credits/sync`: exactly the guide's fields, plus an optional reference.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncRequest {
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::telegram_id))]
     pub telegram_id: i64,
     /// Positive adds credits, negative deducts them.
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::amount))]
     pub amount: i64,
     pub source: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::reason))]
     pub reason: String,
     /// Unix seconds; signed by the v1 token. Optional when the request carries a v2 signature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::optional_int64))]
     pub timestamp: Option<i64>,
     /// v1 token; optional when the request carries a v2 signature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::external_reference))]
     pub external_reference: Option<String>,
 }
 
 /// One item of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchItem {
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::telegram_id))]
     pub telegram_id: i64,
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::amount))]
     pub amount: i64,
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::reason))]
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::external_reference))]
     pub external_reference: Option<String>,
     /// Per-item v1 token over `telegram_id:amount:source:timestamp` (batch `timestamp`),
     /// when the batch has no v2 signature.
@@ -309,26 +323,34 @@ pub struct BatchItem {
 
 /// Body of `POST /api/credits/batch`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchRequest {
     pub source: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::batch_items))]
     pub items: Vec<BatchItem>,
     /// All items apply or none do.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::flag))]
     pub atomic: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::optional_int64))]
     pub timestamp: Option<i64>,
 }
 
 /// Body of `POST /api/users` (admin sources only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterUserRequest {
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::telegram_id))]
     pub telegram_id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::nickname))]
     pub nickname: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// v1 signing of a registration uses amount `0`: `"{telegram_id}:0:{source}:{timestamp}"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::optional_int64))]
     pub timestamp: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -341,6 +363,7 @@ pub struct RegisterUserRequest {
 /// The envelope of every write response and every error:
 /// `{success, code, message, balance, data}` plus error details when they apply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Envelope<T> {
     pub success: bool,
     pub code: Code,
@@ -367,6 +390,7 @@ fn none<T>() -> Option<T> {
 
 /// `data` of a sync response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncData {
     pub record_id: i64,
     pub telegram_id: i64,
@@ -380,6 +404,7 @@ pub type SyncResponse = Envelope<SyncData>;
 
 /// One item's result in a batch response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchItemResult {
     pub index: usize,
     pub success: bool,
@@ -401,6 +426,7 @@ pub struct BatchItemResult {
 
 /// `data` of a batch response. `success` and `failed` are counts, as in the guide.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchData {
     pub success: usize,
     pub failed: usize,
@@ -412,6 +438,7 @@ pub type BatchResponse = Envelope<BatchData>;
 /// A user's balance. The read endpoints put their payload at the top level,
 /// beside `success`, `code` and `message`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Balance {
     pub telegram_id: i64,
     pub credits: i64,
@@ -420,6 +447,7 @@ pub struct Balance {
 
 /// Response of `GET /api/credits/balance/{telegram_id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BalanceResponse {
     pub success: bool,
     pub code: Code,
@@ -430,6 +458,7 @@ pub struct BalanceResponse {
 
 /// One ledger record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Record {
     pub id: i64,
     pub change: i64,
@@ -443,6 +472,7 @@ pub struct Record {
 
 /// Response of `GET /api/credits/records/{telegram_id}`; newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordsPage {
     pub records: Vec<Record>,
     /// Pass as `cursor` to get the next (older) page; `null` on the last page.
@@ -450,6 +480,7 @@ pub struct RecordsPage {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecordsResponse {
     pub success: bool,
     pub code: Code,
@@ -460,6 +491,7 @@ pub struct RecordsResponse {
 
 /// `data` of `POST /api/users`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UserData {
     pub telegram_id: i64,
     pub credits: i64,

@@ -1,38 +1,301 @@
-//! `GET /openapi.json`: the OpenAPI 3.1 document, generated from the code. Paths, headers
-//! and codes come from `core::protocol`; schemas are derived from the serde form of the
-//! core's request and response types, so the spec cannot drift from what is on the wire.
+//! `GET /openapi.json`: the OpenAPI 3.1 document, generated from the code. The schemas are
+//! the core's `ToSchema` derives (feature `openapi`), which carry every limit of
+//! `protocol::limits`; paths, headers and codes come from `core::protocol`; each operation
+//! lists the statuses its checks answer with, and which codes each status carries.
+//! `tests/schemathesis` holds the server to it.
 
 use credit_sync::protocol::{
-    fields, headers, limits, paths, Balance, BalanceResponse, BatchData, BatchItem,
-    BatchItemResult, BatchRequest, Code, Envelope, Record, RecordsPage, RecordsResponse,
-    RegisterUserRequest, SyncData, SyncRequest, UserData,
+    fields, headers, paths, schema, BalanceResponse, BatchData, BatchItem, BatchRequest, Code,
+    Envelope, RecordsResponse, RegisterUserRequest, SyncData, SyncRequest, UserData,
 };
-use serde::Serialize;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{
-    ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
-};
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathItem, PathsBuilder, Ref, RefOr,
     Required,
 };
+use utoipa::{PartialSchema, ToSchema};
 
 /// The document, built once.
 pub fn document() -> &'static Value {
     static DOC: OnceLock<Value> = OnceLock::new();
-    DOC.get_or_init(|| serde_json::to_value(build()).expect("the OpenAPI document serializes"))
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(build()).expect("the OpenAPI document serializes");
+        finish_responses(&mut doc);
+        doc
+    })
 }
 
 const API_KEY_SCHEME: &str = "api_key";
 const SIGNATURE_SCHEME: &str = "v2_signature";
 
+/// The envelope every write and every error shares (`data` is the write's payload).
+const ENVELOPE: &str = "Envelope";
+const ERROR: &str = "ErrorResponse";
+
+/// The cursors the server issues (`ledger::encode_cursor`: `r` and the lower-case hex of a
+/// positive i64 record id), or empty for the first page. Any other cursor is refused.
+const CURSOR_PATTERN: &str = "^(|r([1-9a-f][0-9a-f]{0,14}|[1-7][0-9a-f]{15}))$";
+
+// Which codes each operation answers with, by the checks it runs (see `routes`).
+/// Every route: load shedding (`overload`), a caught panic, the database.
+const ANY_ROUTE: &[Code] = &[Code::ServiceUnavailable, Code::InternalError];
+/// The caller's key, permission and rate (`App::caller`).
+const CALLER: &[Code] = &[Code::Unauthorized, Code::Forbidden, Code::RateLimited];
+/// A v2-signed read (`auth::require_v2`).
+const SIGNED_READ: &[Code] = &[Code::InvalidSignature, Code::TimestampOutOfWindow];
+/// A write's body, source and signature (`json_body`, `from_json`, `same_source`,
+/// `check_write_signature`) and the spending of the signature by the ledger.
+const SIGNED_WRITE: &[Code] = &[
+    Code::PayloadTooLarge,
+    Code::UnsupportedMediaType,
+    Code::InvalidJson,
+    Code::MissingField,
+    Code::InvalidField,
+    Code::SourceMismatch,
+    Code::SignatureSchemeRefused,
+    Code::InvalidSignature,
+    Code::TimestampOutOfWindow,
+    Code::SignatureReused,
+];
+/// One change's values (`validate_change`) and the ledger's refusals of it.
+const CHANGE: &[Code] = &[
+    Code::InvalidTelegramId,
+    Code::InvalidAmount,
+    Code::AmountTooLarge,
+    Code::InvalidReason,
+    Code::InvalidReference,
+    Code::UserNotFound,
+    Code::InsufficientCredits,
+    Code::ReferenceConflict,
+    Code::BalanceOverflow,
+];
+
+/// One operation of the document.
+struct Op {
+    id: &'static str,
+    method: HttpMethod,
+    path: String,
+    summary: &'static str,
+    /// The request body's schema.
+    request: Option<RefOr<Schema>>,
+    /// The 200 answer's description and schema (`None`: not JSON).
+    ok: (&'static str, Option<RefOr<Schema>>),
+    /// Every code but `ok` it can answer with.
+    codes: Vec<Code>,
+    signed: bool,
+    parameters: Vec<ParameterBuilder>,
+    /// Links from the 200 answer: name, operation id, `telegram_id` expression.
+    links: &'static [(&'static str, &'static str, &'static str)],
+    /// The 200 answer may carry `Idempotent-Replayed`.
+    replayed: bool,
+}
+
+fn codes(groups: &[&[Code]]) -> Vec<Code> {
+    groups.iter().flat_map(|g| g.iter().copied()).collect()
+}
+
+fn component(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(name))
+}
+
+/// A sync or a user registration answers with the user: its balance and records follow.
+const USER_LINKS_FROM_DATA: &[(&str, &str, &str)] = &[
+    ("balance", "balance", "$response.body#/data/telegram_id"),
+    ("records", "records", "$response.body#/data/telegram_id"),
+];
+fn operations() -> Vec<Op> {
+    let telegram_id_param = || {
+        ParameterBuilder::new()
+            .name(fields::TELEGRAM_ID)
+            .parameter_in(ParameterIn::Path)
+            .required(Required::True)
+            .schema(Some(schema::telegram_id()))
+    };
+    let user_path = |base: &str| format!("{base}/{{{}}}", fields::TELEGRAM_ID);
+    vec![
+        Op {
+            id: "sync",
+            method: HttpMethod::Post,
+            path: paths::SYNC.into(),
+            summary: "Add (amount > 0) or deduct (amount < 0) credits; idempotent per (source, external_reference).",
+            request: Some(component(&SyncRequest::name())),
+            ok: (
+                "applied, or replayed (`data.duplicate`, header `Idempotent-Replayed`)",
+                Some(component("SyncResponse")),
+            ),
+            codes: codes(&[ANY_ROUTE, CALLER, SIGNED_WRITE, CHANGE]),
+            signed: true,
+            parameters: vec![],
+            links: USER_LINKS_FROM_DATA,
+            replayed: true,
+        },
+        Op {
+            id: "batch",
+            method: HttpMethod::Post,
+            path: paths::BATCH.into(),
+            summary: "Apply a batch of changes, each on its own or (atomic) all or none. \
+                      Each item's outcome is in `data.results`; `code` is `partial_failure` when one failed.",
+            request: Some(component(&BatchRequest::name())),
+            ok: ("every item's outcome", Some(component("BatchResponse"))),
+            codes: codes(&[ANY_ROUTE, CALLER, SIGNED_WRITE, &[Code::BatchTooLarge]]),
+            signed: true,
+            parameters: vec![],
+            // None: a result may be a refused item, whose telegram_id need not be valid.
+            links: &[],
+            replayed: false,
+        },
+        Op {
+            id: "balance",
+            method: HttpMethod::Get,
+            path: user_path(paths::BALANCE),
+            summary: "A user's balance.",
+            request: None,
+            ok: ("the balance", Some(component(&BalanceResponse::name()))),
+            codes: codes(&[
+                ANY_ROUTE,
+                CALLER,
+                SIGNED_READ,
+                &[Code::InvalidTelegramId, Code::UserNotFound],
+            ]),
+            signed: true,
+            parameters: vec![telegram_id_param()],
+            links: &[],
+            replayed: false,
+        },
+        Op {
+            id: "records",
+            method: HttpMethod::Get,
+            path: user_path(paths::RECORDS),
+            summary: "A user's records, newest first, keyset-paginated with an opaque cursor.",
+            request: None,
+            ok: ("one page", Some(component(&RecordsResponse::name()))),
+            codes: codes(&[
+                ANY_ROUTE,
+                CALLER,
+                SIGNED_READ,
+                &[Code::InvalidTelegramId, Code::InvalidField],
+            ]),
+            signed: true,
+            parameters: vec![
+                telegram_id_param(),
+                ParameterBuilder::new()
+                    .name(fields::LIMIT)
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .description(Some("Records per page."))
+                    .schema(Some(schema::records_limit())),
+                ParameterBuilder::new()
+                    .name(fields::CURSOR)
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .description(Some(
+                        "`next_cursor` of the previous page, unchanged; empty or absent for the first page.",
+                    ))
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .pattern(Some(CURSOR_PATTERN)),
+                    )),
+            ],
+            links: &[],
+            replayed: false,
+        },
+        Op {
+            id: "register_user",
+            method: HttpMethod::Post,
+            path: paths::USERS.into(),
+            summary: "Register a user or update the nickname (admin sources only).",
+            request: Some(component(&RegisterUserRequest::name())),
+            ok: ("registered or updated", Some(component("UserResponse"))),
+            codes: codes(&[
+                ANY_ROUTE,
+                CALLER,
+                SIGNED_WRITE,
+                &[Code::InvalidTelegramId, Code::InvalidReason],
+            ]),
+            signed: true,
+            parameters: vec![],
+            links: USER_LINKS_FROM_DATA,
+            replayed: false,
+        },
+        Op {
+            id: "healthz",
+            method: HttpMethod::Get,
+            path: paths::HEALTHZ.into(),
+            summary: "Health, including the database (unsigned).",
+            request: None,
+            ok: ("healthy", Some(component(ENVELOPE))),
+            codes: ANY_ROUTE.to_vec(),
+            signed: false,
+            parameters: vec![],
+            links: &[],
+            replayed: false,
+        },
+        Op {
+            id: "metrics",
+            method: HttpMethod::Get,
+            path: paths::METRICS.into(),
+            summary: "Prometheus text exposition (unsigned).",
+            request: None,
+            ok: ("metrics", None),
+            codes: ANY_ROUTE.to_vec(),
+            signed: false,
+            parameters: vec![],
+            links: &[],
+            replayed: false,
+        },
+        Op {
+            id: "openapi",
+            method: HttpMethod::Get,
+            path: paths::OPENAPI.into(),
+            summary: "This document (unsigned).",
+            request: None,
+            ok: (
+                "OpenAPI 3.1",
+                Some(ObjectBuilder::new().schema_type(Type::Object).into()),
+            ),
+            codes: ANY_ROUTE.to_vec(),
+            signed: false,
+            parameters: vec![],
+            links: &[],
+            replayed: false,
+        },
+    ]
+}
+
 fn build() -> OpenApi {
+    let mut paths = PathsBuilder::new();
+    for op in operations() {
+        let path = op.path.clone();
+        let method = op.method.clone();
+        paths = paths.path(path, PathItem::new(method, operation(op)));
+    }
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Credit Sync API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "Cross-project credit sync for Telegram bots. The written contract is docs/protocol.md.",
+                ))
+                .build(),
+        )
+        .paths(paths)
+        .components(Some(components()))
+        .build()
+}
+
+fn components() -> utoipa::openapi::Components {
     let mut components = ComponentsBuilder::new()
         .security_scheme(
             API_KEY_SCHEME,
@@ -45,548 +308,367 @@ fn build() -> OpenApi {
             SIGNATURE_SCHEME,
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
                 headers::SIGNATURE,
-                "t=<unix seconds>,v2=<hex HMAC-SHA256 of \"{t}\\n{METHOD}\\n{path?query}\\n{hex sha256(body)}\">. \
-                 Required on reads; writes may use the v1 body token instead.",
+                "v2: `t=<unix seconds>,v2=<hex HMAC-SHA256 of \"{t}\\n{METHOD}\\n{path?query}\\n{hex sha256(body)}\">` \
+                 with the source's secret (docs/protocol.md, \"v2 signature\"). Required on reads. \
+                 A write may carry the guide's v1 `token` and `timestamp` in its body instead, \
+                 where the source's `signatures` setting allows v1.",
             ))),
         );
-    for (name, full, minimal) in schemas() {
-        components = components.schema(name, schema_of(&full, Some(&minimal)));
+    let mut named: Vec<(String, RefOr<Schema>)> = Vec::new();
+    register::<SyncRequest>(&mut named);
+    register::<BatchRequest>(&mut named);
+    register::<BatchItem>(&mut named);
+    named.push((schema::BATCH_ITEM_SHAPE.into(), schema::batch_item_shape()));
+    register::<RegisterUserRequest>(&mut named);
+    register::<SyncData>(&mut named);
+    register::<BatchData>(&mut named);
+    register::<UserData>(&mut named);
+    register::<BalanceResponse>(&mut named);
+    register::<RecordsResponse>(&mut named);
+    // `data` of the plain envelope: any value but `null` (which its `oneOf` lists apart).
+    named.push((
+        Value::name().into(),
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([
+                Type::Object,
+                Type::Array,
+                Type::String,
+                Type::Number,
+                Type::Boolean,
+            ]))
+            .into(),
+    ));
+    // The envelope's instances, by what they answer.
+    named.push(("SyncResponse".into(), Envelope::<SyncData>::schema()));
+    named.push(("BatchResponse".into(), Envelope::<BatchData>::schema()));
+    named.push(("UserResponse".into(), Envelope::<UserData>::schema()));
+    named.push((ENVELOPE.into(), Envelope::<Value>::schema()));
+    named.push((ERROR.into(), error_schema()));
+    for (name, schema) in named {
+        components = components.schema(name, schema);
     }
+    components.build()
+}
 
-    let write_security = [
-        SecurityRequirement::new(API_KEY_SCHEME, Vec::<String>::new()),
-        SecurityRequirement::new(SIGNATURE_SCHEME, Vec::<String>::new()),
-    ];
-    let read_security = [
-        SecurityRequirement::new(API_KEY_SCHEME, Vec::<String>::new())
-            .add(SIGNATURE_SCHEME, Vec::<String>::new()),
-    ];
+/// `T` under its name, and the schemas it refers to.
+fn register<T: ToSchema>(named: &mut Vec<(String, RefOr<Schema>)>) {
+    named.push((T::name().into(), T::schema()));
+    T::schemas(named);
+}
 
-    let paths = PathsBuilder::new()
-        .path(
-            paths::SYNC,
-            PathItem::new(
-                HttpMethod::Post,
-                write_op(
-                    "sync",
-                    "Add (amount > 0) or deduct (amount < 0) credits; idempotent per (source, external_reference).",
-                    "SyncRequest",
-                    "SyncResponse",
-                    &write_security,
-                ),
-            ),
+/// An error: the envelope with `success: false`, no `data`, and the server's clock.
+fn error_schema() -> RefOr<Schema> {
+    AllOfBuilder::new()
+        .item(component(ENVELOPE))
+        .item(
+            ObjectBuilder::new()
+                .property(
+                    "success",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Boolean)
+                        .enum_values(Some([false])),
+                )
+                .property("data", ObjectBuilder::new().schema_type(Type::Null))
+                .required("server_time"),
         )
-        .path(
-            paths::BATCH,
-            PathItem::new(
-                HttpMethod::Post,
-                write_op(
-                    "batch",
-                    "Apply up to 1,000 changes, each on its own or (atomic) all or none.",
-                    "BatchRequest",
-                    "BatchResponse",
-                    &write_security,
-                ),
-            ),
-        )
-        .path(
-            format!("{}/{{{}}}", paths::BALANCE, fields::TELEGRAM_ID),
-            PathItem::new(
-                HttpMethod::Get,
-                read_op(
-                    "balance",
-                    "A user's balance; 404 user_not_found for an unknown user.",
-                    "BalanceResponse",
-                    &read_security,
-                    false,
-                ),
-            ),
-        )
-        .path(
-            format!("{}/{{{}}}", paths::RECORDS, fields::TELEGRAM_ID),
-            PathItem::new(
-                HttpMethod::Get,
-                read_op(
-                    "records",
-                    "A user's records, newest first, keyset-paginated with an opaque cursor.",
-                    "RecordsResponse",
-                    &read_security,
-                    true,
-                ),
-            ),
-        )
-        .path(
-            paths::USERS,
-            PathItem::new(
-                HttpMethod::Post,
-                write_op(
-                    "register_user",
-                    "Register a user or update the nickname (admin sources only).",
-                    "RegisterUserRequest",
-                    "UserResponse",
-                    &write_security,
-                ),
-            ),
-        )
-        .path(
-            paths::HEALTHZ,
-            PathItem::new(
-                HttpMethod::Get,
-                OperationBuilder::new()
-                    .operation_id(Some("healthz"))
-                    .summary(Some("Health, including the database."))
-                    .response("200", json_response("healthy", "ErrorResponse"))
-                    .response("503", json_response("database unavailable", "ErrorResponse")),
-            ),
-        )
-        .path(
-            paths::METRICS,
-            PathItem::new(
-                HttpMethod::Get,
-                OperationBuilder::new()
-                    .operation_id(Some("metrics"))
-                    .summary(Some("Prometheus text exposition."))
-                    .response(
-                        "200",
-                        ResponseBuilder::new().description("metrics").content(
-                            "text/plain",
-                            ContentBuilder::new()
-                                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-                                .build(),
-                        ),
-                    ),
-            ),
-        )
-        .path(
-            paths::OPENAPI,
-            PathItem::new(
-                HttpMethod::Get,
-                OperationBuilder::new()
-                    .operation_id(Some("openapi"))
-                    .summary(Some("This document."))
-                    .response("200", ResponseBuilder::new().description("OpenAPI 3.1")),
-            ),
-        );
+        .description(Some(
+            "An error: `code` says which (docs/protocol.md); `field` names the bad input, \
+             `fields` the differences of a `reference_conflict`, `balance` the balance of an \
+             `insufficient_credits`.",
+        ))
+        .into()
+}
 
-    OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title("Credit Sync API")
-                .version(env!("CARGO_PKG_VERSION"))
-                .description(Some(
-                    "Cross-project credit sync for Telegram bots. The written contract is docs/protocol.md.",
-                ))
-                .build(),
-        )
-        .paths(paths)
-        .components(Some(components.build()))
+fn json(schema: RefOr<Schema>) -> utoipa::openapi::content::Content {
+    ContentBuilder::new().schema(Some(schema)).build()
+}
+
+fn request_id_header() -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(Type::String))
+        .description(Some(
+            "The request's own X-Request-Id when it sent a valid one, else one the server made.",
+        ))
         .build()
 }
 
-fn component(name: &str) -> Ref {
-    Ref::from_schema_name(name)
+fn retry_after_header() -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[0-9]+$")),
+        )
+        .description(Some("Seconds to wait before retrying."))
+        .build()
 }
 
-fn json_response(description: &str, schema: &str) -> ResponseBuilder {
-    ResponseBuilder::new().description(description).content(
-        "application/json",
-        ContentBuilder::new()
-            .schema(Some(component(schema)))
-            .build(),
-    )
-}
-
-fn error_responses(op: OperationBuilder) -> OperationBuilder {
-    op.response(
-        "default",
-        json_response(
-            "An error: `code` says which (see docs/protocol.md); nothing was written.",
-            "ErrorResponse",
+fn operation(op: Op) -> OperationBuilder {
+    let mut ok = ResponseBuilder::new()
+        .description(op.ok.0)
+        .header(headers::REQUEST_ID, request_id_header());
+    ok = match op.ok.1 {
+        Some(schema) => ok.content("application/json", json(schema)),
+        None => ok.content(
+            "text/plain",
+            json(ObjectBuilder::new().schema_type(Type::String).into()),
         ),
-    )
-}
+    };
+    if op.replayed {
+        ok = ok.header(
+            headers::IDEMPOTENT_REPLAYED,
+            HeaderBuilder::new()
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(["true"])),
+                )
+                .description(Some(
+                    "Present (`true`) when this answer replays an applied reference.",
+                ))
+                .build(),
+        );
+    }
+    for (name, target, telegram_id) in op.links {
+        ok = ok.link(
+            *name,
+            LinkBuilder::new()
+                .operation_id(*target)
+                .parameter(fields::TELEGRAM_ID, *telegram_id)
+                .description(format!("The {target} of the user this answer names."))
+                .build(),
+        );
+    }
 
-fn write_op(
-    id: &str,
-    summary: &str,
-    request: &str,
-    response: &str,
-    security: &[SecurityRequirement],
-) -> OperationBuilder {
-    let mut op = OperationBuilder::new()
-        .operation_id(Some(id))
-        .summary(Some(summary))
-        .request_body(Some(
+    let mut builder = OperationBuilder::new()
+        .operation_id(Some(op.id))
+        .summary(Some(op.summary))
+        .response("200", ok.build());
+    for parameter in op.parameters {
+        builder = builder.parameter(parameter);
+    }
+    if let Some(request) = op.request {
+        builder = builder.request_body(Some(
             RequestBodyBuilder::new()
                 .required(Some(Required::True))
-                .content(
-                    "application/json",
-                    ContentBuilder::new()
-                        .schema(Some(component(request)))
-                        .build(),
-                )
+                .content("application/json", json(request))
                 .build(),
-        ))
-        .response(
-            "200",
-            json_response("applied, or replayed (`data.duplicate`)", response),
+        ));
+    }
+    if op.signed {
+        builder = builder.security(
+            SecurityRequirement::new(API_KEY_SCHEME, Vec::<String>::new())
+                .add(SIGNATURE_SCHEME, Vec::<String>::new()),
         );
-    for requirement in security {
-        op = op.security(requirement.clone());
     }
-    error_responses(op)
-}
-
-fn read_op(
-    id: &str,
-    summary: &str,
-    response: &str,
-    security: &[SecurityRequirement],
-    paginated: bool,
-) -> OperationBuilder {
-    let int64 = || {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-    };
-    let mut op = OperationBuilder::new()
-        .operation_id(Some(id))
-        .summary(Some(summary))
-        .parameter(
-            ParameterBuilder::new()
-                .name(fields::TELEGRAM_ID)
-                .parameter_in(ParameterIn::Path)
-                .required(Required::True)
-                .schema(Some(int64())),
-        )
-        .response("200", json_response("ok", response));
-    if paginated {
-        op = op
-            .parameter(
-                ParameterBuilder::new()
-                    .name(fields::LIMIT)
-                    .parameter_in(ParameterIn::Query)
-                    .required(Required::False)
-                    .description(Some(format!(
-                        "1..={} (default {})",
-                        limits::MAX_RECORDS_LIMIT,
-                        limits::DEFAULT_RECORDS_LIMIT
-                    )))
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::Integer))),
-            )
-            .parameter(
-                ParameterBuilder::new()
-                    .name(fields::CURSOR)
-                    .parameter_in(ParameterIn::Query)
-                    .required(Required::False)
-                    .description(Some("`next_cursor` of the previous page"))
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+    let mut by_status: BTreeMap<u16, Vec<Code>> = BTreeMap::new();
+    for code in op.codes {
+        by_status.entry(code.http_status()).or_default().push(code);
+    }
+    for (status, codes) in by_status {
+        let names: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
+        let mut response = ResponseBuilder::new()
+            .description(names.join(", "))
+            .header(headers::REQUEST_ID, request_id_header())
+            .content(
+                "application/json",
+                json(
+                    AllOfBuilder::new()
+                        .item(component(ERROR))
+                        .item(
+                            ObjectBuilder::new().property(
+                                "code",
+                                ObjectBuilder::new()
+                                    .schema_type(Type::String)
+                                    .enum_values(Some(names)),
+                            ),
+                        )
+                        .into(),
+                ),
             );
+        if status == Code::RateLimited.http_status()
+            || status == Code::ServiceUnavailable.http_status()
+        {
+            response = response.header(headers::RETRY_AFTER, retry_after_header());
+        }
+        builder = builder.response(status.to_string(), response.build());
     }
-    for requirement in security {
-        op = op.security(requirement.clone());
-    }
-    error_responses(op)
+    builder
 }
 
-fn value<T: Serialize>(v: &T) -> Value {
-    serde_json::to_value(v).expect("protocol types serialize")
-}
-
-fn envelope<T: Serialize>(data: Option<T>, balance: Option<i64>) -> Value {
-    value(&Envelope {
-        success: true,
-        code: Code::Ok,
-        message: "ok".into(),
-        balance,
-        data,
-        field: None,
-        fields: None,
-        server_time: None,
-    })
-}
-
-/// (name, a value with every optional part filled, the same with every optional part empty).
-fn schemas() -> Vec<(&'static str, Value, Value)> {
-    let sync_full = SyncRequest {
-        telegram_id: 123456789,
-        amount: 100,
-        source: "media_bot".into(),
-        reason: "reward for watching a video".into(),
-        timestamp: Some(1_700_000_000),
-        token: Some("1b8cb0674014a1e29c6de19db999e22bf85dfce59f8ce639fb1a8f5630d855c7".into()),
-        external_reference: Some("video_12345".into()),
-    };
-    let sync_min = SyncRequest {
-        timestamp: None,
-        token: None,
-        external_reference: None,
-        ..sync_full.clone()
-    };
-    let item_full = BatchItem {
-        telegram_id: 123456,
-        amount: 1000,
-        reason: "campaign 1st place".into(),
-        external_reference: Some("camp_1_1".into()),
-        token: Some("…".into()),
-    };
-    let item_min = BatchItem {
-        external_reference: None,
-        token: None,
-        ..item_full.clone()
-    };
-    let batch_full = BatchRequest {
-        source: "media_bot".into(),
-        items: vec![item_full],
-        atomic: false,
-        timestamp: Some(1_700_000_000),
-    };
-    let batch_min = BatchRequest {
-        items: vec![item_min],
-        timestamp: None,
-        ..batch_full.clone()
-    };
-    let user_full = RegisterUserRequest {
-        telegram_id: 123456789,
-        nickname: Some("alice".into()),
-        source: Some("media_bot".into()),
-        timestamp: Some(1_700_000_000),
-        token: Some("…".into()),
-    };
-    let user_min = RegisterUserRequest {
-        telegram_id: 123456789,
-        nickname: None,
-        source: None,
-        timestamp: None,
-        token: None,
-    };
-    let sync_data = SyncData {
-        record_id: 12,
-        telegram_id: 123456789,
-        change: 50,
-        balance: 150,
-        duplicate: false,
-    };
-    let result_full = BatchItemResult {
-        index: 0,
-        success: true,
-        code: Code::Ok,
-        message: "ok".into(),
-        telegram_id: 123456,
-        change: 1000,
-        balance: Some(1000),
-        record_id: Some(13),
-        duplicate: false,
-        external_reference: Some("camp_1_1".into()),
-        field: Some(fields::AMOUNT.into()),
-    };
-    let result_min = BatchItemResult {
-        balance: None,
-        record_id: None,
-        external_reference: None,
-        field: None,
-        ..result_full.clone()
-    };
-    let batch_data = |result: BatchItemResult| BatchData {
-        success: 1,
-        failed: 0,
-        results: vec![result],
-    };
-    let balance = Balance {
-        telegram_id: 123456789,
-        credits: 150,
-        nickname: Some("alice".into()),
-    };
-    let balance_full = BalanceResponse {
-        success: true,
-        code: Code::Ok,
-        message: "ok".into(),
-        balance: balance.clone(),
-    };
-    let balance_min = BalanceResponse {
-        balance: Balance {
-            nickname: None,
-            ..balance
-        },
-        ..balance_full.clone()
-    };
-    let record = Record {
-        id: 12,
-        change: 50,
-        balance_after: 150,
-        reason: "reward".into(),
-        source: "media_bot".into(),
-        external_reference: Some("video_12345".into()),
-        created_at: "2026-11-25T11:20:49.123Z".into(),
-    };
-    let records_full = RecordsResponse {
-        success: true,
-        code: Code::Ok,
-        message: "ok".into(),
-        page: RecordsPage {
-            records: vec![record.clone()],
-            next_cursor: Some(crate::ledger::encode_cursor(12)),
-        },
-    };
-    let records_min = RecordsResponse {
-        page: RecordsPage {
-            records: vec![Record {
-                external_reference: None,
-                ..record
-            }],
-            next_cursor: None,
-        },
-        ..records_full.clone()
-    };
-    let user_data = |nickname: Option<String>| UserData {
-        telegram_id: 123456789,
-        credits: 0,
-        nickname,
-        created: true,
-    };
-    let error_full: Envelope<Value> = Envelope {
-        success: false,
-        code: Code::ReferenceConflict,
-        message: "external_reference was already used with a different amount".into(),
-        balance: Some(100),
-        data: None,
-        field: Some(fields::AMOUNT.into()),
-        fields: Some(vec![fields::AMOUNT.into()]),
-        server_time: Some(1_700_000_000),
-    };
-    let error_min: Envelope<Value> = Envelope {
-        balance: None,
-        field: None,
-        fields: None,
-        ..error_full.clone()
-    };
-    vec![
-        ("SyncRequest", value(&sync_full), value(&sync_min)),
-        ("BatchRequest", value(&batch_full), value(&batch_min)),
-        ("RegisterUserRequest", value(&user_full), value(&user_min)),
-        (
-            "SyncResponse",
-            envelope(Some(sync_data.clone()), Some(150)),
-            envelope(Some(sync_data), Some(150)),
-        ),
-        (
-            "BatchResponse",
-            envelope(Some(batch_data(result_full)), None),
-            envelope(Some(batch_data(result_min)), None),
-        ),
-        ("BalanceResponse", value(&balance_full), value(&balance_min)),
-        ("RecordsResponse", value(&records_full), value(&records_min)),
-        (
-            "UserResponse",
-            envelope(Some(user_data(Some("alice".into()))), Some(0)),
-            envelope(Some(user_data(None)), Some(0)),
-        ),
-        (
-            "ErrorResponse",
+/// What utoipa 5 cannot say: a response header's `required` (its `Header` has no such
+/// field), and a link's `operationId` (its `Link` serializes as `operation_id`).
+fn finish_responses(doc: &mut Value) {
+    let responses = doc["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut())
+        .filter_map(|op| op.get_mut("responses").and_then(Value::as_object_mut))
+        .flat_map(|responses| responses.iter_mut());
+    for (status, response) in responses {
+        let always = [
+            Some(headers::REQUEST_ID),
+            (status == &Code::RateLimited.http_status().to_string())
+                .then_some(headers::RETRY_AFTER),
+        ];
+        for name in always.into_iter().flatten() {
+            if let Some(header) = response
+                .get_mut("headers")
+                .and_then(|headers| headers.get_mut(name))
             {
-                let mut v = value(&error_full);
-                v["data"] = json!({});
-                v
-            },
-            value(&error_min),
-        ),
-    ]
-}
-
-/// The JSON Schema of `full`; a key absent from `minimal` is optional, a key that is
-/// `null` there is nullable.
-fn schema_of(full: &Value, minimal: Option<&Value>) -> RefOr<Schema> {
-    let nullable = minimal.is_some_and(Value::is_null);
-    let with_null = |t: Type| -> SchemaType {
-        if nullable {
-            SchemaType::from_iter([t, Type::Null])
-        } else {
-            SchemaType::new(t)
-        }
-    };
-    let schema: Schema = match full {
-        Value::Null => ObjectBuilder::new().schema_type(Type::Null).into(),
-        Value::Bool(_) => ObjectBuilder::new()
-            .schema_type(with_null(Type::Boolean))
-            .into(),
-        Value::Number(n) if n.is_i64() || n.is_u64() => ObjectBuilder::new()
-            .schema_type(with_null(Type::Integer))
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-            .into(),
-        Value::Number(_) => ObjectBuilder::new()
-            .schema_type(with_null(Type::Number))
-            .into(),
-        Value::String(_) => ObjectBuilder::new()
-            .schema_type(with_null(Type::String))
-            .into(),
-        Value::Array(items) => {
-            let first = items.first().unwrap_or(&Value::Null);
-            let first_min = minimal.and_then(|m| m.as_array()).and_then(|a| a.first());
-            ArrayBuilder::new()
-                .items(schema_of(first, first_min))
-                .into()
-        }
-        Value::Object(map) => {
-            let mut object = ObjectBuilder::new().schema_type(with_null(Type::Object));
-            for (key, sub) in map {
-                let sub_min = minimal.and_then(|m| m.get(key));
-                let property = if key == "code" {
-                    codes_schema()
-                } else {
-                    schema_of(sub, sub_min)
-                };
-                object = object.property(key, property);
-                if sub_min.is_some() {
-                    object = object.required(key);
-                }
+                header["required"] = json!(true);
             }
-            object.into()
         }
-    };
-    RefOr::T(schema)
-}
-
-/// `code` is one of the protocol's stable strings that a server sends.
-fn codes_schema() -> RefOr<Schema> {
-    RefOr::T(
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(
-                Code::ALL
-                    .iter()
-                    .filter(|c| c.sent_by_server())
-                    .map(|c| c.as_str()),
-            ))
-            .into(),
-    )
+        let links = response
+            .get_mut("links")
+            .and_then(Value::as_object_mut)
+            .into_iter()
+            .flat_map(|links| links.values_mut())
+            .filter_map(Value::as_object_mut);
+        for link in links {
+            if let Some(id) = link.remove("operation_id") {
+                link.insert("operationId".into(), id);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use credit_sync::protocol::limits;
+
+    fn doc() -> &'static Value {
+        document()
+    }
 
     #[test]
     fn the_document_names_every_path_and_schema() {
-        let doc = document();
-        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        let doc = doc();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
         for path in [paths::SYNC, paths::BATCH, paths::USERS, paths::HEALTHZ] {
             assert!(doc["paths"][path].is_object(), "{path}");
         }
         let sync = &doc["components"]["schemas"]["SyncRequest"];
-        let required: Vec<&str> = sync["required"]
+        let mut required: Vec<&str> = sync["required"]
             .as_array()
             .unwrap()
             .iter()
             .map(|v| v.as_str().unwrap())
             .collect();
+        required.sort();
         assert_eq!(required, ["amount", "reason", "source", "telegram_id"]);
-        let balance = &doc["components"]["schemas"]["BalanceResponse"]["properties"];
-        assert_eq!(balance["nickname"]["type"], json!(["string", "null"]));
-        assert!(
-            doc["components"]["schemas"]["ErrorResponse"]["properties"]["code"]["enum"]
-                .as_array()
-                .unwrap()
-                .contains(&json!("insufficient_credits"))
+        assert!(doc["components"]["schemas"]["Code"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("insufficient_credits")));
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(target)) = map.get("$ref") {
+                        out.push(target);
+                    }
+                    map.values().for_each(|v| refs(v, out));
+                }
+                Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+                _ => {}
+            }
+        }
+        let mut found = Vec::new();
+        refs(doc(), &mut found);
+        assert!(!found.is_empty());
+        for target in found {
+            let name = target.strip_prefix("#/components/schemas/").unwrap();
+            assert!(
+                doc()["components"]["schemas"][name].is_object(),
+                "{target} is not in the document"
+            );
+        }
+    }
+
+    #[test]
+    fn every_limit_reaches_the_document() {
+        let schemas = &doc()["components"]["schemas"];
+        let sync = &schemas["SyncRequest"]["properties"];
+        assert_eq!(sync["telegram_id"]["minimum"], json!(1));
+        let ranges = sync["amount"]["oneOf"].as_array().unwrap();
+        assert_eq!(ranges[0]["minimum"], json!(-limits::DEFAULT_MAX_AMOUNT));
+        assert_eq!(ranges[0]["maximum"], json!(-1));
+        assert_eq!(ranges[1]["minimum"], json!(1));
+        assert_eq!(ranges[1]["maximum"], json!(limits::DEFAULT_MAX_AMOUNT));
+        assert_eq!(sync["reason"]["maxLength"], json!(limits::MAX_REASON_CHARS));
+        let reference = &sync["external_reference"];
+        assert_eq!(reference["minLength"], json!(1));
+        assert_eq!(reference["maxLength"], json!(limits::MAX_REFERENCE_CHARS));
+        assert!(reference["pattern"].as_str().unwrap().starts_with("^["));
+        let items = &schemas["BatchRequest"]["properties"]["items"];
+        assert_eq!(items["minItems"], json!(1));
+        assert_eq!(items["maxItems"], json!(limits::MAX_BATCH_ITEMS));
+        let user = &schemas["RegisterUserRequest"]["properties"];
+        assert_eq!(
+            user["nickname"]["maxLength"],
+            json!(limits::MAX_NICKNAME_CHARS)
         );
+        let records = &doc()["paths"][format!("{}/{{telegram_id}}", paths::RECORDS)]["get"];
+        let limit = records["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == fields::LIMIT)
+            .unwrap();
+        assert_eq!(limit["schema"]["maximum"], json!(limits::MAX_RECORDS_LIMIT));
+    }
+
+    #[test]
+    fn each_status_lists_its_codes_and_reads_require_both_schemes() {
+        let sync = &doc()["paths"][paths::SYNC]["post"];
+        let codes_of = |status: &str| {
+            sync["responses"][status]["content"]["application/json"]["schema"]["allOf"][1]
+                ["properties"]["code"]["enum"]
+                .clone()
+        };
+        assert_eq!(
+            codes_of("409"),
+            json!(["insufficient_credits", "reference_conflict"])
+        );
+        assert!(codes_of("401")
+            .as_array()
+            .unwrap()
+            .contains(&json!("signature_reused")));
+        assert_eq!(codes_of("413"), json!(["payload_too_large"]));
+        assert_eq!(
+            sync["security"],
+            json!([{API_KEY_SCHEME: [], SIGNATURE_SCHEME: []}])
+        );
+        assert_eq!(
+            sync["responses"]["429"]["headers"][headers::RETRY_AFTER]["required"],
+            json!(true)
+        );
+        assert_eq!(
+            sync["responses"]["200"]["links"]["balance"]["operationId"],
+            json!("balance")
+        );
+        let health = &doc()["paths"][paths::HEALTHZ]["get"];
+        assert!(health.get("security").is_none());
+    }
+
+    #[test]
+    fn issued_cursors_have_the_documented_form() {
+        // The pattern's two branches: up to 15 hex digits, or 16 below 0x8000….
+        for id in [1, 42, 0xfff_ffff_ffff_ffff, i64::MAX] {
+            let cursor = crate::ledger::encode_cursor(id);
+            let hex = cursor.strip_prefix('r').unwrap();
+            assert!(!hex.starts_with('0') && hex.len() <= 16, "{cursor}");
+            assert!(hex.len() < 16 || ('1'..='7').contains(&hex.chars().next().unwrap()));
+            assert!(hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)));
+        }
     }
 }

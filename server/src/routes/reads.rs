@@ -8,7 +8,7 @@ fn path_telegram_id(path: Result<Path<String>, PathRejection>) -> Result<i64, Ap
         ApiError::new(Code::InvalidTelegramId, format!("invalid path: {e}"))
             .with_field(fields::TELEGRAM_ID)
     })?;
-    let telegram_id: i64 = raw.0.parse().map_err(|_| {
+    let telegram_id = integer_text(&raw.0).ok_or_else(|| {
         ApiError::new(
             Code::InvalidTelegramId,
             format!("telegram_id must be a positive integer, got {:?}", raw.0),
@@ -66,9 +66,8 @@ fn records_query(uri: &Uri) -> Result<(u32, Option<i64>), ApiError> {
     {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         if key == fields::LIMIT {
-            limit = value
-                .parse::<u32>()
-                .ok()
+            limit = integer_text(value)
+                .and_then(|l| u32::try_from(l).ok())
                 .filter(|l| (1..=limits::MAX_RECORDS_LIMIT).contains(l))
                 .ok_or_else(|| {
                     ApiError::new(
@@ -81,7 +80,10 @@ fn records_query(uri: &Uri) -> Result<(u32, Option<i64>), ApiError> {
                     .with_field(fields::LIMIT)
                 })?;
         } else if key == fields::CURSOR && !value.is_empty() {
-            before = Some(ledger::decode_cursor(value).ok_or_else(|| {
+            // Only a cursor exactly as issued (the document's pattern): `r01` or `R1` are not.
+            let issued =
+                ledger::decode_cursor(value).filter(|id| ledger::encode_cursor(*id) == value);
+            before = Some(issued.ok_or_else(|| {
                 ApiError::new(
                     Code::InvalidField,
                     "cursor is not one this server issued; pass next_cursor back unchanged",

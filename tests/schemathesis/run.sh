@@ -71,8 +71,9 @@ echo "server at $base"
 step "schemathesis run (all checks; examples, coverage, fuzzing, stateful)"
 status=0
 (
-  cd "$here"
-  PYTHONPATH="$here" SCHEMATHESIS_HOOKS=hooks \
+  # Run in the temp dir, so nothing Schemathesis or Python writes lands in the repo.
+  cd "$work"
+  PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$here" SCHEMATHESIS_HOOKS=hooks \
     "$root/.venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run "$base/openapi.json" \
     --url "$base" \
     --checks all \

@@ -1,0 +1,28 @@
+//! The wire protocol: every path, header, field name, limit and error code that
+//! crosses the network is defined here once. The server, the SDK clients, the
+//! bindings and `docs/protocol.md` all take their names from this module.
+
+mod code;
+pub mod fields;
+pub mod headers;
+pub mod limits;
+pub mod messages;
+mod parse;
+pub mod paths;
+mod requests;
+mod responses;
+#[cfg(feature = "openapi")]
+pub mod schema;
+mod validation;
+
+pub use code::Code;
+pub use parse::{item_field, Fields};
+pub use requests::{BatchItem, BatchRequest, RegisterUserRequest, SyncRequest};
+pub use responses::{
+    Balance, BalanceResponse, BatchData, BatchItemResult, BatchResponse, Envelope, Record,
+    RecordsPage, RecordsResponse, SyncData, SyncResponse, UserData, UserResponse,
+};
+pub use validation::{
+    is_reference_char, validate_amount, validate_change, validate_nickname, validate_reason,
+    validate_reference, validate_telegram_id, FieldError,
+};

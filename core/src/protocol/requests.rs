@@ -1,0 +1,81 @@
+//! The bodies clients send, as typed structs (the server parses them in `parse`).
+
+use serde::{Deserialize, Serialize};
+
+/// Body of `POST /api/credits/sync`: exactly the guide's fields, plus an optional reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SyncRequest {
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::telegram_id))]
+    pub telegram_id: i64,
+    /// Positive adds credits, negative deducts them.
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::amount))]
+    pub amount: i64,
+    pub source: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::reason))]
+    pub reason: String,
+    /// Unix seconds; signed by the v1 token. Optional when the request carries a v2 signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::optional_int64))]
+    pub timestamp: Option<i64>,
+    /// v1 token; optional when the request carries a v2 signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::external_reference))]
+    pub external_reference: Option<String>,
+}
+
+/// One item of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BatchItem {
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::telegram_id))]
+    pub telegram_id: i64,
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::amount))]
+    pub amount: i64,
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::reason))]
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::external_reference))]
+    pub external_reference: Option<String>,
+    /// Per-item v1 token over `telegram_id:amount:source:timestamp` (batch `timestamp`),
+    /// when the batch has no v2 signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// Body of `POST /api/credits/batch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BatchRequest {
+    pub source: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::batch_items))]
+    pub items: Vec<BatchItem>,
+    /// All items apply or none do.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::flag))]
+    pub atomic: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::optional_int64))]
+    pub timestamp: Option<i64>,
+}
+
+/// Body of `POST /api/users` (admin sources only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegisterUserRequest {
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::telegram_id))]
+    pub telegram_id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::nickname))]
+    pub nickname: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// v1 signing of a registration uses amount `0`: `"{telegram_id}:0:{source}:{timestamp}"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::optional_int64))]
+    pub timestamp: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}

@@ -1,0 +1,179 @@
+//! The bodies the server answers with: the write envelope and the read payloads.
+
+use serde::{Deserialize, Serialize};
+
+use super::Code;
+
+/// The envelope of every write response and every error:
+/// `{success, code, message, balance, data}` plus error details when they apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Envelope<T> {
+    pub success: bool,
+    pub code: Code,
+    pub message: String,
+    /// The balance after the change (or the current balance on `insufficient_credits`).
+    #[serde(default)]
+    pub balance: Option<i64>,
+    #[serde(default = "none")]
+    pub data: Option<T>,
+    /// The offending field, for validation errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Fields that differ from the original request, for `reference_conflict`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
+    /// Server clock (unix seconds), on every error, so clients can correct skew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_time: Option<i64>,
+}
+
+fn none<T>() -> Option<T> {
+    None
+}
+
+/// `data` of a sync response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SyncData {
+    pub record_id: i64,
+    pub telegram_id: i64,
+    pub change: i64,
+    pub balance: i64,
+    /// `true` when this is a replay of an already-applied reference.
+    pub duplicate: bool,
+}
+
+pub type SyncResponse = Envelope<SyncData>;
+
+/// One item's result in a batch response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BatchItemResult {
+    pub index: usize,
+    pub success: bool,
+    pub code: Code,
+    pub message: String,
+    pub telegram_id: i64,
+    pub change: i64,
+    #[serde(default)]
+    pub balance: Option<i64>,
+    #[serde(default)]
+    pub record_id: Option<i64>,
+    #[serde(default)]
+    pub duplicate: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// `data` of a batch response. `success` and `failed` are counts, as in the guide.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BatchData {
+    pub success: usize,
+    pub failed: usize,
+    pub results: Vec<BatchItemResult>,
+}
+
+pub type BatchResponse = Envelope<BatchData>;
+
+/// A user's balance. The read endpoints put their payload at the top level,
+/// beside `success`, `code` and `message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Balance {
+    pub telegram_id: i64,
+    pub credits: i64,
+    pub nickname: Option<String>,
+}
+
+/// Response of `GET /api/credits/balance/{telegram_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BalanceResponse {
+    pub success: bool,
+    pub code: Code,
+    pub message: String,
+    #[serde(flatten)]
+    pub balance: Balance,
+}
+
+/// One ledger record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Record {
+    pub id: i64,
+    pub change: i64,
+    pub balance_after: i64,
+    pub reason: String,
+    pub source: String,
+    pub external_reference: Option<String>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+}
+
+/// Response of `GET /api/credits/records/{telegram_id}`; newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecordsPage {
+    pub records: Vec<Record>,
+    /// Pass as `cursor` to get the next (older) page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecordsResponse {
+    pub success: bool,
+    pub code: Code,
+    pub message: String,
+    #[serde(flatten)]
+    pub page: RecordsPage,
+}
+
+/// `data` of `POST /api/users`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserData {
+    pub telegram_id: i64,
+    pub credits: i64,
+    pub nickname: Option<String>,
+    /// `true` when the user did not exist before.
+    pub created: bool,
+}
+
+pub type UserResponse = Envelope<UserData>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn envelope_shape_matches_the_guide() {
+        let resp = SyncResponse {
+            success: true,
+            code: Code::Ok,
+            message: "ok".into(),
+            balance: Some(100),
+            data: Some(SyncData {
+                record_id: 1,
+                telegram_id: 7,
+                change: 100,
+                balance: 100,
+                duplicate: false,
+            }),
+            field: None,
+            fields: None,
+            server_time: None,
+        };
+        let v = serde_json::to_value(&resp).unwrap();
+        assert_eq!(
+            v,
+            json!({"success": true, "code": "ok", "message": "ok", "balance": 100,
+                   "data": {"record_id": 1, "telegram_id": 7, "change": 100, "balance": 100, "duplicate": false}})
+        );
+    }
+}

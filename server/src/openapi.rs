@@ -86,8 +86,8 @@ struct Op {
     method: HttpMethod,
     path: String,
     summary: &'static str,
-    /// The request body's schema.
-    request: Option<RefOr<Schema>>,
+    /// The request body's schema, and an example (the examples phase sends it).
+    request: Option<(RefOr<Schema>, Value)>,
     /// The 200 answer's description and schema (`None`: not JSON).
     ok: (&'static str, Option<RefOr<Schema>>),
     /// Every code but `ok` it can answer with.
@@ -120,6 +120,7 @@ fn operations() -> Vec<Op> {
             .parameter_in(ParameterIn::Path)
             .required(Required::True)
             .schema(Some(schema::telegram_id()))
+            .example(Some(json!(examples::TELEGRAM_ID)))
     };
     let user_path = |base: &str| format!("{base}/{{{}}}", fields::TELEGRAM_ID);
     vec![
@@ -128,7 +129,7 @@ fn operations() -> Vec<Op> {
             method: HttpMethod::Post,
             path: paths::SYNC.into(),
             summary: "Add (amount > 0) or deduct (amount < 0) credits; idempotent per (source, external_reference).",
-            request: Some(component(&SyncRequest::name())),
+            request: Some((component(&SyncRequest::name()), example(&examples::sync()))),
             ok: (
                 "applied, or replayed (`data.duplicate`, header `Idempotent-Replayed`)",
                 Some(component("SyncResponse")),
@@ -145,7 +146,7 @@ fn operations() -> Vec<Op> {
             path: paths::BATCH.into(),
             summary: "Apply a batch of changes, each on its own or (atomic) all or none. \
                       Each item's outcome is in `data.results`; `code` is `partial_failure` when one failed.",
-            request: Some(component(&BatchRequest::name())),
+            request: Some((component(&BatchRequest::name()), example(&examples::batch()))),
             ok: ("every item's outcome", Some(component("BatchResponse"))),
             codes: codes(&[ANY_ROUTE, CALLER, SIGNED_WRITE, &[Code::BatchTooLarge]]),
             signed: true,
@@ -193,7 +194,8 @@ fn operations() -> Vec<Op> {
                     .parameter_in(ParameterIn::Query)
                     .required(Required::False)
                     .description(Some("Records per page."))
-                    .schema(Some(schema::records_limit())),
+                    .schema(Some(schema::records_limit()))
+                    .example(Some(json!(5))),
                 ParameterBuilder::new()
                     .name(fields::CURSOR)
                     .parameter_in(ParameterIn::Query)
@@ -215,7 +217,10 @@ fn operations() -> Vec<Op> {
             method: HttpMethod::Post,
             path: paths::USERS.into(),
             summary: "Register a user or update the nickname (admin sources only).",
-            request: Some(component(&RegisterUserRequest::name())),
+            request: Some((
+                component(&RegisterUserRequest::name()),
+                example(&examples::register_user()),
+            )),
             ok: ("registered or updated", Some(component("UserResponse"))),
             codes: codes(&[
                 ANY_ROUTE,
@@ -350,6 +355,59 @@ fn components() -> utoipa::openapi::Components {
     components.build()
 }
 
+fn example<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).expect("protocol types serialize")
+}
+
+/// The request examples: the guide's quick start, as the core's types.
+mod examples {
+    use credit_sync::protocol::{BatchItem, BatchRequest, RegisterUserRequest, SyncRequest};
+
+    pub const TELEGRAM_ID: i64 = 123_456_789;
+    const SOURCE: &str = "media_bot";
+
+    pub fn sync() -> SyncRequest {
+        SyncRequest {
+            telegram_id: TELEGRAM_ID,
+            amount: 100,
+            source: SOURCE.into(),
+            reason: "reward for watching a video".into(),
+            timestamp: None,
+            token: None,
+            external_reference: Some("video_12345".into()),
+        }
+    }
+
+    pub fn batch() -> BatchRequest {
+        let item = |telegram_id, amount, reference: &str| BatchItem {
+            telegram_id,
+            amount,
+            reason: "campaign prize".into(),
+            external_reference: Some(reference.into()),
+            token: None,
+        };
+        BatchRequest {
+            source: SOURCE.into(),
+            items: vec![
+                item(TELEGRAM_ID, 1000, "camp_1_1"),
+                item(987_654_321, 500, "camp_1_2"),
+            ],
+            atomic: false,
+            timestamp: None,
+        }
+    }
+
+    pub fn register_user() -> RegisterUserRequest {
+        RegisterUserRequest {
+            telegram_id: TELEGRAM_ID,
+            nickname: Some("alice".into()),
+            source: Some(SOURCE.into()),
+            timestamp: None,
+            token: None,
+        }
+    }
+}
+
 /// `T` under its name, and the schemas it refers to.
 fn register<T: ToSchema>(named: &mut Vec<(String, RefOr<Schema>)>) {
     named.push((T::name().into(), T::schema()));
@@ -447,11 +505,17 @@ fn operation(op: Op) -> OperationBuilder {
     for parameter in op.parameters {
         builder = builder.parameter(parameter);
     }
-    if let Some(request) = op.request {
+    if let Some((request, example)) = op.request {
         builder = builder.request_body(Some(
             RequestBodyBuilder::new()
                 .required(Some(Required::True))
-                .content("application/json", json(request))
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(request))
+                        .example(Some(example))
+                        .build(),
+                )
                 .build(),
         ));
     }

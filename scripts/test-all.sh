@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of credit-sync on a fresh machine: lint, the Rust workspace
-# (core, server, SDK against the real server), the server and reliability suites
+# (core, server, SDK against the real server), Schemathesis against the server's OpenAPI
+# document, the server and reliability suites
 # again on PostgreSQL, the Python wheel suite and the Node addon suite. Each suite
 # starts its own servers on free loopback ports with temporary databases. Exits non-zero on the first failing step.
 set -euo pipefail
@@ -26,6 +27,9 @@ else
   cargo test --workspace --locked --no-fail-fast
 fi
 cargo test --doc -p credit-sync --locked
+
+step "OpenAPI contract: Schemathesis against the real server (all checks and phases, v2-signed, bounded)"
+bash tests/schemathesis/run.sh
 
 step "Rust tests on PostgreSQL (server and reliability suites; throwaway cluster on 127.0.0.1)"
 # scripts/with-postgres.sh installs PostgreSQL from Debian's packages when it is missing,

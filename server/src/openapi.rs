@@ -722,17 +722,76 @@ mod tests {
         assert!(health.get("security").is_none());
     }
 
+    /// The pattern of a property of a request schema, anchored as JSON Schema reads it.
+    fn pattern(schema: &str, property: &str) -> regex::Regex {
+        let text = doc()["components"]["schemas"][schema]["properties"][property]["pattern"]
+            .as_str()
+            .unwrap();
+        regex::Regex::new(text).unwrap()
+    }
+
     #[test]
-    fn issued_cursors_have_the_documented_form() {
-        // The pattern's two branches: up to 15 hex digits, or 16 below 0x8000….
-        for id in [1, 42, 0xfff_ffff_ffff_ffff, i64::MAX] {
-            let cursor = crate::ledger::encode_cursor(id);
-            let hex = cursor.strip_prefix('r').unwrap();
-            assert!(!hex.starts_with('0') && hex.len() <= 16, "{cursor}");
-            assert!(hex.len() < 16 || ('1'..='7').contains(&hex.chars().next().unwrap()));
-            assert!(hex
-                .chars()
-                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)));
+    fn the_patterns_accept_what_the_validators_accept() {
+        use credit_sync::protocol::{
+            is_reference_char, limits, validate_reason, validate_reference,
+        };
+        let reference = pattern("SyncRequest", "external_reference");
+        let reason = pattern("SyncRequest", "reason");
+        for c in (0..=0x2FFF).filter_map(char::from_u32) {
+            let one = c.to_string();
+            assert_eq!(reference.is_match(&one), is_reference_char(c), "{c:?}");
+            assert_eq!(
+                reason.is_match(&one),
+                validate_reason(&one).is_ok(),
+                "{c:?}"
+            );
         }
+        let longest = "a".repeat(limits::MAX_REFERENCE_CHARS);
+        assert!(reference.is_match(&longest) && validate_reference(&longest).is_ok());
+    }
+
+    #[test]
+    fn the_cursor_pattern_is_the_issued_cursors() {
+        let records = &doc()["paths"][format!("{}/{{telegram_id}}", paths::RECORDS)]["get"];
+        let cursor = records["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == fields::CURSOR)
+            .unwrap();
+        let pattern = regex::Regex::new(cursor["schema"]["pattern"].as_str().unwrap()).unwrap();
+        let issued = |text: &str| {
+            crate::ledger::decode_cursor(text)
+                .is_some_and(|id| crate::ledger::encode_cursor(id) == text)
+        };
+        for id in [
+            1,
+            9,
+            10,
+            42,
+            0xfff_ffff_ffff_ffff,
+            0x1000_0000_0000_0000,
+            i64::MAX,
+        ] {
+            let text = crate::ledger::encode_cursor(id);
+            assert!(pattern.is_match(&text) && issued(&text), "{text}");
+        }
+        for text in [
+            "r0",
+            "r01",
+            "rA",
+            "R1",
+            "r+1",
+            "r-1",
+            "r",
+            "r8000000000000000",
+            "r10000000000000000",
+            "1",
+            "r1 ",
+            "x1",
+        ] {
+            assert!(!pattern.is_match(text) && !issued(text), "{text}");
+        }
+        assert!(pattern.is_match(""), "empty: the first page");
     }
 }

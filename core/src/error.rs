@@ -156,6 +156,7 @@ impl Error {
             | Code::AmountTooLarge
             | Code::InvalidTelegramId
             | Code::InvalidReason
+            | Code::InvalidNickname
             | Code::InvalidReference
             | Code::BatchTooLarge
             | Code::PayloadTooLarge
@@ -371,7 +372,7 @@ impl From<FieldError> for Error {
         Error::Validation {
             code: e.code,
             message: e.message,
-            field: e.field.map(str::to_string),
+            field: e.field.map(std::borrow::Cow::into_owned),
         }
     }
 }

@@ -14,7 +14,7 @@ mod responses;
 mod validation;
 
 pub use code::Code;
-pub use parse::{item_field, Fields};
+pub use parse::item_field;
 pub use requests::{BatchItem, BatchRequest, RegisterUserRequest, SyncRequest};
 pub use responses::{
     Balance, BalanceResponse, BatchData, BatchItemResult, BatchResponse, Envelope, Record,

@@ -156,6 +156,7 @@ export type ErrorCode =
   | 'amount_too_large'
   | 'invalid_telegram_id'
   | 'invalid_reason'
+  | 'invalid_nickname'
   | 'invalid_reference'
   | 'batch_too_large'
   | 'payload_too_large'

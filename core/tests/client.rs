@@ -372,7 +372,7 @@ async fn arguments_are_checked_before_sending() {
     );
     assert_eq!(f.1, Some("cursor".into()));
     let f = field(client.register_user(u, Some("a\nb")).await.unwrap_err());
-    assert_eq!(f, (Code::InvalidReason, Some("nickname".into())));
+    assert_eq!(f, (Code::InvalidNickname, Some("nickname".into())));
     let f = field(client.get_balance(-5).await.unwrap_err());
     assert_eq!(f.0, Code::InvalidTelegramId);
     assert_eq!(proxy.requests(), 0, "nothing invalid reached the network");

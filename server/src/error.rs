@@ -146,7 +146,7 @@ impl ApiError {
 impl From<FieldError> for ApiError {
     fn from(err: FieldError) -> Self {
         ApiError {
-            field: err.field.map(str::to_string),
+            field: err.field.map(Cow::into_owned),
             ..ApiError::new(err.code, err.message)
         }
     }

@@ -226,7 +226,7 @@ fn operations() -> Vec<Op> {
                 ANY_ROUTE,
                 CALLER,
                 SIGNED_WRITE,
-                &[Code::InvalidTelegramId, Code::InvalidReason],
+                &[Code::InvalidTelegramId, Code::InvalidNickname],
             ]),
             signed: true,
             parameters: vec![],

@@ -531,13 +531,13 @@ async fn register_user_errors() {
         (
             json!({"telegram_id": 7, "nickname": "n".repeat(129)}),
             400,
-            "invalid_reason",
+            "invalid_nickname",
             "nickname",
         ),
         (
             json!({"telegram_id": 7, "nickname": "a\u{1b}[31m"}),
             400,
-            "invalid_reason",
+            "invalid_nickname",
             "nickname",
         ),
         (

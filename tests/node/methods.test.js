@@ -258,6 +258,12 @@ test('registerUser creates and renames; getBalance is null for an unknown user',
   assert.equal(renamed.created, false)
   assert.equal(renamed.nickname, 'robert')
   assert.deepEqual(await client.getBalance(2006), { telegramId: 2006, credits: 0, nickname: 'robert' })
+  for (const bad of ['a\nb', 'n'.repeat(129)]) {
+    await assert.rejects(
+      () => client.registerUser(2006, bad),
+      (e) => e instanceof ValidationError && e.code === 'invalid_nickname' && e.field === 'nickname',
+    )
+  }
   assert.equal(await client.getBalance(2999), null)
 })
 

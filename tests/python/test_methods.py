@@ -247,6 +247,10 @@ def test_register_user(client, new_id, base_url):
     u = client.register_user(uid, "bob")
     assert u["created"] is False and u["nickname"] == "bob"
     assert client.get_balance(uid)["nickname"] == "bob"
+    for bad in ("a\nb", "n" * 129):
+        with pytest.raises(ValidationError) as e:
+            client.register_user(uid, bad)
+        assert (e.value.code, e.value.field) == ("invalid_nickname", "nickname")
     with pytest.raises(AuthenticationError) as e:
         CreditSyncClient(base_url, **READER).register_user(uid, "eve")
     assert e.value.code == "forbidden"

@@ -89,8 +89,10 @@ codes! {
     AmountTooLarge = "amount_too_large" => 400,
     /// `telegram_id` is not a positive integer.
     InvalidTelegramId = "invalid_telegram_id" => 400,
-    /// `reason` or `nickname` is too long or has control characters.
+    /// `reason` is too long or has control characters.
     InvalidReason = "invalid_reason" => 400,
+    /// `nickname` is too long or has control characters (servers before 0.2 sent `invalid_reason`).
+    InvalidNickname = "invalid_nickname" => 400,
     /// `external_reference` is too long or uses characters outside the allowed set.
     InvalidReference = "invalid_reference" => 400,
     /// More than `MAX_BATCH_ITEMS` items, or none.

@@ -16,7 +16,7 @@ pub mod schema;
 mod validation;
 
 pub use code::Code;
-pub use parse::{item_field, Fields};
+pub use parse::{item_field, whole_integer};
 pub use requests::{BatchItem, BatchRequest, RegisterUserRequest, SyncRequest};
 pub use responses::{
     Balance, BalanceResponse, BatchData, BatchItemResult, BatchResponse, Envelope, Record,

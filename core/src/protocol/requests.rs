@@ -1,9 +1,10 @@
-//! The bodies clients send, as typed structs (the server parses them in `parse`).
+//! The bodies clients send, as typed structs. They serialize with serde's derive; they are
+//! read only through `parse`, which holds the server's rules (null is absent, and so on).
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// Body of `POST /api/credits/sync`: exactly the guide's fields, plus an optional reference.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncRequest {
     #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::telegram_id))]
@@ -15,19 +16,19 @@ pub struct SyncRequest {
     #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::reason))]
     pub reason: String,
     /// Unix seconds; signed by the v1 token. Optional when the request carries a v2 signature.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::optional_int64))]
     pub timestamp: Option<i64>,
     /// v1 token; optional when the request carries a v2 signature.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::external_reference))]
     pub external_reference: Option<String>,
 }
 
 /// One item of a batch.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchItem {
     #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::telegram_id))]
@@ -36,46 +37,45 @@ pub struct BatchItem {
     pub amount: i64,
     #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::reason))]
     pub reason: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::external_reference))]
     pub external_reference: Option<String>,
     /// Per-item v1 token over `telegram_id:amount:source:timestamp` (batch `timestamp`),
     /// when the batch has no v2 signature.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
 }
 
 /// Body of `POST /api/credits/batch`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchRequest {
     pub source: String,
     #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::batch_items))]
     pub items: Vec<BatchItem>,
-    /// All items apply or none do.
-    #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::flag))]
+    /// All items apply or none do (absent or `null`: `false`).
+    #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::flag, required = false))]
     pub atomic: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::optional_int64))]
     pub timestamp: Option<i64>,
 }
 
 /// Body of `POST /api/users` (admin sources only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegisterUserRequest {
     #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::telegram_id))]
     pub telegram_id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::nickname))]
     pub nickname: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// v1 signing of a registration uses amount `0`: `"{telegram_id}:0:{source}:{timestamp}"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(schema_with = super::schema::optional_int64))]
     pub timestamp: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
 }

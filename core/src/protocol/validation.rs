@@ -1,5 +1,6 @@
 //! Value rules shared by the server and the SDK, so both reject the same input with the same code.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use super::{fields, limits, Code};
@@ -8,7 +9,8 @@ use super::{fields, limits, Code};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub code: Code,
-    pub field: Option<&'static str>,
+    /// The field's path: a name (`amount`), or inside a batch item `items[3].amount`.
+    pub field: Option<Cow<'static, str>>,
     pub message: String,
 }
 
@@ -16,7 +18,7 @@ impl FieldError {
     pub fn new(code: Code, field: &'static str, message: impl Into<String>) -> Self {
         FieldError {
             code,
-            field: Some(field),
+            field: Some(Cow::Borrowed(field)),
             message: message.into(),
         }
     }
@@ -62,25 +64,41 @@ pub fn validate_amount(amount: i64, max_amount: i64) -> Result<(), FieldError> {
 
 /// A reason is free text (any language) up to 256 characters, without control characters.
 pub fn validate_reason(reason: &str) -> Result<(), FieldError> {
-    validate_text(reason, fields::REASON, limits::MAX_REASON_CHARS)
+    validate_text(
+        reason,
+        Code::InvalidReason,
+        fields::REASON,
+        limits::MAX_REASON_CHARS,
+    )
 }
 
+/// A nickname follows the reason's rules, up to 128 characters, with its own code.
 pub fn validate_nickname(nickname: &str) -> Result<(), FieldError> {
-    validate_text(nickname, fields::NICKNAME, limits::MAX_NICKNAME_CHARS)
+    validate_text(
+        nickname,
+        Code::InvalidNickname,
+        fields::NICKNAME,
+        limits::MAX_NICKNAME_CHARS,
+    )
 }
 
-fn validate_text(text: &str, field: &'static str, max: usize) -> Result<(), FieldError> {
+fn validate_text(
+    text: &str,
+    code: Code,
+    field: &'static str,
+    max: usize,
+) -> Result<(), FieldError> {
     let chars = text.chars().count();
     if chars > max {
         return Err(FieldError::new(
-            Code::InvalidReason,
+            code,
             field,
             format!("{field} must be at most {max} characters, got {chars}"),
         ));
     }
     if text.chars().any(char::is_control) {
         return Err(FieldError::new(
-            Code::InvalidReason,
+            code,
             field,
             format!("{field} must not contain control characters"),
         ));

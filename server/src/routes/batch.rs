@@ -11,8 +11,8 @@ pub(super) async fn batch(
 ) -> Result<Response, ApiError> {
     // The caller first: an unknown key is refused before its body is read.
     let source = app.caller(&headers, Permission::Write)?;
-    let (body, value) = json_body(&headers, request).await?;
-    let request = parse(&value)?;
+    let body = json_body(&headers, request).await?;
+    let request = BatchRequest::from_slice(&body)?;
     auth::same_source(source, &request.source)?;
     let signed = Signed {
         method: Method::POST.as_str(),
@@ -36,20 +36,6 @@ pub(super) async fn batch(
         _ => apply(&app, source, checked, request.atomic, spend).await?,
     };
     Ok(answer(&request, outcomes))
-}
-
-/// Parses the body; a type error inside an item names it as `items[i].field`.
-fn parse(value: &Value) -> Result<BatchRequest, ApiError> {
-    BatchRequest::from_json_located(value).map_err(|(index, err)| {
-        let field = match (index, err.field) {
-            (Some(i), Some(field)) => Some(item_field(i, field)),
-            (_, field) => field.map(str::to_string),
-        };
-        ApiError {
-            field,
-            ..ApiError::from(err)
-        }
-    })
 }
 
 /// v1: the batch `timestamp` plus one token per item; any bad token fails the request.

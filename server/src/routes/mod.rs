@@ -173,11 +173,9 @@ pub(crate) fn target(uri: &Uri) -> &str {
         .unwrap_or_else(|| uri.path())
 }
 
-/// Checks size and content type and parses a JSON body.
-pub(crate) async fn json_body(
-    headers: &HeaderMap,
-    request: Request,
-) -> Result<(Bytes, Value), ApiError> {
+/// Reads a body and checks its size and content type; the request's type parses it
+/// (`SyncRequest::from_slice`, ...).
+pub(crate) async fn json_body(headers: &HeaderMap, request: Request) -> Result<Bytes, ApiError> {
     // A total deadline, not an idle one: a client trickling one byte at a time must not
     // hold a connection (and a request slot) forever.
     let body = tokio::time::timeout(BODY_DEADLINE, Bytes::from_request(request, &()))
@@ -212,41 +210,7 @@ pub(crate) async fn json_body(
             "body must be sent as Content-Type: application/json",
         ));
     }
-    let mut value: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(Code::InvalidJson, format!("body is not valid JSON: {e}")))?;
-    whole_numbers_as_integers(&mut value);
-    Ok((body, value))
-}
-
-/// An integer in a path or query: decimal digits, or (as in a body) a whole number
-/// written with a fraction or an exponent.
-pub(crate) fn integer_text(text: &str) -> Option<i64> {
-    text.parse::<i64>()
-        .ok()
-        .or_else(|| text.parse::<f64>().ok().and_then(whole_integer))
-}
-
-fn whole_integer(f: f64) -> Option<i64> {
-    (f.fract() == 0.0 && f.abs() <= LARGEST_EXACT_FLOAT_INTEGER).then_some(f as i64)
-}
-
-/// Beyond it a float no longer spells every integer exactly.
-const LARGEST_EXACT_FLOAT_INTEGER: f64 = 9_007_199_254_740_992.0; // 2^53
-
-/// JSON does not tell `2` from `2.0`, and JSON Schema (the OpenAPI document) reads both as
-/// the integer 2: so does the server. A whole number written with a fraction or an exponent
-/// becomes that integer, up to 2^53; any other non-integer stays a type error.
-fn whole_numbers_as_integers(value: &mut Value) {
-    match value {
-        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
-            if let Some(whole) = n.as_f64().and_then(whole_integer) {
-                *value = Value::from(whole);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
-        Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
-        _ => {}
-    }
+    Ok(body)
 }
 
 /// A JSON 200 answer, tagged with its code for the metrics.
@@ -286,19 +250,6 @@ mod tests {
     use super::*;
     use axum::body::Body;
     use tower::ServiceExt;
-
-    #[test]
-    fn whole_numbers_read_as_integers() {
-        let mut value: Value = serde_json::from_str(
-            r#"{"a": 2.0, "b": [-7e3, 0.5], "c": 1e300, "d": 9007199254740992.0}"#,
-        )
-        .unwrap();
-        whole_numbers_as_integers(&mut value);
-        assert_eq!(
-            value,
-            serde_json::json!({"a": 2, "b": [-7000, 0.5], "c": 1e300, "d": 9007199254740992_i64})
-        );
-    }
 
     #[tokio::test]
     async fn a_panic_becomes_an_internal_error_envelope() {

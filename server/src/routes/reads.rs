@@ -1,6 +1,7 @@
 //! The v2-signed reads: a user's balance and one page of their records.
 
 use super::*;
+use credit_sync::protocol::whole_integer;
 
 /// The `{telegram_id}` of a read path.
 fn path_telegram_id(path: Result<Path<String>, PathRejection>) -> Result<i64, ApiError> {
@@ -17,6 +18,14 @@ fn path_telegram_id(path: Result<Path<String>, PathRejection>) -> Result<i64, Ap
     })?;
     validate_telegram_id(telegram_id)?;
     Ok(telegram_id)
+}
+
+/// An integer in a path or query: decimal digits, or (as in a body, see
+/// [`whole_integer`]) a whole number written with a fraction or an exponent.
+fn integer_text(text: &str) -> Option<i64> {
+    text.parse::<i64>()
+        .ok()
+        .or_else(|| text.parse::<f64>().ok().and_then(whole_integer))
 }
 
 fn user_not_found(telegram_id: i64) -> ApiError {

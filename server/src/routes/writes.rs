@@ -34,8 +34,8 @@ pub(super) async fn sync(
 ) -> Result<Response, ApiError> {
     // The caller first: an unknown key is refused before its body is read.
     let source = app.caller(&headers, Permission::Write)?;
-    let (body, value) = json_body(&headers, request).await?;
-    let request = SyncRequest::from_json(&value)?;
+    let body = json_body(&headers, request).await?;
+    let request = SyncRequest::from_slice(&body)?;
     auth::same_source(source, &request.source)?;
     let signed = Signed {
         method: Method::POST.as_str(),
@@ -78,8 +78,8 @@ pub(super) async fn register_user(
     request: Request,
 ) -> Result<Response, ApiError> {
     let source = app.caller(&headers, Permission::Admin)?;
-    let (body, value) = json_body(&headers, request).await?;
-    let request = RegisterUserRequest::from_json(&value)?;
+    let body = json_body(&headers, request).await?;
+    let request = RegisterUserRequest::from_slice(&body)?;
     if let Some(claimed) = &request.source {
         auth::same_source(source, claimed)?;
     }

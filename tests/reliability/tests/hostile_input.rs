@@ -763,7 +763,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
         )
         .await,
         400,
-        "invalid_reason",
+        "invalid_nickname",
     )
     .await;
     let r = w

@@ -138,6 +138,21 @@ mod tests {
     }
 
     #[test]
+    fn a_whole_number_is_that_integer_however_it_is_written() {
+        let body =
+            br#"{"telegram_id": 2251799813685247.0, "amount": -7e3, "source": "s", "reason": "r"}"#;
+        let request = SyncRequest::from_slice(body).unwrap();
+        assert_eq!(
+            (request.telegram_id, request.amount),
+            (2_251_799_813_685_247, -7000)
+        );
+        for (f, whole) in [(2.0, Some(2)), (-0.0, Some(0)), (0.5, None), (1e300, None)] {
+            assert_eq!(whole_integer(f), whole, "{f}");
+        }
+        assert_eq!(whole_integer(9_007_199_254_740_994.0), None, "beyond 2^53");
+    }
+
+    #[test]
     fn fields_are_judged_in_a_fixed_order_not_the_documents() {
         // `amount` comes first in the document, but `telegram_id` is judged first.
         let err = sync_err(json!({"amount": "x", "source": 5}));

@@ -30,7 +30,7 @@ const ANY_ROUTE: &[Code] = &[Code::ServiceUnavailable, Code::InternalError];
 const CALLER: &[Code] = &[Code::Unauthorized, Code::Forbidden, Code::RateLimited];
 /// A v2-signed read (`auth::require_v2`).
 const SIGNED_READ: &[Code] = &[Code::InvalidSignature, Code::TimestampOutOfWindow];
-/// A write's body, source and signature (`json_body`, `from_json`, `same_source`,
+/// A write's body, source and signature (`json_body`, `from_slice`, `same_source`,
 /// `check_write_signature`) and the spending of the signature by the ledger.
 const SIGNED_WRITE: &[Code] = &[
     Code::PayloadTooLarge,

@@ -4,17 +4,19 @@
 
 mod group_commit;
 mod raw;
+mod store;
 
-pub(crate) use raw::{is_unavailable, SqliteFailure};
-
-use super::verify::Findings;
-use super::{
-    aborted_batch, now_rfc3339, replay, request_hash, reused, Actor, Applied, Change, Outcome,
-    RecordRow, Refusal, Spend, User,
+use super::rows::{
+    BalanceRow, ChainBreak, Counts, Findings, OriginalRecord, Orphan, RecordRow, SumMismatch,
 };
-use crate::store::Store;
+use super::{
+    aborted_batch, now_rfc3339, replay, request_hash, reused, Actor, Applied, Change,
+    LedgerBackend, LedgerError, Outcome, Refusal, Spend, User,
+};
 use group_commit::{GroupCommit, Job, Limits, Step};
-use raw::{Db, Value};
+use libsqlite3_sys as ffi;
+use raw::{is_unavailable, Db, SqliteFailure, Value};
+use store::Store;
 
 #[derive(Clone)]
 pub struct SqliteLedger {
@@ -26,37 +28,37 @@ impl SqliteLedger {
     /// Opens the database at `url`, creating it when `create` (see [`Store`]), and starts
     /// its writer task.
     pub async fn open(url: &str, create: bool) -> Result<SqliteLedger, String> {
-        let store = if create {
-            Store::open(url).await?
-        } else {
-            Store::open_existing(url).await?
-        };
+        let store = Store::open(url, create).await?;
         let writes = GroupCommit::start(store.writer.clone(), Limits::default());
         Ok(SqliteLedger { store, writes })
     }
+}
 
-    pub async fn close(&self) {
+impl LedgerBackend for SqliteLedger {
+    async fn close(&self) {
         self.store.close().await;
     }
 
-    /// A trivial read: the health check.
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.store.reader).await?;
+    async fn ping(&self) -> Result<(), LedgerError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.store.reader)
+            .await
+            .map_err(ledger_error)?;
         Ok(())
     }
 
-    /// Group-commit counters, for `/metrics`.
-    pub fn group_commit_metrics(&self, out: &mut String) {
+    /// Group-commit counters.
+    fn render_metrics(&self, out: &mut String) {
         self.writes.stats().render(out);
     }
 
-    /// Applies one change in its own savepoint of the writer's next group commit.
-    pub async fn apply(
+    /// One change in its own savepoint of the writer's next group commit.
+    async fn apply(
         &self,
         actor: Actor,
         change: Change,
         spend: Spend,
-    ) -> Result<Outcome, sqlx::Error> {
+    ) -> Result<Outcome, LedgerError> {
         self.writes
             .submit(ApplyOne {
                 actor,
@@ -64,18 +66,17 @@ impl SqliteLedger {
                 spend,
             })
             .await
+            .map_err(ledger_error)
     }
 
-    /// Applies many changes in one savepoint of a group commit, each on its own rules. With
-    /// `atomic`, the first refusal rolls the batch back and every other change reports
-    /// `batch_aborted`.
-    pub async fn apply_batch(
+    /// Many changes in one savepoint of a group commit.
+    async fn apply_batch(
         &self,
         actor: Actor,
         changes: Vec<Change>,
         atomic: bool,
         spend: Spend,
-    ) -> Result<Result<Vec<Outcome>, Refusal>, sqlx::Error> {
+    ) -> Result<Result<Vec<Outcome>, Refusal>, LedgerError> {
         self.writes
             .submit(ApplyBatch {
                 actor,
@@ -84,15 +85,15 @@ impl SqliteLedger {
                 spend,
             })
             .await
+            .map_err(ledger_error)
     }
 
-    /// Registers a user, or updates the nickname of a known one (when `nickname` is given).
-    pub async fn register(
+    async fn register(
         &self,
         telegram_id: i64,
         nickname: Option<&str>,
         spend: Option<Spend>,
-    ) -> Result<Result<User, Refusal>, sqlx::Error> {
+    ) -> Result<Result<User, Refusal>, LedgerError> {
         self.writes
             .submit(Register {
                 telegram_id,
@@ -100,25 +101,23 @@ impl SqliteLedger {
                 spend,
             })
             .await
+            .map_err(ledger_error)
     }
 
-    pub async fn balance(
-        &self,
-        telegram_id: i64,
-    ) -> Result<Option<(i64, Option<String>)>, sqlx::Error> {
+    async fn balance(&self, telegram_id: i64) -> Result<Option<BalanceRow>, LedgerError> {
         sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = ?")
             .bind(telegram_id)
             .fetch_optional(&self.store.reader)
             .await
+            .map_err(ledger_error)
     }
 
-    /// Up to `limit` records of a user, newest first, with ids below `before`.
-    pub async fn records(
+    async fn records(
         &self,
         telegram_id: i64,
         before: i64,
         limit: i64,
-    ) -> Result<Vec<RecordRow>, sqlx::Error> {
+    ) -> Result<Vec<RecordRow>, LedgerError> {
         sqlx::query_as(
             "SELECT id, change, balance_after, reason, source, external_reference, created_at
              FROM records WHERE telegram_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
@@ -128,32 +127,40 @@ impl SqliteLedger {
         .bind(limit)
         .fetch_all(&self.store.reader)
         .await
+        .map_err(ledger_error)
     }
 
-    pub async fn verify(&self) -> Result<Findings, sqlx::Error> {
-        let sums = sqlx::query_as(
-            "SELECT u.telegram_id, u.credits, COALESCE(SUM(r.change), 0)
+    async fn verify(&self) -> Result<Findings, LedgerError> {
+        // One read transaction: one snapshot for all three checks, so concurrent writes
+        // cannot look like damage.
+        let mut tx = self.store.reader.begin().await.map_err(ledger_error)?;
+        let sums: Vec<SumMismatch> = sqlx::query_as(
+            "SELECT u.telegram_id, u.credits, COALESCE(SUM(r.change), 0) AS sum
              FROM users u LEFT JOIN records r ON r.telegram_id = u.telegram_id
              GROUP BY u.telegram_id
              HAVING u.credits <> COALESCE(SUM(r.change), 0) OR u.credits < 0",
         )
-        .fetch_all(&self.store.reader)
-        .await?;
-        let chain = sqlx::query_as(
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(ledger_error)?;
+        let chain: Vec<ChainBreak> = sqlx::query_as(
             "SELECT id, telegram_id, balance_after, running FROM (
                  SELECT id, telegram_id, balance_after,
                         SUM(change) OVER (PARTITION BY telegram_id ORDER BY id) AS running
                  FROM records)
              WHERE balance_after <> running OR balance_after < 0",
         )
-        .fetch_all(&self.store.reader)
-        .await?;
-        let orphans = sqlx::query_as(
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(ledger_error)?;
+        let orphans: Vec<Orphan> = sqlx::query_as(
             "SELECT r.id FROM records r LEFT JOIN users u ON u.telegram_id = r.telegram_id
              WHERE u.telegram_id IS NULL",
         )
-        .fetch_all(&self.store.reader)
-        .await?;
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(ledger_error)?;
+        tx.rollback().await.map_err(ledger_error)?;
         Ok(Findings {
             sums,
             chain,
@@ -161,11 +168,50 @@ impl SqliteLedger {
         })
     }
 
-    pub async fn counts(&self) -> Result<(i64, i64), sqlx::Error> {
-        sqlx::query_as("SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM records)")
-            .fetch_one(&self.store.reader)
-            .await
+    async fn counts(&self) -> Result<Counts, LedgerError> {
+        sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM records) AS records",
+        )
+        .fetch_one(&self.store.reader)
+        .await
+        .map_err(ledger_error)
     }
+}
+
+/// Sorts a failure of this backend into the ledger's kinds by SQLite's result code,
+/// whether it came from the writer's own calls ([`SqliteFailure`]) or through sqlx (the
+/// readers, the pools).
+fn ledger_error(err: sqlx::Error) -> LedgerError {
+    let cause = err.to_string();
+    let (code, unavailable, outcome_unknown) = match SqliteFailure::of(&err) {
+        Some(failure) => (
+            failure.result_code(),
+            failure.is_unavailable(),
+            failure.outcome_unknown(),
+        ),
+        None => match sqlx_result_code(&err) {
+            Some(code) => (code, is_unavailable(code), false),
+            None => return LedgerError::Internal { cause },
+        },
+    };
+    match code & 0xff {
+        ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED => LedgerError::Busy { cause },
+        _ if unavailable && outcome_unknown => LedgerError::OutcomeUnknown {
+            cause,
+            storage_failed: true,
+        },
+        _ if unavailable => LedgerError::Unavailable { cause },
+        ffi::SQLITE_CONSTRAINT => LedgerError::Conflict { cause },
+        _ => LedgerError::Internal { cause },
+    }
+}
+
+/// The SQLite result code of an error sqlx's own driver reported.
+fn sqlx_result_code(err: &sqlx::Error) -> Option<std::ffi::c_int> {
+    let error = err
+        .as_database_error()?
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    sqlx::error::DatabaseError::code(error)?.parse().ok()
 }
 
 /// `POST /api/credits/sync`: kept when newly applied or refused (a refusal writes nothing
@@ -309,18 +355,21 @@ impl Job for Register {
                 ],
             )?;
         }
-        let (credits, nickname) = db
+        let user = db
             .query(
                 "SELECT credits, nickname FROM users WHERE telegram_id = ?",
                 &[Value::Int(telegram_id)],
-                |row| (row.int(0), row.opt_text(1)),
+                |row| BalanceRow {
+                    credits: row.int(0),
+                    nickname: row.opt_text(1),
+                },
             )?
             .ok_or(sqlx::Error::RowNotFound)?;
         Ok(Step {
             output: Ok(User {
                 telegram_id,
-                credits,
-                nickname,
+                credits: user.credits,
+                nickname: user.nickname,
                 created,
             }),
             keep: true,
@@ -367,20 +416,15 @@ fn original(db: &mut Db, actor: &Actor, change: &Change) -> Result<Option<Outcom
         "SELECT id, telegram_id, change, reason, balance_after
          FROM records WHERE source = ? AND external_reference = ?",
         &[Value::Text(&actor.source), Value::Text(reference)],
-        |row| (row.int(0), row.int(1), row.int(2), row.text(3), row.int(4)),
+        |row| OriginalRecord {
+            id: row.int(0),
+            telegram_id: row.int(1),
+            change: row.int(2),
+            reason: row.text(3),
+            balance_after: row.int(4),
+        },
     )?;
-    Ok(
-        original.map(|(record_id, telegram_id, amount, reason, balance_after)| {
-            replay(
-                change,
-                record_id,
-                telegram_id,
-                amount,
-                &reason,
-                balance_after,
-            )
-        }),
-    )
+    Ok(original.map(|original| replay(change, original)))
 }
 
 /// The rules of one change, inside the writer's transaction. Writes only when it returns

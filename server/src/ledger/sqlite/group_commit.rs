@@ -701,7 +701,7 @@ mod tests {
             .expect("a typed failure")
             .to_string();
         assert_eq!(
-            crate::error::ApiError::from(full).into_response_parts(),
+            crate::error::ApiError::from(super::super::ledger_error(full)).into_response_parts(),
             (503, "service_unavailable", Some("1".to_string())),
             "{failure}"
         );

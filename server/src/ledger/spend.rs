@@ -19,7 +19,7 @@ pub struct Spend {
     /// in order and pruned from the front.
     pub(super) signed_at: i64,
     /// The window the signature was accepted in, for pruning.
-    tolerance: i64,
+    pub(super) tolerance: i64,
 }
 
 /// Kept a little past the window, so a server clock stepped back cannot bring a pruned
@@ -54,10 +54,15 @@ impl Spend {
 
     /// Signatures signed before this are outside every window now and can be pruned.
     pub(super) fn prune_before(&self) -> i64 {
-        crate::error::unix_now()
-            .saturating_sub(self.tolerance)
-            .saturating_sub(SPENT_MARGIN_SECS)
+        expired_before(self.tolerance)
     }
+}
+
+/// Signatures signed before this are outside a window of `tolerance` seconds now.
+pub(super) fn expired_before(tolerance: i64) -> i64 {
+    crate::error::unix_now()
+        .saturating_sub(tolerance)
+        .saturating_sub(SPENT_MARGIN_SECS)
 }
 
 /// The answer to a write whose signature was already spent: only the same referenced

@@ -9,19 +9,24 @@ mod store;
 use super::rows::{
     BalanceRow, ChainBreak, Counts, Findings, OriginalRecord, Orphan, RecordRow, SumMismatch,
 };
+use super::spend::expired_before;
 use super::{
     aborted_batch, now_rfc3339, replay, request_hash, reused, Actor, Applied, Change,
     LedgerBackend, LedgerError, Outcome, Refusal, Spend, User,
 };
-use group_commit::{GroupCommit, Job, Limits, Step};
+use group_commit::{GroupCommit, Job, Limits, Step, Upkeep};
 use libsqlite3_sys as ffi;
 use raw::{is_unavailable, Db, SqliteFailure, Value};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use store::Store;
 
 #[derive(Clone)]
 pub struct SqliteLedger {
     store: Store,
     writes: GroupCommit,
+    /// The widest signature window of any write so far (see [`pruning`]).
+    window: Arc<AtomicI64>,
 }
 
 impl SqliteLedger {
@@ -29,8 +34,22 @@ impl SqliteLedger {
     /// its writer task.
     pub async fn open(url: &str, create: bool) -> Result<SqliteLedger, String> {
         let store = Store::open(url, create).await?;
-        let writes = GroupCommit::start(store.writer.clone(), Limits::default());
-        Ok(SqliteLedger { store, writes })
+        let window = Arc::new(AtomicI64::new(-1));
+        let writes = GroupCommit::start(
+            store.writer.clone(),
+            Limits::default(),
+            pruning(window.clone()),
+        );
+        Ok(SqliteLedger {
+            store,
+            writes,
+            window,
+        })
+    }
+
+    /// Widens the pruning window to `spend`'s, before its write is queued.
+    fn note_window(&self, spend: &Spend) {
+        self.window.fetch_max(spend.tolerance, Ordering::Relaxed);
     }
 }
 
@@ -59,6 +78,7 @@ impl LedgerBackend for SqliteLedger {
         change: Change,
         spend: Spend,
     ) -> Result<Outcome, LedgerError> {
+        self.note_window(&spend);
         self.writes
             .submit(ApplyOne {
                 actor,
@@ -77,6 +97,7 @@ impl LedgerBackend for SqliteLedger {
         atomic: bool,
         spend: Spend,
     ) -> Result<Result<Vec<Outcome>, Refusal>, LedgerError> {
+        self.note_window(&spend);
         self.writes
             .submit(ApplyBatch {
                 actor,
@@ -94,6 +115,9 @@ impl LedgerBackend for SqliteLedger {
         nickname: Option<&str>,
         spend: Option<Spend>,
     ) -> Result<Result<User, Refusal>, LedgerError> {
+        if let Some(spend) = &spend {
+            self.note_window(spend);
+        }
         self.writes
             .submit(Register {
                 telegram_id,
@@ -234,9 +258,6 @@ impl Job for ApplyOne {
         }
         let outcome = apply_in(db, &self.actor, &self.change)?;
         let keep = !outcome.as_ref().is_ok_and(|a| a.duplicate);
-        if keep {
-            prune(db, &self.spend)?;
-        }
         Ok(Step {
             output: outcome,
             keep,
@@ -292,7 +313,6 @@ impl Job for ApplyBatch {
             if self.atomic && refused {
                 db.exec("ROLLBACK TO batch_changes")?;
                 db.exec("RELEASE batch_changes")?;
-                prune(db, &self.spend)?;
                 let failed = outcomes.len() - 1;
                 let refusal = outcomes.pop().expect("the refused outcome");
                 return Ok(Step {
@@ -302,7 +322,6 @@ impl Job for ApplyBatch {
             }
         }
         db.exec("RELEASE batch_changes")?;
-        prune(db, &self.spend)?;
         Ok(Step {
             output: Ok(outcomes),
             keep: true,
@@ -330,7 +349,6 @@ impl Job for Register {
                     keep: false,
                 });
             }
-            prune(db, signed)?;
         }
         let telegram_id = self.telegram_id;
         let nickname = self.nickname.as_deref();
@@ -395,16 +413,30 @@ fn spend(db: &mut Db, spend: &Spend) -> Result<bool, sqlx::Error> {
     Ok(fresh)
 }
 
-/// Deletes the oldest second of signatures once no server accepts them any more, in the
-/// write's transaction: one index seek when there is nothing to prune, at most one second
-/// of signatures when there is, and the table stays the size of one window.
-fn prune(db: &mut Db, spend: &Spend) -> Result<(), sqlx::Error> {
+/// Deletes the oldest second of signatures once no server accepts them any more, once per
+/// group commit (see [`pruning`]): one index seek when there is nothing to prune, at most
+/// one second of signatures when there is, and the table stays the size of one window.
+fn prune(db: &mut Db, before: i64) -> Result<(), sqlx::Error> {
     db.execute(
         "DELETE FROM spent_signatures
          WHERE signed_at < ? AND signed_at <= (SELECT MIN(signed_at) FROM spent_signatures)",
-        &[Value::Int(spend.prune_before())],
+        &[Value::Int(before)],
     )?;
     Ok(())
+}
+
+/// The group commit's upkeep: [`prune`] with the widest window any write of this process
+/// was accepted in (`window`, seconds; negative until a signed write came, and until
+/// then nothing is pruned: `users add` on a live server's file must not shorten the
+/// server's window).
+fn pruning(window: Arc<AtomicI64>) -> Upkeep {
+    Arc::new(move |db: &mut Db<'_>| {
+        let tolerance = window.load(Ordering::Relaxed);
+        if tolerance < 0 {
+            return Ok(());
+        }
+        prune(db, expired_before(tolerance))
+    })
 }
 
 /// The replay of `change`'s reference, when it was applied before.
@@ -531,8 +563,8 @@ mod tests {
         let again = ledger.apply(actor.clone(), change(), live()).await.unwrap();
         assert_eq!(again.unwrap_err().code, Code::SignatureReused);
 
-        // Signed long ago (no server accepts them any more): each write prunes the oldest
-        // second, so the table keeps only the live signature.
+        // Signed long ago (no server accepts them any more): each group commit (here one
+        // per write) prunes the oldest second, so the table keeps only the live signature.
         for i in 0..20 {
             let old = Spend::new("s", vec![format!("{i:064x}")], now - 1_000 - i, 300);
             assert!(ledger

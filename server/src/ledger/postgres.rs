@@ -200,9 +200,11 @@ impl LedgerBackend for PgLedger {
     /// No metrics of its own: PostgreSQL has its own monitoring.
     fn render_metrics(&self, _out: &mut String) {}
 
-    /// One transaction: the signature is spent first (a twin spending it concurrently, in
-    /// this process or another, waits on its key and then finds it taken), then the change
-    /// runs in a savepoint, so a refusal keeps only the spent signature.
+    /// The common case in one autocommitted statement that also spends the signature
+    /// ([`apply_at_once`]). Anything else (a refusal, a replay, a spent signature, a race)
+    /// in one transaction: the signature is spent first (a twin spending it concurrently,
+    /// in this process or another, waits on its key and then finds it taken), then the
+    /// change runs in a savepoint, so a refusal keeps only the spent signature.
     async fn apply(
         &self,
         actor: Actor,
@@ -212,6 +214,22 @@ impl LedgerBackend for PgLedger {
         let pool = self.pool.clone();
         detached(async move {
             let (pool, actor, change, signed) = (&pool, &actor, &change, &spend);
+            let at_once = retrying(move || async move {
+                let mut conn = pool.acquire().await?;
+                match apply_at_once(&mut conn, actor, change, Some(signed)).await {
+                    Ok(applied) => Ok(applied),
+                    // A spent signature, or a reference a twin committed first: the
+                    // statement wrote nothing, and the transaction below tells which.
+                    Err(e) if is_unique_violation(&e) => Ok(None),
+                    // It commits: a lost answer leaves the outcome unknown.
+                    Err(e) => Err(unknown_if_lost(e)),
+                }
+            })
+            .await?;
+            if let Some(applied) = at_once {
+                prune(pool, signed).await;
+                return Ok(Ok(applied));
+            }
             let outcome = retrying(move || async move {
                 let mut tx = pool.begin().await?;
                 if !spend_in(&mut tx, signed).await? {
@@ -220,7 +238,8 @@ impl LedgerBackend for PgLedger {
                     return Ok(outcome);
                 }
                 let mut item = (*tx).begin().await?;
-                let outcome = match apply_in(&mut item, actor, change, true).await? {
+                // The common case was just tried: straight to the full rules.
+                let outcome = match apply_in(&mut item, actor, change, false).await? {
                     Attempt::Done(outcome) => {
                         if outcome.is_ok() {
                             item.commit().await?;
@@ -542,6 +561,13 @@ fn is_reference_taken(e: &sqlx::Error) -> bool {
         .is_some_and(|e| e.constraint() == Some("records_source_reference"))
 }
 
+/// `23505` unique_violation, on any constraint.
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "23505")
+}
+
 /// `40001` serialization_failure, `40P01` deadlock_detected: safe to run again.
 fn is_retryable(e: &sqlx::Error) -> bool {
     e.as_database_error()
@@ -589,65 +615,105 @@ async fn replay_after_race(
     })
 }
 
+/// `changed` of [`apply_at_once`] for an add that may register an unknown user (as on
+/// SQLite).
+const CHANGED_REGISTERING: &str = "WITH changed AS (
+     INSERT INTO users AS u (telegram_id, credits)
+     SELECT $1, $3
+     WHERE NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
+     ON CONFLICT (telegram_id) DO UPDATE
+         SET credits = u.credits + EXCLUDED.credits, updated_at = now()
+         WHERE u.credits <= 9223372036854775807 - EXCLUDED.credits
+     RETURNING u.credits)";
+/// `changed` for an add to a known user.
+const CHANGED_ADD: &str = "WITH changed AS (
+     UPDATE users SET credits = credits + $3, updated_at = now()
+     WHERE telegram_id = $1 AND credits <= 9223372036854775807 - $3
+       AND NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
+     RETURNING credits)";
+/// `changed` for a deduct (`$3` is its magnitude).
+const CHANGED_DEDUCT: &str = "WITH changed AS (
+     UPDATE users SET credits = credits - $3, updated_at = now()
+     WHERE telegram_id = $1 AND credits >= $3
+       AND NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
+     RETURNING credits)";
+/// The record of the change, when `changed` changed a balance.
+const RECORDED: &str = ",
+ recorded AS (
+     INSERT INTO records
+         (telegram_id, source, change, balance_after, reason, external_reference, request_hash)
+     SELECT $1, $2, $5, credits, $6, $4, $7 FROM changed
+     RETURNING id, balance_after)";
+/// The signatures spent with the record, only when there is one. A spent one is a unique
+/// violation, which undoes the whole statement.
+const SPENT: &str = ",
+ spent AS (
+     INSERT INTO spent_signatures (signed_at, source, signature)
+     SELECT $8, $2, key FROM recorded, UNNEST($9::BIGINT[]) AS key)";
+const ANSWER: &str = "
+ SELECT id, balance_after FROM recorded";
+
+/// The kinds of change [`apply_at_once`] has a statement for, as indexes of `CHANGED`.
+#[derive(Clone, Copy)]
+enum AtOnce {
+    Registering,
+    Add,
+    Deduct,
+}
+
+/// The statement of [`apply_at_once`] for one kind of change, with or without spending:
+/// built once, from the parts above.
+fn at_once_statement(kind: AtOnce, spending: bool) -> &'static str {
+    use std::sync::LazyLock;
+    const CHANGED: [&str; 3] = [CHANGED_REGISTERING, CHANGED_ADD, CHANGED_DEDUCT];
+    static STATEMENTS: LazyLock<[[String; 2]; 3]> = LazyLock::new(|| {
+        CHANGED.map(|changed| {
+            [
+                format!("{changed}{RECORDED}{ANSWER}"),
+                format!("{changed}{RECORDED}{SPENT}{ANSWER}"),
+            ]
+        })
+    });
+    &STATEMENTS[kind as usize][usize::from(spending)]
+}
+
 /// The common case in one statement: a known user (or an add that may register one), a
-/// reference not seen before, and the balance allows it. Returns `None` when nothing was written for any other reason, and
-/// a unique violation ([`is_reference_taken`]) when a twin committed the reference first
-/// (the statement then wrote nothing either).
+/// reference not seen before, and the balance allows it; with `spend`, its signatures are
+/// spent in the same statement (autocommitted, that is the whole write in one round trip).
+/// Returns `None` when nothing was written for any other reason, and a unique violation
+/// when a twin committed the reference first ([`is_reference_taken`]) or a signature was
+/// spent already (the statement then wrote nothing either).
 async fn apply_at_once(
     conn: &mut PgConnection,
     actor: &Actor,
     change: &Change,
+    spend: Option<&Spend>,
 ) -> Result<Option<Applied>, sqlx::Error> {
-    let statement = if change.amount > 0 && actor.auto_register {
-        // An unknown user is registered with this add, as on SQLite.
-        "WITH changed AS (
-             INSERT INTO users AS u (telegram_id, credits)
-             SELECT $1, $3
-             WHERE NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
-             ON CONFLICT (telegram_id) DO UPDATE
-                 SET credits = u.credits + EXCLUDED.credits, updated_at = now()
-                 WHERE u.credits <= 9223372036854775807 - EXCLUDED.credits
-             RETURNING u.credits)
-         INSERT INTO records
-             (telegram_id, source, change, balance_after, reason, external_reference, request_hash)
-         SELECT $1, $2, $5, credits, $6, $4, $7 FROM changed
-         RETURNING id, balance_after"
+    let kind = if change.amount > 0 && actor.auto_register {
+        AtOnce::Registering
     } else if change.amount > 0 {
-        "WITH changed AS (
-             UPDATE users SET credits = credits + $3, updated_at = now()
-             WHERE telegram_id = $1 AND credits <= 9223372036854775807 - $3
-               AND NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
-             RETURNING credits)
-         INSERT INTO records
-             (telegram_id, source, change, balance_after, reason, external_reference, request_hash)
-         SELECT $1, $2, $5, credits, $6, $4, $7 FROM changed
-         RETURNING id, balance_after"
+        AtOnce::Add
     } else {
-        "WITH changed AS (
-             UPDATE users SET credits = credits - $3, updated_at = now()
-             WHERE telegram_id = $1 AND credits >= $3
-               AND NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
-             RETURNING credits)
-         INSERT INTO records
-             (telegram_id, source, change, balance_after, reason, external_reference, request_hash)
-         SELECT $1, $2, $5, credits, $6, $4, $7 FROM changed
-         RETURNING id, balance_after"
+        AtOnce::Deduct
     };
     let magnitude = if change.amount > 0 {
         change.amount
     } else {
         change.amount.checked_neg().unwrap_or(i64::MAX)
     };
-    let row: Option<NewRecord> = sqlx::query_as(statement)
+    let query = sqlx::query_as(at_once_statement(kind, spend.is_some()))
         .bind(change.telegram_id)
         .bind(&actor.source)
         .bind(magnitude)
         .bind(&change.reference)
         .bind(change.amount)
         .bind(&change.reason)
-        .bind(request_hash(&actor.source, change))
-        .fetch_optional(&mut *conn)
-        .await?;
+        .bind(request_hash(&actor.source, change));
+    let query = match spend {
+        Some(spend) => query.bind(spend.signed_at).bind(&spend.keys),
+        None => query,
+    };
+    let row: Option<NewRecord> = query.fetch_optional(&mut *conn).await?;
     Ok(row.map(|row| Applied {
         record_id: row.id,
         telegram_id: change.telegram_id,
@@ -667,7 +733,7 @@ async fn apply_in(
     at_once: bool,
 ) -> Result<Attempt, sqlx::Error> {
     if at_once {
-        match apply_at_once(&mut *conn, actor, change).await {
+        match apply_at_once(&mut *conn, actor, change, None).await {
             Ok(Some(applied)) => return Ok(Attempt::Done(Ok(applied))),
             Ok(None) => {}
             Err(e) if is_reference_taken(&e) => return Ok(Attempt::Raced),

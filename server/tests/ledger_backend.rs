@@ -324,3 +324,76 @@ async fn batches_per_item_and_atomically(ledger: &impl LedgerBackend) {
 async fn batches_per_item_and_atomically_on_each_backend() {
     on_each_backend!(batches_per_item_and_atomically);
 }
+
+/// Many tasks at once on one user: the same signature applies once, the same reference
+/// once, and deducts never overdraw (PostgreSQL takes its one-statement path here, and
+/// races within it).
+async fn races_keep_every_promise(ledger: &impl LedgerBackend) {
+    use futures_util::future::join_all;
+    ledger
+        .apply(actor(true), change(8, 10, None), fresh())
+        .await
+        .unwrap()
+        .unwrap();
+    let twin = "f000000000000003";
+    let twins = join_all((0..16).map(|_| {
+        let ledger = ledger.clone();
+        async move {
+            ledger
+                .apply(actor(true), change(8, 1, None), signed(twin))
+                .await
+        }
+    }))
+    .await;
+    let applied = twins.iter().filter(|o| o.as_ref().unwrap().is_ok()).count();
+    assert_eq!(applied, 1, "{twins:?}");
+    for outcome in twins
+        .iter()
+        .filter_map(|o| o.as_ref().unwrap().as_ref().err())
+    {
+        assert_eq!(outcome.code, Code::SignatureReused);
+    }
+    assert_eq!(balance(ledger, 8).await, Some(11));
+
+    let same_reference = join_all((0..16).map(|_| {
+        let ledger = ledger.clone();
+        async move {
+            ledger
+                .apply(actor(true), change(8, 5, Some("once")), fresh())
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    }))
+    .await;
+    assert_eq!(same_reference.iter().filter(|a| !a.duplicate).count(), 1);
+    assert!(same_reference.iter().all(|a| a.balance == 16));
+
+    let deducts = join_all((0..24).map(|_| {
+        let ledger = ledger.clone();
+        async move {
+            ledger
+                .apply(actor(true), change(8, -1, None), fresh())
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let mut balances: Vec<i64> = deducts
+        .iter()
+        .filter_map(|o| o.as_ref().ok().map(|a| a.balance))
+        .collect();
+    balances.sort_unstable();
+    assert_eq!(balances, (0..16).collect::<Vec<_>>());
+    for refused in deducts.iter().filter_map(|o| o.as_ref().err()) {
+        assert_eq!(refused.code, Code::InsufficientCredits);
+    }
+    assert_eq!(balance(ledger, 8).await, Some(0));
+    let findings = ledger.verify().await.unwrap();
+    assert!(findings.sums.is_empty() && findings.chain.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn races_keep_every_promise_on_each_backend() {
+    on_each_backend!(races_keep_every_promise);
+}

@@ -2,12 +2,14 @@
 //!
 //! Every promise rests on the database, never on this process: a deduct is one
 //! `UPDATE ... WHERE credits >= $n RETURNING credits` (backed by `CHECK (credits >= 0)`), in
-//! the common case together with the record's INSERT in one statement; and a reference
-//! applies once because `UNIQUE (source, external_reference)` (a unique violation, or
-//! `ON CONFLICT ... DO NOTHING` in the full path) waits for any other transaction holding
-//! that reference and then either inserts or finds it taken: the loser rolls its change
-//! back and answers with the replay of the winner's record. Transactions run at READ COMMITTED; serialization
-//! failures and deadlocks (40001, 40P01) are retried here and never reach a client.
+//! the common case together with the record's INSERT and the signature's spending in one
+//! statement; a signature is spent once because of the primary key of `spent_signatures`;
+//! and a reference applies once because `UNIQUE (source, external_reference)` (a unique
+//! violation, or `ON CONFLICT ... DO NOTHING` in the full path) waits for any other
+//! transaction holding that reference and then either inserts or finds it taken: the loser
+//! rolls its change back and answers with the replay of the winner's record. Transactions
+//! run at READ COMMITTED; serialization failures and deadlocks (40001, 40P01) are retried
+//! here and never reach a client.
 
 use super::rows::{
     BalanceRow, ChainBreak, Counts, Findings, OriginalRecord, Orphan, RecordRow, SumMismatch,

@@ -70,7 +70,7 @@ impl ApiError {
 impl From<FieldError> for ApiError {
     fn from(err: FieldError) -> Self {
         ApiError {
-            field: err.field.map(Cow::into_owned),
+            field: err.field.map(std::borrow::Cow::into_owned),
             ..ApiError::new(err.code, err.message)
         }
     }

@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use credit_sync::protocol::{headers, Code, Envelope, FieldError};
 use serde_json::Value;
-use std::borrow::Cow;
 
 /// The `internal_error` message where nothing was written: the write was refused or rolled
 /// back before anything committed.

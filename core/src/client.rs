@@ -18,7 +18,7 @@ use crate::response::{self, Accept, Failure};
 use crate::retry::RetryPolicy;
 use crate::signature;
 use crate::transport::{Method, Transport};
-use futures_util::Stream;
+use futures::Stream;
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
@@ -426,7 +426,7 @@ impl Client {
         page_size: u32,
     ) -> impl Stream<Item = Result<Record>> + Send + 'static {
         let client = self.clone();
-        futures_util::stream::unfold(Pager::new(), move |mut pager| {
+        futures::stream::unfold(Pager::new(), move |mut pager| {
             let client = client.clone();
             async move {
                 loop {

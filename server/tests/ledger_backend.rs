@@ -38,10 +38,14 @@ fn fresh() -> Spend {
     signed(&format!("{n:016x}{:048x}", 0))
 }
 
-/// The signature `hex`, signed now (sending it twice is a reuse). The ledger keys a
-/// signature by its first 16 hex digits.
+/// The signature `hex` (sending it twice is a reuse). The ledger keys a signature by
+/// its timestamp and first 16 hex digits, and a real signature covers its timestamp, so
+/// every signature here is made at one instant: one taken a second later would be
+/// another signature.
 fn signed(hex: &str) -> Spend {
-    Spend::new(SOURCE, vec![hex.to_string()], support::now(), TOLERANCE)
+    static AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let at = *AT.get_or_init(support::now);
+    Spend::new(SOURCE, vec![hex.to_string()], at, TOLERANCE)
 }
 
 fn refusal(outcome: Outcome) -> Refusal {

@@ -20,7 +20,7 @@ fn assert_verified(server: &Server) {
     );
 }
 
-fn batch(bot: &Client, items: &[(i64, i64, &str)], atomic: bool) -> Value {
+fn batch(bot: &Wire, items: &[(i64, i64, &str)], atomic: bool) -> Value {
     let items: Vec<Value> = items
         .iter()
         .map(|(id, amount, reference)| {
@@ -141,7 +141,7 @@ async fn assert_requests_shared_commits(server: &Server) {
     let text = server
         .admin()
         .http
-        .get(format!("{}{}", server.url, paths::METRICS))
+        .get(format!("{}{}", server.base_url(), paths::METRICS))
         .send()
         .await
         .unwrap()
@@ -195,14 +195,14 @@ async fn one_reference_twice_at_once_behaves_as_if_sequential() {
     .await;
     for (n, pair) in answers.chunks(2).enumerate() {
         let n = n as i64;
-        let fresh: Vec<&Answer> = pair
+        let fresh: Vec<&Reply> = pair
             .iter()
             .filter(|a| a.status == 200 && a.body["data"]["duplicate"] == false)
             .collect();
         match n % 3 {
             0 => {
                 assert_eq!(fresh.len(), 1, "{:?}", pair[0].body);
-                let dup: Vec<&Answer> = pair
+                let dup: Vec<&Reply> = pair
                     .iter()
                     .filter(|a| a.body["data"]["duplicate"] == true)
                     .collect();

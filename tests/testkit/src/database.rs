@@ -183,7 +183,10 @@ mod tests {
     #[test]
     fn another_database_name_keeps_user_host_and_parameters() {
         assert_eq!(
-            with_database_name("postgres://u@127.0.0.1:5/credit_sync?sslmode=disable", "t_1"),
+            with_database_name(
+                "postgres://u@127.0.0.1:5/credit_sync?sslmode=disable",
+                "t_1"
+            ),
             "postgres://u@127.0.0.1:5/t_1?sslmode=disable"
         );
         assert_eq!(

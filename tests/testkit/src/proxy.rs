@@ -114,9 +114,13 @@ impl Schedule {
     /// Every `n`th exchange (the `n`th, `2n`th, ...) gets `fault`; the others pass.
     pub fn every_nth(n: u64, fault: Fault) -> Schedule {
         assert!(n > 0, "every_nth needs n > 0");
-        Schedule(Arc::new(
-            move |i| if i % n == n - 1 { fault.clone() } else { Fault::Pass },
-        ))
+        Schedule(Arc::new(move |i| {
+            if i % n == n - 1 {
+                fault.clone()
+            } else {
+                Fault::Pass
+            }
+        }))
     }
 
     /// Exchange `i` gets `faults[i % len]`.
@@ -282,13 +286,13 @@ impl Proxy {
     }
 
     /// How many finished exchanges got `fault`.
-    pub fn count(&self, fault: Fault) -> usize {
+    pub fn count(&self, fault: &Fault) -> usize {
         self.shared
             .log
             .lock()
             .unwrap()
             .iter()
-            .filter(|e| e.fault == fault)
+            .filter(|e| &e.fault == fault)
             .count()
     }
 }
@@ -410,7 +414,10 @@ fn serve_client(mut client: TcpStream, shared: &Shared) {
                 String::from_utf8_lossy(&request.body)
             ));
             let queued = shared.next.lock().unwrap().pop_front();
-            (index, queued.unwrap_or_else(|| shared.schedule.lock().unwrap().fault_for(index)))
+            (
+                index,
+                queued.unwrap_or_else(|| shared.schedule.lock().unwrap().fault_for(index)),
+            )
         };
         let mut first = request.head.split("\r\n").next().unwrap_or("").split(' ');
         let mut exchange = Exchange {
@@ -581,7 +588,10 @@ fn answer_with(
     headers: &[(String, String)],
     body: &str,
 ) -> bool {
-    let mut head = format!("HTTP/1.1 {status} Scripted\r\ncontent-length: {}\r\n", body.len());
+    let mut head = format!(
+        "HTTP/1.1 {status} Scripted\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     if !headers
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
@@ -724,8 +734,8 @@ mod tests {
         std::thread::sleep(Duration::from_millis(450));
         let log = proxy.exchanges();
         assert_eq!(log.len(), 7);
-        assert_eq!(proxy.count(Fault::Pass), 2);
-        assert_eq!(proxy.count(Fault::DropResponse), 1);
+        assert_eq!(proxy.count(&Fault::Pass), 2);
+        assert_eq!(proxy.count(&Fault::DropResponse), 1);
         let pass = log.iter().find(|e| e.fault == Fault::Pass).unwrap();
         assert_eq!(
             (pass.status, pass.retry_after.as_deref()),

@@ -11,14 +11,7 @@ use std::time::Duration;
 use support::{error_body, user, Fault, Server};
 
 fn client_at(server: &Server, base_url: &str, max_retries: u32) -> Client {
-    Client::new(
-        server
-            .config_at(base_url)
-            .max_retries(max_retries)
-            .build()
-            .unwrap(),
-    )
-    .unwrap()
+    Client::new(server.retrying_config(base_url, max_retries)).unwrap()
 }
 
 fn records(client: &Client, telegram_id: i64) -> usize {

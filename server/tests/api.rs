@@ -199,14 +199,7 @@ async fn operations_endpoints() {
     .unwrap();
     health.expect_ok();
     server.admin().fund(1, 5).await;
-    let metrics = http
-        .get(format!("{}{}", server.base_url(), paths::METRICS))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.admin().metrics().await;
     assert!(
         metrics.contains(
             r#"credit_sync_requests_total{route="/api/credits/sync",method="POST",code="ok"} 1"#

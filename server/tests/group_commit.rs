@@ -138,16 +138,7 @@ async fn failures_in_a_burst_never_undo_their_neighbours() {
 
 /// SQLite's `/metrics` shows the group commits, and at least one carried several requests.
 async fn assert_requests_shared_commits(server: &Server) {
-    let text = server
-        .admin()
-        .http
-        .get(format!("{}{}", server.base_url(), paths::METRICS))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.admin().metrics().await;
     let value = |name: &str| -> u64 {
         text.lines()
             .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())

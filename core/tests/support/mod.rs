@@ -72,6 +72,14 @@ impl Server {
         )
     }
 
+    /// A built config for `media_bot` at `base_url` with `max_retries`.
+    pub fn retrying_config(&self, base_url: &str, max_retries: u32) -> Config {
+        self.config_at(base_url)
+            .max_retries(max_retries)
+            .build()
+            .unwrap()
+    }
+
     /// A config for `media_bot` talking to the server directly.
     pub fn config(&self) -> credit_sync::ConfigBuilder {
         self.config_at(&self.base_url)

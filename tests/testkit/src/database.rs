@@ -125,17 +125,7 @@ pub fn raw_execute(database: &str, statements: &[&str]) -> Vec<Result<u64, Strin
             .connect()
             .await
             .expect("open the test SQLite database");
-        let mut results = Vec::new();
-        for statement in statements {
-            results.push(
-                sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-                    .execute(&mut conn)
-                    .await
-                    .map(|done| done.rows_affected())
-                    .map_err(|e| e.to_string()),
-            );
-        }
-        results
+        execute_each::<sqlx::Sqlite>(&mut conn, statements, |done| done.rows_affected()).await
     })
 }
 
@@ -147,19 +137,36 @@ fn postgres_execute(url: &str, statements: &[&str]) -> Vec<Result<u64, String>> 
         let mut conn = sqlx::PgConnection::connect(&url)
             .await
             .expect("connect to the test PostgreSQL");
-        let mut results = Vec::new();
-        for statement in statements {
-            results.push(
-                sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-                    .execute(&mut conn)
-                    .await
-                    .map(|done| done.rows_affected())
-                    .map_err(|e| e.to_string()),
-            );
-        }
+        let results =
+            execute_each::<sqlx::Postgres>(&mut conn, statements, |done| done.rows_affected())
+                .await;
         let _ = conn.close().await;
         results
     })
+}
+
+/// Runs each statement on `conn`, on either backend; `rows` reads the rows affected
+/// (each backend's result type has its own method).
+async fn execute_each<D>(
+    conn: &mut D::Connection,
+    statements: Vec<String>,
+    rows: impl Fn(D::QueryResult) -> u64,
+) -> Vec<Result<u64, String>>
+where
+    D: sqlx::Database,
+    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
+{
+    let mut results = Vec::new();
+    for statement in statements {
+        results.push(
+            sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+                .execute(&mut *conn)
+                .await
+                .map(&rows)
+                .map_err(|e| e.to_string()),
+        );
+    }
+    results
 }
 
 fn on_own_runtime<T: Send + 'static>(

@@ -276,6 +276,23 @@ impl Wire {
         signature::v1_token(&self.secret, telegram_id, amount, &self.source, timestamp)
     }
 
+    /// A sync body without a signature (v2 signs the bytes instead).
+    pub fn change_body(
+        &self,
+        telegram_id: i64,
+        amount: i64,
+        reason: &str,
+        reference: Option<&str>,
+    ) -> Value {
+        let mut body = json!({
+            "telegram_id": telegram_id, "amount": amount, "source": self.source, "reason": reason,
+        });
+        if let Some(r) = reference {
+            body["external_reference"] = json!(r);
+        }
+        body
+    }
+
     /// The guide's sync body with a v1 token at `timestamp`.
     pub fn v1_body(
         &self,
@@ -285,14 +302,9 @@ impl Wire {
         reference: Option<&str>,
         timestamp: i64,
     ) -> Value {
-        let mut body = json!({
-            "telegram_id": telegram_id, "amount": amount, "source": self.source,
-            "reason": reason, "timestamp": timestamp,
-            "token": self.v1_token(telegram_id, amount, timestamp),
-        });
-        if let Some(r) = reference {
-            body["external_reference"] = json!(r);
-        }
+        let mut body = self.change_body(telegram_id, amount, reason, reference);
+        body["timestamp"] = json!(timestamp);
+        body["token"] = json!(self.v1_token(telegram_id, amount, timestamp));
         body
     }
 
@@ -316,12 +328,7 @@ impl Wire {
         reason: &str,
         reference: Option<&str>,
     ) -> Reply {
-        let mut body = json!({
-            "telegram_id": telegram_id, "amount": amount, "source": self.source, "reason": reason,
-        });
-        if let Some(r) = reference {
-            body["external_reference"] = json!(r);
-        }
+        let body = self.change_body(telegram_id, amount, reason, reference);
         self.post(paths::SYNC, &body, Sign::V2).await
     }
 
@@ -330,6 +337,14 @@ impl Wire {
         let reply = self.sync(telegram_id, amount, "funding", None).await;
         reply.expect_ok();
         reply
+    }
+
+    /// The `/metrics` page (Prometheus text; no credentials needed).
+    pub async fn metrics(&self) -> String {
+        self.send("GET", paths::METRICS, &[], Vec::new())
+            .await
+            .expect("the server answers")
+            .text
     }
 
     /// The balance, or `None` when the user is not registered.

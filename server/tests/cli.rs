@@ -190,7 +190,7 @@ async fn verify_detects_a_tampered_balance() {
     bot.fund(5, 10).await;
     // Tamper behind the server's back, as a buggy script would. Records are append-only.
     let results = raw_execute(
-        &server.database_url(),
+        server.database_url(),
         &[
             "UPDATE users SET credits = 25 WHERE telegram_id = 5",
             "UPDATE records SET change = 15",

@@ -265,6 +265,8 @@ pub struct ServerConfig {
     pub extra_toml: String,
     /// Extra environment variables for the process (e.g. `RUST_LOG`).
     pub env: Vec<(String, String)>,
+    /// The server binary; `None` = [`server_bin`].
+    pub binary: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -287,6 +289,12 @@ impl ServerConfig {
 
     pub fn database(mut self, url: impl Into<String>) -> ServerConfig {
         self.database = Some(url.into());
+        self
+    }
+
+    /// Runs this binary instead of [`server_bin`] (the bench drives a release build).
+    pub fn binary(mut self, path: impl Into<PathBuf>) -> ServerConfig {
+        self.binary = Some(path.into());
         self
     }
 
@@ -454,7 +462,7 @@ impl Server {
             .append(true)
             .open(self.stderr_path())
             .expect("open the server's stderr log");
-        let mut cmd = Command::new(server_bin());
+        let mut cmd = Command::new(self.binary());
         if self.demo {
             cmd.args([
                 "demo",
@@ -529,6 +537,10 @@ impl Server {
             .unwrap_or_else(|e| panic!("bad listening line {line:?}: {e}"));
         self.child = Some(child);
         self.starts += 1;
+    }
+
+    fn binary(&self) -> PathBuf {
+        self.config.binary.clone().unwrap_or_else(server_bin)
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
@@ -649,7 +661,7 @@ impl Server {
                     .replace("{database}", &self.database)
             })
             .collect();
-        let mut cmd = Command::new(server_bin());
+        let mut cmd = Command::new(self.binary());
         cmd.args(&args).stdin(Stdio::null());
         clear_credit_sync_env(&mut cmd);
         cmd.output().expect("run credit-sync-server")

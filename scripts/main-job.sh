@@ -10,9 +10,12 @@ out="${CARGO_TARGET_DIR:-$PWD/target}/$([ "$profile" = dev ] && echo debug || ec
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "build the server and the Rust example ($profile)"
-# `--bins` as well: a target filter such as `--example` alone drops the packages' binaries.
-cargo build --locked --profile "$profile" -p credit-sync-server -p credit-sync --bins --example quickstart
+# Three builds share target/<profile>. The SDK's three (wheel, addon, Rust example) ask
+# for the same dependency features, so only the first compiles them; the server's build
+# is kept apart, because building it with an SDK would unify other features (hyper's
+# client and server halves, say) and make the SDK builds compile those crates again.
+step "build the server ($profile)"
+cargo build --locked --profile "$profile" -p credit-sync-server --bins
 server="$out/credit-sync-server"
 [ -x "$server" ] || { echo "main job: cargo did not build $server" >&2; exit 1; }
 
@@ -21,6 +24,9 @@ bash scripts/install-python.sh "$profile"
 
 step "build the Node addon"
 bash scripts/install-node.sh "$profile"
+
+step "build the Rust example"
+cargo build --locked --profile "$profile" -p credit-sync-examples --bins
 
 work=$(mktemp -d)
 db="sqlite://$work/credit-sync.db"
@@ -46,7 +52,7 @@ step "guide quick start: Python"
 step "guide quick start: Node"
 node examples/node/quickstart.js
 step "guide quick start: Rust"
-"$out/examples/quickstart"
+"$out/quickstart"
 
 step "stop the server and verify the ledger"
 kill "$pid"; wait "$pid" 2>/dev/null || true

@@ -3,8 +3,9 @@
 //! outcome back. Signing, retries, validation and HTTP all happen in the core.
 
 use crate::errors::{panic_error, CoreError};
+use crate::inflight;
 use crate::results::{BalanceDict, RecordsDict, SyncResult, UserDict};
-use crate::runtime::{self, CreditSyncRuntime};
+use crate::runtime;
 use credit_sync::{BatchEntry, Client, Config, ConfigBuilder, Error, WriteError};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -40,7 +41,39 @@ where
     }
 }
 
-type Call<T> = Pin<Box<dyn Future<Output = Answer<T>> + Send>>;
+/// One call: the future that makes it, and what it answers instead if a fork stops the
+/// runtime under it (the same as a broken connection: a write's outcome is unknown).
+pub struct Call<T> {
+    run: Pin<Box<dyn Future<Output = Answer<T>> + Send>>,
+    cut: Box<dyn FnOnce() -> Answer<T> + Send>,
+}
+
+impl<T> Call<T> {
+    fn new(
+        run: impl Future<Output = Answer<T>> + Send + 'static,
+        cut: impl FnOnce() -> Answer<T> + Send + 'static,
+    ) -> Self {
+        Call {
+            run: Box::pin(run),
+            cut: Box::new(cut),
+        }
+    }
+
+    /// A read: cut off, it raises [`Error::cut_off`].
+    fn read(run: impl Future<Output = Answer<T>> + Send + 'static) -> Self {
+        Call::new(run, || Answer(Err(Error::cut_off())))
+    }
+}
+
+/// The error for a panic caught in a call that started at fork count `forks`: the
+/// runtime stopping under it (tokio panics when a stopped driver is polled), else a bug.
+fn caught(forks: u64, payload: Box<dyn std::any::Any + Send>) -> Error {
+    if runtime::forks() != forks {
+        Error::cut_off()
+    } else {
+        panic_error(payload)
+    }
+}
 
 /// The settings a client was made with and, per process, the core client built from them.
 struct Connection {
@@ -168,37 +201,41 @@ fn unsigned(name: &str, v: i64) -> PyResult<u32> {
 /// - never let a Rust panic out as `PanicException`;
 /// - not take the GIL back while Python is finalizing (a daemon thread at exit).
 fn block<T: Send>(py: Python<'_>, call: Call<T>) -> Answer<T> {
+    let Call { run, cut } = call;
+    let forks = runtime::forks();
     py.detach(move || {
-        let answer =
-            std::panic::catch_unwind(AssertUnwindSafe(|| runtime::handle().block_on(call)))
-                .unwrap_or_else(|p| Answer(Err(panic_error(p))));
+        let answer = std::panic::catch_unwind(AssertUnwindSafe(|| runtime::handle().block_on(run)))
+            .unwrap_or_else(|p| match caught(forks, p) {
+                Error::Transport { .. } => cut(),
+                e => Answer(Err(e)),
+            });
         runtime::park_if_finalizing();
         answer
     })
 }
 
-/// Runs one call for the async client: returns an asyncio future bound to the running loop.
-/// Cancelling it drops the Rust future; the result is only delivered to a loop that still waits.
+/// Runs one call for the async client: returns an asyncio future bound to the running
+/// loop, answered once even if a fork stops the runtime ([`inflight`]). Cancelling it
+/// drops the Rust future.
 fn spawn<'py, T>(py: Python<'py>, call: Call<T>) -> PyResult<Bound<'py, PyAny>>
 where
     T: Send + 'static,
-    Answer<T>: for<'a> IntoPyObject<'a>,
+    Answer<T>: for<'a> IntoPyObject<'a, Target = PyAny, Output = Bound<'a, PyAny>, Error = PyErr>,
 {
-    pyo3_async_runtimes::generic::future_into_py::<CreditSyncRuntime, _, _>(py, async move {
-        Ok(call.await)
-    })
+    inflight::start(py, call.run, call.cut)
 }
 
-/// Awaits `f(client)` and turns a panic into a core error.
+/// Awaits `f(client)` and turns a panic into a core error (see [`caught`]).
 async fn guarded<T, F, Fut>(client: Result<Client, Error>, f: F) -> credit_sync::Result<T>
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = credit_sync::Result<T>>,
 {
+    let forks = runtime::forks();
     let client = client?;
     CatchUnwind(Box::pin(f(client)))
         .await
-        .unwrap_or_else(|p| Err(panic_error(p)))
+        .unwrap_or_else(|p| Err(caught(forks, p)))
 }
 
 /// A future that reports a panic while polling as `Err` instead of unwinding.
@@ -226,27 +263,42 @@ mod calls {
     /// A write that fails resolves as `SyncResult(success=False)` whenever the core's one
     /// rule says so (`SyncResult::settle`), keeping the reference it carried. The
     /// reference is made here when the caller gave none (the core's `reference::auto`),
-    /// so even a write refused by a closed client reports the one it would have sent.
-    async fn write<F, Fut>(
+    /// so even a write refused by a closed client, or cut off by a fork, reports the one
+    /// it would have sent.
+    fn write<F, Fut>(
         client: Result<Client, Error>,
         telegram_id: i64,
         change: i64,
         reference: String,
         f: F,
-    ) -> Answer<SyncResult>
+    ) -> Call<SyncResult>
     where
-        F: FnOnce(Client, String) -> Fut,
-        Fut: Future<Output = Result<credit_sync::SyncResult, WriteError>>,
+        F: FnOnce(Client, String) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<credit_sync::SyncResult, WriteError>> + Send,
     {
-        let unsent = |e: Error| {
-            WriteError::unsent(e, Some(telegram_id), Some(change), Some(reference.clone()))
+        let forks = runtime::forks();
+        let cut_reference = reference.clone();
+        let cut_off =
+            move |r: String| WriteError::cut_off(Some(telegram_id), Some(change), Some(r));
+        let run = async move {
+            let unsent = |e: Error| {
+                WriteError::unsent(e, Some(telegram_id), Some(change), Some(reference.clone()))
+            };
+            let outcome = match client {
+                Ok(c) => CatchUnwind(Box::pin(f(c, reference.clone())))
+                    .await
+                    .unwrap_or_else(|p| match caught(forks, p) {
+                        Error::Transport { .. } => Err(cut_off(reference.clone())),
+                        e => Err(unsent(e)),
+                    }),
+                Err(e) => Err(unsent(e)),
+            };
+            settle(outcome)
         };
-        let outcome = match client {
-            Ok(c) => CatchUnwind(Box::pin(f(c, reference.clone())))
-                .await
-                .unwrap_or_else(|p| Err(unsent(panic_error(p)))),
-            Err(e) => Err(unsent(e)),
-        };
+        Call::new(run, move || settle(Err(cut_off(cut_reference))))
+    }
+
+    fn settle(outcome: Result<credit_sync::SyncResult, WriteError>) -> Answer<SyncResult> {
         Answer(
             credit_sync::SyncResult::settle(outcome)
                 .map(SyncResult::of_change)
@@ -262,13 +314,13 @@ mod calls {
         reference: Option<String>,
     ) -> Call<SyncResult> {
         let reference = reference.unwrap_or_else(credit_sync::reference::auto);
-        Box::pin(write(
+        write(
             client,
             telegram_id,
             amount,
             reference,
             move |c, r| async move { c.add_credits(telegram_id, amount, &reason, Some(&r)).await },
-        ))
+        )
     }
 
     pub fn deduct_credits(
@@ -280,7 +332,7 @@ mod calls {
     ) -> Call<SyncResult> {
         let reference = reference.unwrap_or_else(credit_sync::reference::auto);
         let change = credit_sync::model::deduct_change(amount);
-        Box::pin(write(
+        write(
             client,
             telegram_id,
             change,
@@ -289,7 +341,7 @@ mod calls {
                 c.deduct_credits(telegram_id, amount, &reason, Some(&r))
                     .await
             },
-        ))
+        )
     }
 
     pub fn batch_sync(
@@ -297,21 +349,30 @@ mod calls {
         items: Vec<BatchEntry>,
         atomic: bool,
     ) -> Call<SyncResult> {
-        Box::pin(async move {
-            let count = items.len();
-            let unsent = |e: Error| WriteError::unsent(e, None, None, None);
-            let outcome = match client {
-                Ok(c) => CatchUnwind(Box::pin(async move { c.batch_sync(items, atomic).await }))
-                    .await
-                    .unwrap_or_else(|p| Err(unsent(panic_error(p)))),
-                Err(e) => Err(unsent(e)),
-            };
+        let forks = runtime::forks();
+        let count = items.len();
+        let unsent = |e: Error| WriteError::unsent(e, None, None, None);
+        let cut_off = || WriteError::cut_off(None, None, None);
+        let settle = move |outcome| {
             Answer(
                 credit_sync::BatchResult::settle(count, outcome)
                     .map(SyncResult::of_batch)
                     .map_err(|e| e.error),
             )
-        })
+        };
+        let run = async move {
+            let outcome = match client {
+                Ok(c) => CatchUnwind(Box::pin(async move { c.batch_sync(items, atomic).await }))
+                    .await
+                    .unwrap_or_else(|p| match caught(forks, p) {
+                        Error::Transport { .. } => Err(cut_off()),
+                        e => Err(unsent(e)),
+                    }),
+                Err(e) => Err(unsent(e)),
+            };
+            settle(outcome)
+        };
+        Call::new(run, move || settle(Err(cut_off())))
     }
 
     /// `None` only for an unregistered user; other failures raise.
@@ -319,7 +380,7 @@ mod calls {
         client: Result<Client, Error>,
         telegram_id: i64,
     ) -> Call<Option<BalanceDict>> {
-        Box::pin(async move {
+        Call::read(async move {
             let r = guarded(client, |c| async move { c.get_balance(telegram_id).await }).await;
             Answer(r.map(|b| b.map(BalanceDict)))
         })
@@ -331,7 +392,7 @@ mod calls {
         limit: u32,
         cursor: Option<String>,
     ) -> Call<RecordsDict> {
-        Box::pin(async move {
+        Call::read(async move {
             let r = guarded(client, |c| async move {
                 c.get_records(telegram_id, Some(limit), cursor.as_deref())
                     .await
@@ -346,7 +407,7 @@ mod calls {
         telegram_id: i64,
         nickname: Option<String>,
     ) -> Call<UserDict> {
-        Box::pin(async move {
+        Call::read(async move {
             let r = guarded(client, |c| async move {
                 c.register_user(telegram_id, nickname.as_deref()).await
             })

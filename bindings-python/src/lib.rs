@@ -8,6 +8,7 @@
 
 mod client;
 mod errors;
+mod inflight;
 mod results;
 mod runtime;
 

@@ -1,15 +1,11 @@
-//! The one tokio runtime of the extension, and the bridge that lets
-//! pyo3-async-runtimes run coroutines on it. It is owned here, not by the core,
-//! so a process that forks gets a fresh runtime instead of one whose threads
-//! stayed behind in the parent.
+//! The one tokio runtime of the extension, which both clients' calls run on. It is
+//! owned here, not by the core, so a process that forks gets a fresh runtime instead
+//! of one whose threads stayed behind in the parent.
 
+use crate::inflight;
 use pyo3::prelude::*;
-use pyo3_async_runtimes::generic::{ContextExt, JoinError, Runtime as GenericRuntime};
-use pyo3_async_runtimes::TaskLocals;
 use std::cell::UnsafeCell;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::runtime::{Handle, Runtime};
@@ -34,6 +30,15 @@ static FORKING: AtomicBool = AtomicBool::new(false);
 /// The process that ran [`_before_fork`]: the one hook `_after_fork` tells parent from
 /// child by (`os.register_at_fork` runs it in both).
 static FORKED_BY: AtomicU32 = AtomicU32::new(0);
+
+/// How many times this process ran [`_before_fork`]. A call that sees it change lost
+/// its runtime while in flight, and answers [`credit_sync::Error::cut_off`].
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+/// The fork count now; see [`FORKS`].
+pub fn forks() -> u64 {
+    FORKS.load(Ordering::SeqCst)
+}
 
 /// The runtime of this process and its generation, built on first use.
 ///
@@ -91,10 +96,13 @@ pub fn handle() -> Handle {
 }
 
 /// `os.register_at_fork(before=...)`: stop the runtime so no thread of it exists at
-/// fork time. Calls in flight in other threads fail; the next call starts a new runtime.
+/// fork time. Calls in flight in other threads fail with `connection_error` (a sync
+/// call sees [`forks`] change; each awaited one is answered by [`inflight::cut_all`]);
+/// the next call starts a new runtime.
 #[pyfunction]
-pub fn _before_fork() {
+pub fn _before_fork(py: Python<'_>) {
     FORKED_BY.store(std::process::id(), Ordering::SeqCst);
+    FORKS.fetch_add(1, Ordering::SeqCst);
     FORKING.store(true, Ordering::SeqCst);
     let runtime = SLOT.lock().runtime.take();
     if let Some(runtime) = runtime {
@@ -102,6 +110,7 @@ pub fn _before_fork() {
         // Tasks waiting for the GIL are left behind after the timeout; they hold no locks.
         runtime.shutdown_timeout(Duration::from_secs(2));
     }
+    inflight::cut_all(py);
 }
 
 /// `os.register_at_fork(after_in_parent=..., after_in_child=...)`: lets calls go on.
@@ -204,76 +213,5 @@ pub fn park_if_finalizing() {
         loop {
             std::thread::park();
         }
-    }
-}
-
-/// `pyo3_async_runtimes` glue: coroutines of the async client run on [`handle`],
-/// so they get the same fork check and shutdown behaviour as the sync client.
-pub struct CreditSyncRuntime;
-
-pub struct Joined(tokio::task::JoinError);
-
-impl JoinError for Joined {
-    fn is_panic(&self) -> bool {
-        self.0.is_panic()
-    }
-    fn into_panic(self) -> Box<dyn std::any::Any + Send + 'static> {
-        self.0.into_panic()
-    }
-}
-
-pub struct JoinHandle(tokio::task::JoinHandle<()>);
-
-impl Future for JoinHandle {
-    type Output = Result<(), Joined>;
-    fn poll(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx).map(|r| r.map_err(Joined))
-    }
-}
-
-tokio::task_local! {
-    static TASK_LOCALS: OnceLock<TaskLocals>;
-}
-
-impl GenericRuntime for CreditSyncRuntime {
-    type JoinError = Joined;
-    type JoinHandle = JoinHandle;
-
-    fn spawn<F>(fut: F) -> Self::JoinHandle
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        JoinHandle(handle().spawn(fut))
-    }
-
-    /// pyo3-async-runtimes hands results back to the event loop here, under the GIL.
-    fn spawn_blocking<F>(f: F) -> Self::JoinHandle
-    where
-        F: FnOnce() + Send + 'static,
-    {
-        JoinHandle(handle().spawn_blocking(move || {
-            park_if_finalizing();
-            f()
-        }))
-    }
-}
-
-impl ContextExt for CreditSyncRuntime {
-    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn Future<Output = R> + Send>>
-    where
-        F: Future<Output = R> + Send + 'static,
-    {
-        let cell = OnceLock::new();
-        let _ = cell.set(locals);
-        Box::pin(TASK_LOCALS.scope(cell, fut))
-    }
-
-    fn get_task_locals() -> Option<TaskLocals> {
-        TASK_LOCALS
-            .try_with(|c| c.get().cloned())
-            .unwrap_or_default()
     }
 }

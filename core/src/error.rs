@@ -108,6 +108,17 @@ impl Error {
         self.to_string()
     }
 
+    /// `connection_error`: the SDK's own runtime stopped under a call in flight, before
+    /// its answer arrived (a Python process forked). Like any broken connection, a write
+    /// cut off this way may or may not have been applied: retry it with its reference.
+    pub fn cut_off() -> Self {
+        Error::Transport {
+            message: "the call was cut off before its answer arrived (the process forked); \
+                      a write's outcome is unknown: retry it with the same reference"
+                .to_string(),
+        }
+    }
+
     /// An SDK-side argument error.
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Error::Validation {
@@ -351,6 +362,20 @@ impl WriteError {
             attempts: 0,
             retryable: false,
             request_id: None,
+        }
+    }
+
+    /// A write cut off after it may have been sent ([`Error::cut_off`]): the number of
+    /// attempts went with the runtime, so `attempts` is 0, but unlike [`WriteError::unsent`]
+    /// it is `retryable`: the same reference settles it.
+    pub fn cut_off(
+        telegram_id: Option<i64>,
+        change: Option<i64>,
+        reference: Option<String>,
+    ) -> Self {
+        WriteError {
+            retryable: true,
+            ..WriteError::unsent(Error::cut_off(), telegram_id, change, reference)
         }
     }
 

@@ -8,7 +8,7 @@
 //! expected.
 //!
 //! ```text
-//! cargo run -p credit-sync --example quickstart
+//! cargo run -p credit-sync-examples --bin quickstart
 //! ```
 
 use credit_sync::{reference, BatchEntry, Client, Error};

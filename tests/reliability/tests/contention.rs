@@ -70,7 +70,13 @@ async fn parallel_deducts_never_overdraw() {
         for task in tasks {
             match task.await.expect("task") {
                 Ok(r) => {
-                    assert!(r.success && !r.duplicate, "seed {seed}: {r:?}");
+                    // Each task has its own reference, so a duplicate can only be this
+                    // call's own earlier attempt (applied, its answer lost to a timeout
+                    // on a loaded machine), which the retry settles exactly once.
+                    assert!(
+                        r.success && (!r.duplicate || r.attempts > 1),
+                        "seed {seed}: {r:?}"
+                    );
                     assert!(
                         r.balance.unwrap() >= 0,
                         "seed {seed}: negative balance {r:?}"

@@ -68,11 +68,12 @@ pub async fn records(url: &str, telegram_id: i64, limit: u32) -> Result<(), Stri
 pub async fn verify(url: &str) -> Result<(), String> {
     let ledger = open(url).await?;
     let problems = ledger.verify().await.map_err(|e| e.to_string())?;
-    let (users, records) = ledger.counts().await.map_err(|e| e.to_string())?;
+    let counts = ledger.counts().await.map_err(|e| e.to_string())?;
     ledger.close().await;
     if problems.is_empty() {
         println!(
-            "ok: {users} users, {records} records; every balance equals the sum of its records"
+            "ok: {} users, {} records; every balance equals the sum of its records",
+            counts.users, counts.records
         );
         Ok(())
     } else {

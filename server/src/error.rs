@@ -1,13 +1,12 @@
 //! Every failure leaves the server as the core's `Envelope` with a stable `code`, so
 //! clients never have to parse a message or guess from a bare status.
 
-use crate::ledger::{is_unavailable, Refusal, SqliteFailure};
+use crate::ledger::{LedgerError, Refusal};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use credit_sync::protocol::{headers, Code, Envelope, FieldError};
 use serde_json::Value;
-use std::borrow::Cow;
 
 /// The `internal_error` message where nothing was written: the write was refused or rolled
 /// back before anything committed.
@@ -16,86 +15,10 @@ pub const NOTHING_APPLIED: &str = "internal error; nothing was applied";
 /// connection died while a COMMIT was in flight, a handler panicked): the only safe advice.
 pub const OUTCOME_UNKNOWN: &str =
     "internal error; the outcome is unknown: retry with the same external_reference";
-/// The `503` message when SQLite cannot write now and nothing was applied.
+/// The `503` message when the database cannot write now and nothing was applied.
 const STORAGE_UNAVAILABLE: &str = "the database cannot write right now (busy, full or an I/O error); nothing was applied: retry later with the same external_reference";
-/// The `503` message when SQLite failed inside a COMMIT with an I/O error.
+/// The `503` message when the database failed inside a COMMIT with an I/O error.
 const STORAGE_OUTCOME_UNKNOWN: &str = "the database failed while committing (an I/O error); the outcome is unknown: retry later with the same external_reference";
-
-/// A write whose outcome the server cannot know: the connection to the database was lost
-/// while a statement that commits (a COMMIT, an autocommit write) was in flight. Carried
-/// inside `sqlx::Error::Database`, so the ledger's signatures stay `Result<_, sqlx::Error>`
-/// and [`ApiError`] can tell it apart by type.
-#[derive(Debug)]
-pub struct OutcomeUnknown {
-    cause: String,
-}
-
-impl std::fmt::Display for OutcomeUnknown {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "outcome unknown: {}", self.cause)
-    }
-}
-
-impl std::error::Error for OutcomeUnknown {}
-
-impl sqlx::error::DatabaseError for OutcomeUnknown {
-    fn message(&self) -> &str {
-        &self.cause
-    }
-
-    /// No SQLSTATE: the server never answered. (`None` also keeps it out of the
-    /// serialization-failure retry, which must not run a possibly committed write again.)
-    fn code(&self) -> Option<Cow<'_, str>> {
-        None
-    }
-
-    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-        self
-    }
-
-    fn kind(&self) -> sqlx::error::ErrorKind {
-        sqlx::error::ErrorKind::Other
-    }
-}
-
-/// For the error of a statement that commits: a lost connection (no answer from the
-/// database) becomes [`OutcomeUnknown`]; an answer, even an error, says what happened and
-/// stays as it is.
-pub fn unknown_if_lost(err: sqlx::Error) -> sqlx::Error {
-    match err {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::WorkerCrashed => sqlx::Error::Database(Box::new(OutcomeUnknown {
-            cause: err.to_string(),
-        })),
-        err => err,
-    }
-}
-
-/// Whether the database answered "cannot write now" (SQLite busy, locked, full or I/O), on
-/// the writer's own calls or through sqlx's (the readers, the pool).
-fn storage_unavailable(err: &sqlx::Error) -> Option<bool> {
-    if let Some(failure) = SqliteFailure::of(err) {
-        return failure
-            .is_unavailable()
-            .then_some(failure.outcome_unknown());
-    }
-    let db = err.as_database_error()?;
-    let sqlx_sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
-    let code: i32 = sqlx::error::DatabaseError::code(sqlx_sqlite)?
-        .parse()
-        .ok()?;
-    is_unavailable(code).then_some(false)
-}
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -162,25 +85,32 @@ impl From<Refusal> for ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(err: sqlx::Error) -> Self {
-        if let Some(outcome_unknown) = storage_unavailable(&err) {
-            tracing::warn!(error = %err, "the database cannot write right now");
-            return ApiError::unavailable(if outcome_unknown {
-                STORAGE_OUTCOME_UNKNOWN
-            } else {
-                STORAGE_UNAVAILABLE
-            });
+/// The one place a ledger failure becomes a status and a code: a database that cannot
+/// write now answers `503` with `Retry-After`; an unknown outcome says to retry with the
+/// same reference; anything else is a `500` that says nothing was applied.
+impl From<LedgerError> for ApiError {
+    fn from(err: LedgerError) -> Self {
+        match err {
+            LedgerError::Busy { .. } | LedgerError::Unavailable { .. } => {
+                tracing::warn!(error = %err, "the database cannot write right now");
+                ApiError::unavailable(STORAGE_UNAVAILABLE)
+            }
+            LedgerError::OutcomeUnknown {
+                storage_failed: true,
+                ..
+            } => {
+                tracing::warn!(error = %err, "the database failed while committing");
+                ApiError::unavailable(STORAGE_OUTCOME_UNKNOWN)
+            }
+            LedgerError::OutcomeUnknown {
+                storage_failed: false,
+                ..
+            } => {
+                tracing::error!(error = %err, "internal error; the outcome of a write is unknown");
+                ApiError::new(Code::InternalError, OUTCOME_UNKNOWN)
+            }
+            LedgerError::Conflict { .. } | LedgerError::Internal { .. } => ApiError::internal(err),
         }
-        let unknown = err
-            .as_database_error()
-            .and_then(|db| db.try_downcast_ref::<OutcomeUnknown>())
-            .is_some();
-        if unknown {
-            tracing::error!(error = %err, "internal error; the outcome of a write is unknown");
-            return ApiError::new(Code::InternalError, OUTCOME_UNKNOWN);
-        }
-        ApiError::internal(err)
     }
 }
 
@@ -248,26 +178,57 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_lost_commit_answer_says_the_outcome_is_unknown() {
-        let lost = sqlx::Error::Io(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            "connection reset during COMMIT",
-        ));
-        let error = ApiError::from(unknown_if_lost(lost));
-        assert_eq!(error.code, Code::InternalError);
-        assert_eq!(error.message, OUTCOME_UNKNOWN);
-        assert!(error
-            .message
-            .contains("retry with the same external_reference"));
-        assert!(!error.message.contains("nothing was applied"));
-        // The database answered (even with an error): that outcome is known.
-        let answered = sqlx::Error::RowNotFound;
-        assert_eq!(
-            ApiError::from(unknown_if_lost(answered)).message,
-            NOTHING_APPLIED
-        );
-        // Not a SQLSTATE, so never taken for a retryable serialization failure.
-        let lost = unknown_if_lost(sqlx::Error::WorkerCrashed);
-        assert!(lost.as_database_error().unwrap().code().is_none());
+    fn each_ledger_failure_has_one_status_code_and_message() {
+        let cause = || "cause".to_string();
+        let cases = [
+            (
+                LedgerError::Busy { cause: cause() },
+                (503, "service_unavailable", Some("1")),
+                STORAGE_UNAVAILABLE,
+            ),
+            (
+                LedgerError::Unavailable { cause: cause() },
+                (503, "service_unavailable", Some("1")),
+                STORAGE_UNAVAILABLE,
+            ),
+            (
+                LedgerError::OutcomeUnknown {
+                    cause: cause(),
+                    storage_failed: true,
+                },
+                (503, "service_unavailable", Some("1")),
+                STORAGE_OUTCOME_UNKNOWN,
+            ),
+            (
+                LedgerError::OutcomeUnknown {
+                    cause: cause(),
+                    storage_failed: false,
+                },
+                (500, "internal_error", None),
+                OUTCOME_UNKNOWN,
+            ),
+            (
+                LedgerError::Conflict { cause: cause() },
+                (500, "internal_error", None),
+                NOTHING_APPLIED,
+            ),
+            (
+                LedgerError::Internal { cause: cause() },
+                (500, "internal_error", None),
+                NOTHING_APPLIED,
+            ),
+        ];
+        for (err, (status, code, retry_after), message) in cases {
+            let api = ApiError::from(err.clone());
+            assert_eq!(api.message, message, "{err:?}");
+            let parts = api.into_response_parts();
+            assert_eq!(
+                parts,
+                (status, code, retry_after.map(str::to_string)),
+                "{err:?}"
+            );
+        }
+        assert!(OUTCOME_UNKNOWN.contains("retry with the same external_reference"));
+        assert!(!OUTCOME_UNKNOWN.contains("nothing was applied"));
     }
 }

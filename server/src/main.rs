@@ -1,23 +1,10 @@
-//! `credit-sync-server`: the Credit Sync API and its admin commands.
-
-mod admin;
-mod auth;
-mod cli;
-mod config;
-mod error;
-mod ledger;
-mod metrics;
-mod openapi;
-mod overload;
-mod ratelimit;
-mod request_id;
-mod routes;
-mod server;
-mod store;
+//! `credit-sync-server`: the Credit Sync API and its admin commands (the library runs
+//! them; this binary parses the command line and reports).
 
 use clap::Parser;
-use cli::{Cli, Command, UsersCommand};
-use config::Config;
+use credit_sync_server::cli::{self, Cli, Command, UsersCommand};
+use credit_sync_server::config::Config;
+use credit_sync_server::{admin, ledger, server};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -77,7 +64,7 @@ async fn run(command: Command) -> Result<(), String> {
 
 /// The demo's credentials, printed for the quick-start guide (they are public demo values).
 fn demo_banner(config: &Config) -> String {
-    let mut banner = format!("database: {}\n", store::redact(&config.database));
+    let mut banner = format!("database: {}\n", ledger::redact(&config.database));
     for source in &config.sources {
         let permissions: Vec<String> = source.permissions.iter().map(|p| p.to_string()).collect();
         banner.push_str(&format!(

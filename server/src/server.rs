@@ -7,7 +7,6 @@ use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
 use crate::routes::{self, App, Current};
-use crate::store;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -42,7 +41,7 @@ pub async fn run(
         .map_err(|e| format!("cannot read the bound address: {e}"))?;
     tracing::info!(
         %addr,
-        database = %store::redact(&config.database),
+        database = %crate::ledger::redact(&config.database),
         sources = config.sources.len(),
         "credit-sync-server started"
     );

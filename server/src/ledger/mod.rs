@@ -1,21 +1,32 @@
 //! The ledger's promises in one place: a balance changes only together with its record,
 //! a reference applies once per source forever, and no balance ever goes below zero.
-
 //!
 //! The rules that do not depend on the database (replay and conflict comparison, request
-//! hashing, timestamps, cursors, verify's report) live here and in `reads`/`verify`; each
-//! backend module only runs its own SQL.
+//! hashing, timestamps, cursors, verify's report) live here and in `reads`/`verify`, above
+//! the [`LedgerBackend`] trait; each backend module only runs its own SQL.
 
+mod backend;
+mod error;
 mod postgres;
 mod reads;
+pub mod rows;
+mod spend;
 mod sqlite;
+mod url;
 mod verify;
 
+pub use backend::{AnyBackend, LedgerBackend};
+pub use error::LedgerError;
+pub use postgres::PgLedger;
 pub use reads::{decode_cursor, encode_cursor};
-pub(crate) use sqlite::{is_unavailable, SqliteFailure};
+pub use spend::Spend;
+pub use sqlite::SqliteLedger;
+pub use url::redact;
 
 use credit_sync::protocol::{messages, Code};
+use rows::OriginalRecord;
 use sha2::{Digest, Sha256};
+use spend::reused;
 use std::future::Future;
 
 /// One requested change of a user's balance (already validated).
@@ -25,73 +36,6 @@ pub struct Change {
     pub amount: i64,
     pub reason: String,
     pub reference: Option<String>,
-}
-
-/// The signatures that authorized one write request (a v2 header's hex, or the v1 tokens
-/// of its changes). They are spent in the write's own transaction, so each authorizes one
-/// write within the timestamp window, on every process sharing the database; a request
-/// that brings a spent one is refused (see [`reused`]).
-#[derive(Debug, Clone)]
-pub struct Spend {
-    /// The source whose secret made them (the key's scope).
-    source: String,
-    /// The first 64 bits of each signature (see [`Spend::new`]); sorted and distinct, so
-    /// two transactions always take their keys in one order.
-    keys: Vec<i64>,
-    /// The Unix seconds the signature covers. The first column of the key: a signature is
-    /// only valid with its own timestamp, and keyed by time the rows are inserted nearly
-    /// in order and pruned from the front.
-    signed_at: i64,
-    /// The window the signature was accepted in, for pruning.
-    tolerance: i64,
-}
-
-/// Kept a little past the window, so a server clock stepped back cannot bring a pruned
-/// signature back into it.
-const SPENT_MARGIN_SECS: i64 = 60;
-
-impl Spend {
-    /// `source`'s signatures (lower-case hex, already verified) signed at `signed_at`,
-    /// accepted within `tolerance` seconds of it.
-    ///
-    /// A signature is kept as its first 64 bits, beside its timestamp: an 18-byte row, so
-    /// one second of writes fills few pages and a group commit writes few. Two different
-    /// valid signatures of one source and second share those bits with a chance of about
-    /// n² / 2⁶⁵ (n signatures in that second), and only a valid signature is ever spent.
-    pub fn new(source: &str, signatures: Vec<String>, signed_at: i64, tolerance: i64) -> Spend {
-        let mut keys: Vec<i64> = signatures
-            .iter()
-            .map(|hex| {
-                let prefix = hex.get(..16).unwrap_or(hex);
-                u64::from_str_radix(prefix, 16).unwrap_or(0) as i64
-            })
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        Spend {
-            source: source.to_string(),
-            keys,
-            signed_at,
-            tolerance,
-        }
-    }
-
-    /// Signatures signed before this are outside every window now and can be pruned.
-    fn prune_before(&self) -> i64 {
-        crate::error::unix_now()
-            .saturating_sub(self.tolerance)
-            .saturating_sub(SPENT_MARGIN_SECS)
-    }
-}
-
-/// The answer to a write whose signature was already spent: only the same referenced
-/// change (an idempotent retry, `original` is its replay) is answered as before; anything
-/// else would be a captured signature used again, and writes nothing.
-fn reused(original: Option<Outcome>) -> Outcome {
-    match original {
-        Some(Ok(applied)) => Ok(applied),
-        _ => Err(Refusal::signature_reused()),
-    }
 }
 
 /// Who asks for a change, and whether unknown users may be registered on their behalf.
@@ -187,32 +131,11 @@ pub struct User {
     pub created: bool,
 }
 
-/// One row of `records` as read for a page: id, change, balance_after, reason, source,
-/// external_reference, created_at.
-type RecordRow = (i64, i64, i64, String, String, Option<String>, String);
-
 /// The ledger over one of the supported databases, chosen by the URL's scheme.
 #[derive(Clone)]
 pub struct Ledger {
-    backend: Backend,
+    backend: AnyBackend,
 }
-
-#[derive(Clone)]
-enum Backend {
-    Sqlite(sqlite::SqliteLedger),
-    Postgres(postgres::PgLedger),
-}
-
-/// Runs `$call` on whichever backend the ledger has.
-macro_rules! dispatch {
-    ($ledger:expr, $db:ident => $call:expr) => {
-        match &$ledger.backend {
-            Backend::Sqlite($db) => $call,
-            Backend::Postgres($db) => $call,
-        }
-    };
-}
-pub(crate) use dispatch;
 
 impl Ledger {
     /// Opens (creating if needed) the database at `url` and applies the migrations.
@@ -227,34 +150,36 @@ impl Ledger {
     }
 
     async fn connect(url: &str, create: bool) -> Result<Ledger, String> {
-        let backend = if postgres::is_postgres_url(url) {
-            Backend::Postgres(postgres::PgLedger::open(url, create).await?)
-        } else if url.starts_with("sqlite:") {
-            Backend::Sqlite(sqlite::SqliteLedger::open(url, create).await?)
+        let backend = if url::is_postgres(url) {
+            AnyBackend::Postgres(PgLedger::open(url, create).await?)
+        } else if url::is_sqlite(url) {
+            AnyBackend::Sqlite(SqliteLedger::open(url, create).await?)
         } else {
             return Err(format!(
                 "unsupported database {:?}: use a sqlite:// or postgres:// URL",
-                crate::store::redact(url)
+                redact(url)
             ));
         };
         Ok(Ledger { backend })
     }
 
+    /// The backend, for callers that drive it directly (tests of the seam).
+    pub fn backend(&self) -> &AnyBackend {
+        &self.backend
+    }
+
     pub async fn close(&self) {
-        dispatch!(self, db => db.close().await)
+        self.backend.close().await
     }
 
     /// A trivial query, for the health check.
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        dispatch!(self, db => db.ping().await)
+    pub async fn ping(&self) -> Result<(), LedgerError> {
+        self.backend.ping().await
     }
 
     /// The backend's own Prometheus lines (SQLite: the group-commit sizes).
     pub fn backend_metrics(&self, out: &mut String) {
-        match &self.backend {
-            Backend::Sqlite(db) => db.group_commit_metrics(out),
-            Backend::Postgres(_) => {}
-        }
+        self.backend.render_metrics(out)
     }
 
     /// Applies one change atomically: checked, balance and record written together, and
@@ -265,22 +190,21 @@ impl Ledger {
         actor: Actor,
         change: Change,
         spend: Spend,
-    ) -> Result<Outcome, sqlx::Error> {
-        dispatch!(self, db => db.apply(actor, change, spend).await)
+    ) -> Result<Outcome, LedgerError> {
+        self.backend.apply(actor, change, spend).await
     }
 
-    /// Applies many changes in one transaction, each on its own rules. With `atomic`, the
-    /// first refusal rolls every change back (the signatures stay spent) and every other
-    /// change reports `batch_aborted`. `Err(refusal)`: the request's signature was spent
-    /// and it is not a replay of the same referenced changes; nothing was written.
+    /// Applies many changes in one transaction (see [`LedgerBackend::apply_batch`]).
     pub async fn apply_batch(
         &self,
         actor: Actor,
         changes: Vec<Change>,
         atomic: bool,
         spend: Spend,
-    ) -> Result<Result<Vec<Outcome>, Refusal>, sqlx::Error> {
-        dispatch!(self, db => db.apply_batch(actor, changes, atomic, spend).await)
+    ) -> Result<Result<Vec<Outcome>, Refusal>, LedgerError> {
+        self.backend
+            .apply_batch(actor, changes, atomic, spend)
+            .await
     }
 
     /// Registers a user, or updates the nickname of a known one (when `nickname` is given),
@@ -289,13 +213,16 @@ impl Ledger {
         &self,
         telegram_id: i64,
         nickname: Option<&str>,
-    ) -> Result<User, sqlx::Error> {
-        dispatch!(self, db => db.register(telegram_id, nickname, None).await)?.map_err(|r| {
-            sqlx::Error::Protocol(format!(
-                "an unsigned registration was refused: {}",
-                r.message
-            ))
-        })
+    ) -> Result<User, LedgerError> {
+        self.backend
+            .register(telegram_id, nickname, None)
+            .await?
+            .map_err(|r| {
+                LedgerError::internal(format!(
+                    "an unsigned registration was refused: {}",
+                    r.message
+                ))
+            })
     }
 
     /// [`Ledger::register`] for `POST /api/users`: the signature is spent with it.
@@ -304,8 +231,10 @@ impl Ledger {
         telegram_id: i64,
         nickname: Option<&str>,
         spend: Spend,
-    ) -> Result<Result<User, Refusal>, sqlx::Error> {
-        dispatch!(self, db => db.register(telegram_id, nickname, Some(spend)).await)
+    ) -> Result<Result<User, Refusal>, LedgerError> {
+        self.backend
+            .register(telegram_id, nickname, Some(spend))
+            .await
     }
 }
 
@@ -328,23 +257,16 @@ async fn detached<T: Send + 'static>(
 }
 
 /// The answer to a reference seen before: the original result, or the fields that differ.
-fn replay(
-    change: &Change,
-    record_id: i64,
-    telegram_id: i64,
-    amount: i64,
-    reason: &str,
-    balance_after: i64,
-) -> Outcome {
+fn replay(change: &Change, original: OriginalRecord) -> Outcome {
     use credit_sync::protocol::fields;
     let mut differ = Vec::new();
-    if telegram_id != change.telegram_id {
+    if original.telegram_id != change.telegram_id {
         differ.push(fields::TELEGRAM_ID.to_string());
     }
-    if amount != change.amount {
+    if original.change != change.amount {
         differ.push(fields::AMOUNT.to_string());
     }
-    if reason != change.reason {
+    if original.reason != change.reason {
         differ.push(fields::REASON.to_string());
     }
     if !differ.is_empty() {
@@ -358,10 +280,10 @@ fn replay(
         });
     }
     Ok(Applied {
-        record_id,
-        telegram_id,
-        change: amount,
-        balance: balance_after,
+        record_id: original.id,
+        telegram_id: original.telegram_id,
+        change: original.change,
+        balance: original.balance_after,
         duplicate: true,
     })
 }
@@ -400,8 +322,15 @@ mod tests {
             reason: "a".into(),
             reference: Some("x".into()),
         };
-        assert!(replay(&change, 9, 1, 5, "a", 5).unwrap().duplicate);
-        let err = replay(&change, 9, 2, 6, "a", 5).unwrap_err();
+        let original = |telegram_id, change| OriginalRecord {
+            id: 9,
+            telegram_id,
+            change,
+            reason: "a".into(),
+            balance_after: 5,
+        };
+        assert!(replay(&change, original(1, 5)).unwrap().duplicate);
+        let err = replay(&change, original(2, 6)).unwrap_err();
         assert_eq!(err.code, Code::ReferenceConflict);
         assert_eq!(err.fields, ["telegram_id", "amount"]);
     }

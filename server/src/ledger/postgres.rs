@@ -2,22 +2,26 @@
 //!
 //! Every promise rests on the database, never on this process: a deduct is one
 //! `UPDATE ... WHERE credits >= $n RETURNING credits` (backed by `CHECK (credits >= 0)`), in
-//! the common case together with the record's INSERT in one statement; and a reference
-//! applies once because `UNIQUE (source, external_reference)` (a unique violation, or
-//! `ON CONFLICT ... DO NOTHING` in the full path) waits for any other transaction holding
-//! that reference and then either inserts or finds it taken: the loser rolls its change
-//! back and answers with the replay of the winner's record. Transactions run at READ COMMITTED; serialization
-//! failures and deadlocks (40001, 40P01) are retried here and never reach a client.
+//! the common case together with the record's INSERT and the signature's spending in one
+//! statement; a signature is spent once because of the primary key of `spent_signatures`;
+//! and a reference applies once because `UNIQUE (source, external_reference)` (a unique
+//! violation, or `ON CONFLICT ... DO NOTHING` in the full path) waits for any other
+//! transaction holding that reference and then either inserts or finds it taken: the loser
+//! rolls its change back and answers with the replay of the winner's record. Transactions
+//! run at READ COMMITTED; serialization failures and deadlocks (40001, 40P01) are retried
+//! here and never reach a client.
 
-use super::verify::Findings;
-use super::{
-    aborted_batch, detached, replay, request_hash, reused, Actor, Applied, Change, Outcome,
-    RecordRow, Refusal, Spend, User,
+use super::rows::{
+    BalanceRow, ChainBreak, Counts, Findings, OriginalRecord, Orphan, RecordRow, SumMismatch,
 };
-use crate::error::unknown_if_lost;
-use crate::store::redact;
+use super::url::redact;
+use super::{
+    aborted_batch, detached, replay, request_hash, reused, Actor, Applied, Change, LedgerBackend,
+    LedgerError, Outcome, Refusal, Spend, User,
+};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
+use std::borrow::Cow;
 use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
@@ -30,10 +34,6 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
 /// Attempts of one transaction that keeps hitting serialization failures or deadlocks.
 const MAX_ATTEMPTS: u32 = 50;
-
-pub fn is_postgres_url(url: &str) -> bool {
-    url.starts_with("postgres://") || url.starts_with("postgresql://")
-}
 
 #[derive(Clone)]
 pub struct PgLedger {
@@ -52,6 +52,94 @@ enum Attempt {
     /// Another transaction committed the same reference first: this change's writes must
     /// be rolled back, and the answer is the replay of that record.
     Raced,
+}
+
+/// The record [`apply_at_once`] wrote.
+#[derive(sqlx::FromRow)]
+struct NewRecord {
+    id: i64,
+    balance_after: i64,
+}
+
+/// A statement that commits lost its connection before the answer came: carried inside
+/// `sqlx::Error::Database` through the retry loop (its `code` is `None`, so it is never
+/// taken for a retryable serialization failure, and a possibly committed write never runs
+/// again) and turned into [`LedgerError::OutcomeUnknown`] at the trait's edge.
+#[derive(Debug)]
+struct LostAtCommit {
+    cause: String,
+}
+
+impl std::fmt::Display for LostAtCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "outcome unknown: {}", self.cause)
+    }
+}
+
+impl std::error::Error for LostAtCommit {}
+
+impl sqlx::error::DatabaseError for LostAtCommit {
+    fn message(&self) -> &str {
+        &self.cause
+    }
+
+    /// No SQLSTATE: the server never answered.
+    fn code(&self) -> Option<Cow<'_, str>> {
+        None
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        sqlx::error::ErrorKind::Other
+    }
+}
+
+/// For the error of a statement that commits: a lost connection (no answer from the
+/// database) means the outcome is unknown; an answer, even an error, says what happened
+/// and stays as it is.
+fn unknown_if_lost(err: sqlx::Error) -> sqlx::Error {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => sqlx::Error::Database(Box::new(LostAtCommit {
+            cause: err.to_string(),
+        })),
+        err => err,
+    }
+}
+
+/// Sorts a failure of this backend into the ledger's kinds: a commit whose answer was
+/// lost, conflicts by SQLSTATE class (`23` integrity constraints, `40` serialization
+/// failures and deadlocks that outlasted [`MAX_ATTEMPTS`]), anything else internal.
+fn ledger_error(err: sqlx::Error) -> LedgerError {
+    let cause = err.to_string();
+    let Some(db) = err.as_database_error() else {
+        return LedgerError::Internal { cause };
+    };
+    if db.try_downcast_ref::<LostAtCommit>().is_some() {
+        return LedgerError::OutcomeUnknown {
+            cause,
+            storage_failed: false,
+        };
+    }
+    match db.code() {
+        Some(code) if code.starts_with("23") || code.starts_with("40") => {
+            LedgerError::Conflict { cause }
+        }
+        _ => LedgerError::Internal { cause },
+    }
 }
 
 impl PgLedger {
@@ -74,7 +162,7 @@ impl PgLedger {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(options);
         if !create {
-            let (exists,): (bool,) = sqlx::query_as("SELECT to_regclass('records') IS NOT NULL")
+            let exists: bool = sqlx::query_scalar("SELECT to_regclass('records') IS NOT NULL")
                 .fetch_one(&pool)
                 .await
                 .map_err(|e| format!("cannot read database {}: {e}", redact(url)))?;
@@ -93,32 +181,57 @@ impl PgLedger {
             .map_err(|e| format!("cannot migrate database: {e}"))?;
         Ok(PgLedger { pool })
     }
+}
 
-    pub async fn close(&self) {
+impl LedgerBackend for PgLedger {
+    async fn close(&self) {
         self.pool.close().await;
     }
 
     /// A trivial query, answered within [`PING_TIMEOUT`] (a load balancer's health check
     /// must not hang while the database is unreachable).
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+    async fn ping(&self) -> Result<(), LedgerError> {
         tokio::time::timeout(PING_TIMEOUT, sqlx::query("SELECT 1").execute(&self.pool))
             .await
-            .map_err(|_| sqlx::Error::PoolTimedOut)??;
+            .map_err(|_| sqlx::Error::PoolTimedOut)
+            .and_then(|done| done)
+            .map_err(ledger_error)?;
         Ok(())
     }
 
-    /// One transaction: the signature is spent first (a twin spending it concurrently, in
-    /// this process or another, waits on its key and then finds it taken), then the change
-    /// runs in a savepoint, so a refusal keeps only the spent signature.
-    pub async fn apply(
+    /// No metrics of its own: PostgreSQL has its own monitoring.
+    fn render_metrics(&self, _out: &mut String) {}
+
+    /// The common case in one autocommitted statement that also spends the signature
+    /// ([`apply_at_once`]). Anything else (a refusal, a replay, a spent signature, a race)
+    /// in one transaction: the signature is spent first (a twin spending it concurrently,
+    /// in this process or another, waits on its key and then finds it taken), then the
+    /// change runs in a savepoint, so a refusal keeps only the spent signature.
+    async fn apply(
         &self,
         actor: Actor,
         change: Change,
         spend: Spend,
-    ) -> Result<Outcome, sqlx::Error> {
+    ) -> Result<Outcome, LedgerError> {
         let pool = self.pool.clone();
         detached(async move {
             let (pool, actor, change, signed) = (&pool, &actor, &change, &spend);
+            let at_once = retrying(move || async move {
+                let mut conn = pool.acquire().await?;
+                match apply_at_once(&mut conn, actor, change, Some(signed)).await {
+                    Ok(applied) => Ok(applied),
+                    // A spent signature, or a reference a twin committed first: the
+                    // statement wrote nothing, and the transaction below tells which.
+                    Err(e) if is_unique_violation(&e) => Ok(None),
+                    // It commits: a lost answer leaves the outcome unknown.
+                    Err(e) => Err(unknown_if_lost(e)),
+                }
+            })
+            .await?;
+            if let Some(applied) = at_once {
+                prune(pool, signed).await;
+                return Ok(Ok(applied));
+            }
             let outcome = retrying(move || async move {
                 let mut tx = pool.begin().await?;
                 if !spend_in(&mut tx, signed).await? {
@@ -127,7 +240,8 @@ impl PgLedger {
                     return Ok(outcome);
                 }
                 let mut item = (*tx).begin().await?;
-                let outcome = match apply_in(&mut item, actor, change, true).await? {
+                // The common case was just tried: straight to the full rules.
+                let outcome = match apply_in(&mut item, actor, change, false).await? {
                     Attempt::Done(outcome) => {
                         if outcome.is_ok() {
                             item.commit().await?;
@@ -154,19 +268,20 @@ impl PgLedger {
             Ok(outcome)
         })
         .await
+        .map_err(ledger_error)
     }
 
     /// One transaction; the signatures are spent first, then the changes run in one
     /// savepoint (an aborted atomic batch rolls it back and keeps the spent signatures),
     /// each change with a reference inside its own nested SAVEPOINT, so a change that loses
     /// a race on its reference rolls back alone.
-    pub async fn apply_batch(
+    async fn apply_batch(
         &self,
         actor: Actor,
         changes: Vec<Change>,
         atomic: bool,
         spend: Spend,
-    ) -> Result<Result<Vec<Outcome>, Refusal>, sqlx::Error> {
+    ) -> Result<Result<Vec<Outcome>, Refusal>, LedgerError> {
         let pool = self.pool.clone();
         detached(async move {
             let (pool, actor, changes, signed) = (&pool, &actor, &changes, &spend);
@@ -241,14 +356,15 @@ impl PgLedger {
             Ok(outcomes)
         })
         .await
+        .map_err(ledger_error)
     }
 
-    pub async fn register(
+    async fn register(
         &self,
         telegram_id: i64,
         nickname: Option<&str>,
         spend: Option<Spend>,
-    ) -> Result<Result<User, Refusal>, sqlx::Error> {
+    ) -> Result<Result<User, Refusal>, LedgerError> {
         let pool = self.pool.clone();
         let nickname = nickname.map(str::to_string);
         detached(async move {
@@ -281,7 +397,7 @@ impl PgLedger {
                     .execute(&mut *tx)
                     .await?;
                 }
-                let (credits, nickname): (i64, Option<String>) =
+                let user: BalanceRow =
                     sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = $1")
                         .bind(telegram_id)
                         .fetch_one(&mut *tx)
@@ -289,37 +405,36 @@ impl PgLedger {
                 tx.commit().await.map_err(unknown_if_lost)?;
                 Ok(Ok(User {
                     telegram_id,
-                    credits,
-                    nickname,
+                    credits: user.credits,
+                    nickname: user.nickname,
                     created,
                 }))
             })
             .await
         })
         .await
+        .map_err(ledger_error)
     }
 
-    pub async fn balance(
-        &self,
-        telegram_id: i64,
-    ) -> Result<Option<(i64, Option<String>)>, sqlx::Error> {
+    async fn balance(&self, telegram_id: i64) -> Result<Option<BalanceRow>, LedgerError> {
         sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = $1")
             .bind(telegram_id)
             .fetch_optional(&self.pool)
             .await
+            .map_err(ledger_error)
     }
 
-    /// Up to `limit` records of a user, newest first, with ids below `before`; `created_at`
-    /// in the same text as on SQLite (RFC 3339 UTC with milliseconds).
-    pub async fn records(
+    /// `created_at` in the same text as on SQLite (RFC 3339 UTC with milliseconds).
+    async fn records(
         &self,
         telegram_id: i64,
         before: i64,
         limit: i64,
-    ) -> Result<Vec<RecordRow>, sqlx::Error> {
+    ) -> Result<Vec<RecordRow>, LedgerError> {
         sqlx::query_as(
             r#"SELECT id, change, balance_after, reason, source, external_reference,
                       to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+                          AS created_at
                FROM records WHERE telegram_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"#,
         )
         .bind(telegram_id)
@@ -327,23 +442,39 @@ impl PgLedger {
         .bind(limit)
         .fetch_all(&self.pool)
         .await
+        .map_err(ledger_error)
     }
 
-    pub async fn verify(&self) -> Result<Findings, sqlx::Error> {
+    async fn verify(&self) -> Result<Findings, LedgerError> {
+        self.findings().await.map_err(ledger_error)
+    }
+
+    async fn counts(&self) -> Result<Counts, LedgerError> {
+        sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM records) AS records",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(ledger_error)
+    }
+}
+
+impl PgLedger {
+    async fn findings(&self) -> Result<Findings, sqlx::Error> {
         // One snapshot for all three checks, so concurrent writes cannot look like damage.
         let mut tx = self.pool.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .execute(&mut *tx)
             .await?;
-        let sums = sqlx::query_as(
-            "SELECT u.telegram_id, u.credits, COALESCE(SUM(r.change), 0)::BIGINT
+        let sums: Vec<SumMismatch> = sqlx::query_as(
+            "SELECT u.telegram_id, u.credits, COALESCE(SUM(r.change), 0)::BIGINT AS sum
              FROM users u LEFT JOIN records r ON r.telegram_id = u.telegram_id
              GROUP BY u.telegram_id
              HAVING u.credits <> COALESCE(SUM(r.change), 0) OR u.credits < 0",
         )
         .fetch_all(&mut *tx)
         .await?;
-        let chain = sqlx::query_as(
+        let chain: Vec<ChainBreak> = sqlx::query_as(
             "SELECT id, telegram_id, balance_after, running FROM (
                  SELECT id, telegram_id, balance_after,
                         (SUM(change) OVER (PARTITION BY telegram_id ORDER BY id))::BIGINT
@@ -353,7 +484,7 @@ impl PgLedger {
         )
         .fetch_all(&mut *tx)
         .await?;
-        let orphans = sqlx::query_as(
+        let orphans: Vec<Orphan> = sqlx::query_as(
             "SELECT r.id FROM records r LEFT JOIN users u ON u.telegram_id = r.telegram_id
              WHERE u.telegram_id IS NULL",
         )
@@ -365,12 +496,6 @@ impl PgLedger {
             chain,
             orphans,
         })
-    }
-
-    pub async fn counts(&self) -> Result<(i64, i64), sqlx::Error> {
-        sqlx::query_as("SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM records)")
-            .fetch_one(&self.pool)
-            .await
     }
 }
 
@@ -438,6 +563,13 @@ fn is_reference_taken(e: &sqlx::Error) -> bool {
         .is_some_and(|e| e.constraint() == Some("records_source_reference"))
 }
 
+/// `23505` unique_violation, on any constraint.
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "23505")
+}
+
 /// `40001` serialization_failure, `40P01` deadlock_detected: safe to run again.
 fn is_retryable(e: &sqlx::Error) -> bool {
     e.as_database_error()
@@ -463,7 +595,7 @@ async fn find_original(
     let Some(reference) = &change.reference else {
         return Ok(None);
     };
-    let original: Option<(i64, i64, i64, String, i64)> = sqlx::query_as(
+    let original: Option<OriginalRecord> = sqlx::query_as(
         "SELECT id, telegram_id, change, reason, balance_after
          FROM records WHERE source = $1 AND external_reference = $2",
     )
@@ -471,18 +603,7 @@ async fn find_original(
     .bind(reference)
     .fetch_optional(&mut *conn)
     .await?;
-    Ok(
-        original.map(|(record_id, telegram_id, amount, reason, balance_after)| {
-            replay(
-                change,
-                record_id,
-                telegram_id,
-                amount,
-                &reason,
-                balance_after,
-            )
-        }),
-    )
+    Ok(original.map(|original| replay(change, original)))
 }
 
 /// The answer after losing a race on a reference: the winner's record is committed now.
@@ -496,70 +617,110 @@ async fn replay_after_race(
     })
 }
 
+/// `changed` of [`apply_at_once`] for an add that may register an unknown user (as on
+/// SQLite).
+const CHANGED_REGISTERING: &str = "WITH changed AS (
+     INSERT INTO users AS u (telegram_id, credits)
+     SELECT $1, $3
+     WHERE NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
+     ON CONFLICT (telegram_id) DO UPDATE
+         SET credits = u.credits + EXCLUDED.credits, updated_at = now()
+         WHERE u.credits <= 9223372036854775807 - EXCLUDED.credits
+     RETURNING u.credits)";
+/// `changed` for an add to a known user.
+const CHANGED_ADD: &str = "WITH changed AS (
+     UPDATE users SET credits = credits + $3, updated_at = now()
+     WHERE telegram_id = $1 AND credits <= 9223372036854775807 - $3
+       AND NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
+     RETURNING credits)";
+/// `changed` for a deduct (`$3` is its magnitude).
+const CHANGED_DEDUCT: &str = "WITH changed AS (
+     UPDATE users SET credits = credits - $3, updated_at = now()
+     WHERE telegram_id = $1 AND credits >= $3
+       AND NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
+     RETURNING credits)";
+/// The record of the change, when `changed` changed a balance.
+const RECORDED: &str = ",
+ recorded AS (
+     INSERT INTO records
+         (telegram_id, source, change, balance_after, reason, external_reference, request_hash)
+     SELECT $1, $2, $5, credits, $6, $4, $7 FROM changed
+     RETURNING id, balance_after)";
+/// The signatures spent with the record, only when there is one. A spent one is a unique
+/// violation, which undoes the whole statement.
+const SPENT: &str = ",
+ spent AS (
+     INSERT INTO spent_signatures (signed_at, source, signature)
+     SELECT $8, $2, key FROM recorded, UNNEST($9::BIGINT[]) AS key)";
+const ANSWER: &str = "
+ SELECT id, balance_after FROM recorded";
+
+/// The kinds of change [`apply_at_once`] has a statement for, as indexes of `CHANGED`.
+#[derive(Clone, Copy)]
+enum AtOnce {
+    Registering,
+    Add,
+    Deduct,
+}
+
+/// The statement of [`apply_at_once`] for one kind of change, with or without spending:
+/// built once, from the parts above.
+fn at_once_statement(kind: AtOnce, spending: bool) -> &'static str {
+    use std::sync::LazyLock;
+    const CHANGED: [&str; 3] = [CHANGED_REGISTERING, CHANGED_ADD, CHANGED_DEDUCT];
+    static STATEMENTS: LazyLock<[[String; 2]; 3]> = LazyLock::new(|| {
+        CHANGED.map(|changed| {
+            [
+                format!("{changed}{RECORDED}{ANSWER}"),
+                format!("{changed}{RECORDED}{SPENT}{ANSWER}"),
+            ]
+        })
+    });
+    &STATEMENTS[kind as usize][usize::from(spending)]
+}
+
 /// The common case in one statement: a known user (or an add that may register one), a
-/// reference not seen before, and the balance allows it. Returns `None` when nothing was written for any other reason, and
-/// a unique violation ([`is_reference_taken`]) when a twin committed the reference first
-/// (the statement then wrote nothing either).
+/// reference not seen before, and the balance allows it; with `spend`, its signatures are
+/// spent in the same statement (autocommitted, that is the whole write in one round trip).
+/// Returns `None` when nothing was written for any other reason, and a unique violation
+/// when a twin committed the reference first ([`is_reference_taken`]) or a signature was
+/// spent already (the statement then wrote nothing either).
 async fn apply_at_once(
     conn: &mut PgConnection,
     actor: &Actor,
     change: &Change,
+    spend: Option<&Spend>,
 ) -> Result<Option<Applied>, sqlx::Error> {
-    let statement = if change.amount > 0 && actor.auto_register {
-        // An unknown user is registered with this add, as on SQLite.
-        "WITH changed AS (
-             INSERT INTO users AS u (telegram_id, credits)
-             SELECT $1, $3
-             WHERE NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
-             ON CONFLICT (telegram_id) DO UPDATE
-                 SET credits = u.credits + EXCLUDED.credits, updated_at = now()
-                 WHERE u.credits <= 9223372036854775807 - EXCLUDED.credits
-             RETURNING u.credits)
-         INSERT INTO records
-             (telegram_id, source, change, balance_after, reason, external_reference, request_hash)
-         SELECT $1, $2, $5, credits, $6, $4, $7 FROM changed
-         RETURNING id, balance_after"
+    let kind = if change.amount > 0 && actor.auto_register {
+        AtOnce::Registering
     } else if change.amount > 0 {
-        "WITH changed AS (
-             UPDATE users SET credits = credits + $3, updated_at = now()
-             WHERE telegram_id = $1 AND credits <= 9223372036854775807 - $3
-               AND NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
-             RETURNING credits)
-         INSERT INTO records
-             (telegram_id, source, change, balance_after, reason, external_reference, request_hash)
-         SELECT $1, $2, $5, credits, $6, $4, $7 FROM changed
-         RETURNING id, balance_after"
+        AtOnce::Add
     } else {
-        "WITH changed AS (
-             UPDATE users SET credits = credits - $3, updated_at = now()
-             WHERE telegram_id = $1 AND credits >= $3
-               AND NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
-             RETURNING credits)
-         INSERT INTO records
-             (telegram_id, source, change, balance_after, reason, external_reference, request_hash)
-         SELECT $1, $2, $5, credits, $6, $4, $7 FROM changed
-         RETURNING id, balance_after"
+        AtOnce::Deduct
     };
     let magnitude = if change.amount > 0 {
         change.amount
     } else {
         change.amount.checked_neg().unwrap_or(i64::MAX)
     };
-    let row: Option<(i64, i64)> = sqlx::query_as(statement)
+    let query = sqlx::query_as(at_once_statement(kind, spend.is_some()))
         .bind(change.telegram_id)
         .bind(&actor.source)
         .bind(magnitude)
         .bind(&change.reference)
         .bind(change.amount)
         .bind(&change.reason)
-        .bind(request_hash(&actor.source, change))
-        .fetch_optional(&mut *conn)
-        .await?;
-    Ok(row.map(|(record_id, balance)| Applied {
-        record_id,
+        .bind(request_hash(&actor.source, change));
+    let query = match spend {
+        Some(spend) => query.bind(spend.signed_at).bind(&spend.keys),
+        None => query,
+    };
+    let row: Option<NewRecord> = query.fetch_optional(&mut *conn).await?;
+    Ok(row.map(|row| Applied {
+        record_id: row.id,
         telegram_id: change.telegram_id,
         change: change.amount,
-        balance,
+        balance: row.balance_after,
         duplicate: false,
     }))
 }
@@ -574,7 +735,7 @@ async fn apply_in(
     at_once: bool,
 ) -> Result<Attempt, sqlx::Error> {
     if at_once {
-        match apply_at_once(&mut *conn, actor, change).await {
+        match apply_at_once(&mut *conn, actor, change, None).await {
             Ok(Some(applied)) => return Ok(Attempt::Done(Ok(applied))),
             Ok(None) => {}
             Err(e) if is_reference_taken(&e) => return Ok(Attempt::Raced),
@@ -590,8 +751,8 @@ async fn apply_in(
     let balance = loop {
         // One atomic statement: the row lock orders concurrent changes of one user, and
         // the condition is checked on the latest committed balance.
-        let updated: Option<(i64,)> = if change.amount > 0 {
-            sqlx::query_as(
+        let updated: Option<i64> = if change.amount > 0 {
+            sqlx::query_scalar(
                 "UPDATE users SET credits = credits + $2, updated_at = now()
                  WHERE telegram_id = $1 AND credits <= 9223372036854775807 - $2
                  RETURNING credits",
@@ -601,7 +762,7 @@ async fn apply_in(
             .fetch_optional(&mut *conn)
             .await?
         } else {
-            sqlx::query_as(
+            sqlx::query_scalar(
                 "UPDATE users SET credits = credits - $2, updated_at = now()
                  WHERE telegram_id = $1 AND credits >= $2
                  RETURNING credits",
@@ -611,17 +772,17 @@ async fn apply_in(
             .fetch_optional(&mut *conn)
             .await?
         };
-        if let Some((balance,)) = updated {
+        if let Some(balance) = updated {
             break balance;
         }
         // Nothing changed: find out why, on the latest committed state.
-        let credits: Option<(i64,)> =
-            sqlx::query_as("SELECT credits FROM users WHERE telegram_id = $1")
+        let credits: Option<i64> =
+            sqlx::query_scalar("SELECT credits FROM users WHERE telegram_id = $1")
                 .bind(change.telegram_id)
                 .fetch_optional(&mut *conn)
                 .await?;
         let refusal = match credits {
-            Some((credits,)) => match credits.checked_add(change.amount) {
+            Some(credits) => match credits.checked_add(change.amount) {
                 None => Refusal::balance_overflow(credits, change.amount),
                 Some(balance) if balance < 0 => Refusal::insufficient(credits, change.amount),
                 // The balance moved in between: try the statement again.
@@ -648,7 +809,7 @@ async fn apply_in(
         return Ok(Attempt::Done(Err(refusal)));
     };
 
-    let inserted: Option<(i64,)> = sqlx::query_as(
+    let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO records
              (telegram_id, source, change, balance_after, reason, external_reference, request_hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -664,7 +825,7 @@ async fn apply_in(
     .bind(request_hash(&actor.source, change))
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((record_id,)) = inserted else {
+    let Some(record_id) = inserted else {
         return Ok(Attempt::Raced);
     };
     Ok(Attempt::Done(Ok(Applied {
@@ -742,6 +903,38 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
+    #[test]
+    fn a_lost_commit_answer_says_the_outcome_is_unknown() {
+        let lost = sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset during COMMIT",
+        ));
+        assert!(matches!(
+            ledger_error(unknown_if_lost(lost)),
+            LedgerError::OutcomeUnknown {
+                storage_failed: false,
+                ..
+            }
+        ));
+        // The database answered (even with an error): that outcome is known.
+        assert!(matches!(
+            ledger_error(unknown_if_lost(sqlx::Error::RowNotFound)),
+            LedgerError::Internal { .. }
+        ));
+        // Not a SQLSTATE, so never taken for a retryable serialization failure.
+        let lost = unknown_if_lost(sqlx::Error::WorkerCrashed);
+        assert!(lost.as_database_error().unwrap().code().is_none() && !is_retryable(&lost));
+        // Retries that ran out, and constraints, are conflicts.
+        assert!(matches!(
+            ledger_error(failure("40001")),
+            LedgerError::Conflict { .. }
+        ));
+        assert!(matches!(
+            ledger_error(failure("23505")),
+            LedgerError::Conflict { .. }
+        ));
+    }
+
     #[tokio::test]
     async fn unreachable_databases_are_reported_without_the_password() {
         let message = match PgLedger::open("postgres://u:hunter2@127.0.0.1:1/db", true).await {
@@ -750,6 +943,5 @@ mod tests {
         };
         assert!(message.contains("<redacted>"), "{message}");
         assert!(!message.contains("hunter2"), "{message}");
-        assert!(is_postgres_url("postgresql://h/db") && !is_postgres_url("sqlite://x.db"));
     }
 }

@@ -1,15 +1,15 @@
 //! Reading the ledger: a balance, and keyset-paginated records behind opaque cursors.
 
-use super::{dispatch, Backend, Ledger, RecordRow};
+use super::{Ledger, LedgerBackend, LedgerError};
 use credit_sync::protocol::{Balance, Record, RecordsPage};
 
 impl Ledger {
-    pub async fn balance(&self, telegram_id: i64) -> Result<Option<Balance>, sqlx::Error> {
-        let row = dispatch!(self, db => db.balance(telegram_id).await)?;
-        Ok(row.map(|(credits, nickname)| Balance {
+    pub async fn balance(&self, telegram_id: i64) -> Result<Option<Balance>, LedgerError> {
+        let row = self.backend.balance(telegram_id).await?;
+        Ok(row.map(|row| Balance {
             telegram_id,
-            credits,
-            nickname,
+            credits: row.credits,
+            nickname: row.nickname,
         }))
     }
 
@@ -20,33 +20,28 @@ impl Ledger {
         telegram_id: i64,
         before: Option<i64>,
         limit: u32,
-    ) -> Result<RecordsPage, sqlx::Error> {
+    ) -> Result<RecordsPage, LedgerError> {
         let before = before.unwrap_or(i64::MAX);
         let fetch = i64::from(limit) + 1;
-        let mut rows: Vec<RecordRow> =
-            dispatch!(self, db => db.records(telegram_id, before, fetch).await)?;
+        let mut rows = self.backend.records(telegram_id, before, fetch).await?;
         let more = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         let next_cursor = if more {
-            rows.last().map(|row| encode_cursor(row.0))
+            rows.last().map(|row| encode_cursor(row.id))
         } else {
             None
         };
         let records = rows
             .into_iter()
-            .map(
-                |(id, change, balance_after, reason, source, external_reference, created_at)| {
-                    Record {
-                        id,
-                        change,
-                        balance_after,
-                        reason,
-                        source,
-                        external_reference,
-                        created_at,
-                    }
-                },
-            )
+            .map(|row| Record {
+                id: row.id,
+                change: row.change,
+                balance_after: row.balance_after,
+                reason: row.reason,
+                source: row.source,
+                external_reference: row.external_reference,
+                created_at: row.created_at,
+            })
             .collect();
         Ok(RecordsPage {
             records,

@@ -4,59 +4,81 @@
 
 mod group_commit;
 mod raw;
+mod store;
 
-pub(crate) use raw::{is_unavailable, SqliteFailure};
-
-use super::verify::Findings;
-use super::{
-    aborted_batch, now_rfc3339, replay, request_hash, reused, Actor, Applied, Change, Outcome,
-    RecordRow, Refusal, Spend, User,
+use super::rows::{
+    BalanceRow, ChainBreak, Counts, Findings, OriginalRecord, Orphan, RecordRow, SumMismatch,
 };
-use crate::store::Store;
-use group_commit::{GroupCommit, Job, Limits, Step};
-use raw::{Db, Value};
+use super::spend::expired_before;
+use super::{
+    aborted_batch, now_rfc3339, replay, request_hash, reused, Actor, Applied, Change,
+    LedgerBackend, LedgerError, Outcome, Refusal, Spend, User,
+};
+use group_commit::{GroupCommit, Job, Limits, Step, Upkeep};
+use libsqlite3_sys as ffi;
+use raw::{is_unavailable, Db, SqliteFailure, Value};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use store::Store;
 
 #[derive(Clone)]
 pub struct SqliteLedger {
     store: Store,
     writes: GroupCommit,
+    /// The widest signature window of any write so far (see [`pruning`]).
+    window: Arc<AtomicI64>,
 }
 
 impl SqliteLedger {
     /// Opens the database at `url`, creating it when `create` (see [`Store`]), and starts
     /// its writer task.
     pub async fn open(url: &str, create: bool) -> Result<SqliteLedger, String> {
-        let store = if create {
-            Store::open(url).await?
-        } else {
-            Store::open_existing(url).await?
-        };
-        let writes = GroupCommit::start(store.writer.clone(), Limits::default());
-        Ok(SqliteLedger { store, writes })
+        let store = Store::open(url, create).await?;
+        let window = Arc::new(AtomicI64::new(-1));
+        let writes = GroupCommit::start(
+            store.writer.clone(),
+            Limits::default(),
+            pruning(window.clone()),
+        );
+        Ok(SqliteLedger {
+            store,
+            writes,
+            window,
+        })
     }
 
-    pub async fn close(&self) {
+    /// Widens the pruning window to `spend`'s, before its write is queued.
+    fn note_window(&self, spend: &Spend) {
+        self.window.fetch_max(spend.tolerance, Ordering::Relaxed);
+    }
+}
+
+impl LedgerBackend for SqliteLedger {
+    async fn close(&self) {
         self.store.close().await;
     }
 
-    /// A trivial read: the health check.
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.store.reader).await?;
+    async fn ping(&self) -> Result<(), LedgerError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.store.reader)
+            .await
+            .map_err(ledger_error)?;
         Ok(())
     }
 
-    /// Group-commit counters, for `/metrics`.
-    pub fn group_commit_metrics(&self, out: &mut String) {
+    /// Group-commit counters.
+    fn render_metrics(&self, out: &mut String) {
         self.writes.stats().render(out);
     }
 
-    /// Applies one change in its own savepoint of the writer's next group commit.
-    pub async fn apply(
+    /// One change in its own savepoint of the writer's next group commit.
+    async fn apply(
         &self,
         actor: Actor,
         change: Change,
         spend: Spend,
-    ) -> Result<Outcome, sqlx::Error> {
+    ) -> Result<Outcome, LedgerError> {
+        self.note_window(&spend);
         self.writes
             .submit(ApplyOne {
                 actor,
@@ -64,18 +86,18 @@ impl SqliteLedger {
                 spend,
             })
             .await
+            .map_err(ledger_error)
     }
 
-    /// Applies many changes in one savepoint of a group commit, each on its own rules. With
-    /// `atomic`, the first refusal rolls the batch back and every other change reports
-    /// `batch_aborted`.
-    pub async fn apply_batch(
+    /// Many changes in one savepoint of a group commit.
+    async fn apply_batch(
         &self,
         actor: Actor,
         changes: Vec<Change>,
         atomic: bool,
         spend: Spend,
-    ) -> Result<Result<Vec<Outcome>, Refusal>, sqlx::Error> {
+    ) -> Result<Result<Vec<Outcome>, Refusal>, LedgerError> {
+        self.note_window(&spend);
         self.writes
             .submit(ApplyBatch {
                 actor,
@@ -84,15 +106,18 @@ impl SqliteLedger {
                 spend,
             })
             .await
+            .map_err(ledger_error)
     }
 
-    /// Registers a user, or updates the nickname of a known one (when `nickname` is given).
-    pub async fn register(
+    async fn register(
         &self,
         telegram_id: i64,
         nickname: Option<&str>,
         spend: Option<Spend>,
-    ) -> Result<Result<User, Refusal>, sqlx::Error> {
+    ) -> Result<Result<User, Refusal>, LedgerError> {
+        if let Some(spend) = &spend {
+            self.note_window(spend);
+        }
         self.writes
             .submit(Register {
                 telegram_id,
@@ -100,25 +125,23 @@ impl SqliteLedger {
                 spend,
             })
             .await
+            .map_err(ledger_error)
     }
 
-    pub async fn balance(
-        &self,
-        telegram_id: i64,
-    ) -> Result<Option<(i64, Option<String>)>, sqlx::Error> {
+    async fn balance(&self, telegram_id: i64) -> Result<Option<BalanceRow>, LedgerError> {
         sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = ?")
             .bind(telegram_id)
             .fetch_optional(&self.store.reader)
             .await
+            .map_err(ledger_error)
     }
 
-    /// Up to `limit` records of a user, newest first, with ids below `before`.
-    pub async fn records(
+    async fn records(
         &self,
         telegram_id: i64,
         before: i64,
         limit: i64,
-    ) -> Result<Vec<RecordRow>, sqlx::Error> {
+    ) -> Result<Vec<RecordRow>, LedgerError> {
         sqlx::query_as(
             "SELECT id, change, balance_after, reason, source, external_reference, created_at
              FROM records WHERE telegram_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
@@ -128,32 +151,40 @@ impl SqliteLedger {
         .bind(limit)
         .fetch_all(&self.store.reader)
         .await
+        .map_err(ledger_error)
     }
 
-    pub async fn verify(&self) -> Result<Findings, sqlx::Error> {
-        let sums = sqlx::query_as(
-            "SELECT u.telegram_id, u.credits, COALESCE(SUM(r.change), 0)
+    async fn verify(&self) -> Result<Findings, LedgerError> {
+        // One read transaction: one snapshot for all three checks, so concurrent writes
+        // cannot look like damage.
+        let mut tx = self.store.reader.begin().await.map_err(ledger_error)?;
+        let sums: Vec<SumMismatch> = sqlx::query_as(
+            "SELECT u.telegram_id, u.credits, COALESCE(SUM(r.change), 0) AS sum
              FROM users u LEFT JOIN records r ON r.telegram_id = u.telegram_id
              GROUP BY u.telegram_id
              HAVING u.credits <> COALESCE(SUM(r.change), 0) OR u.credits < 0",
         )
-        .fetch_all(&self.store.reader)
-        .await?;
-        let chain = sqlx::query_as(
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(ledger_error)?;
+        let chain: Vec<ChainBreak> = sqlx::query_as(
             "SELECT id, telegram_id, balance_after, running FROM (
                  SELECT id, telegram_id, balance_after,
                         SUM(change) OVER (PARTITION BY telegram_id ORDER BY id) AS running
                  FROM records)
              WHERE balance_after <> running OR balance_after < 0",
         )
-        .fetch_all(&self.store.reader)
-        .await?;
-        let orphans = sqlx::query_as(
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(ledger_error)?;
+        let orphans: Vec<Orphan> = sqlx::query_as(
             "SELECT r.id FROM records r LEFT JOIN users u ON u.telegram_id = r.telegram_id
              WHERE u.telegram_id IS NULL",
         )
-        .fetch_all(&self.store.reader)
-        .await?;
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(ledger_error)?;
+        tx.rollback().await.map_err(ledger_error)?;
         Ok(Findings {
             sums,
             chain,
@@ -161,11 +192,50 @@ impl SqliteLedger {
         })
     }
 
-    pub async fn counts(&self) -> Result<(i64, i64), sqlx::Error> {
-        sqlx::query_as("SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM records)")
-            .fetch_one(&self.store.reader)
-            .await
+    async fn counts(&self) -> Result<Counts, LedgerError> {
+        sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM records) AS records",
+        )
+        .fetch_one(&self.store.reader)
+        .await
+        .map_err(ledger_error)
     }
+}
+
+/// Sorts a failure of this backend into the ledger's kinds by SQLite's result code,
+/// whether it came from the writer's own calls ([`SqliteFailure`]) or through sqlx (the
+/// readers, the pools).
+fn ledger_error(err: sqlx::Error) -> LedgerError {
+    let cause = err.to_string();
+    let (code, unavailable, outcome_unknown) = match SqliteFailure::of(&err) {
+        Some(failure) => (
+            failure.result_code(),
+            failure.is_unavailable(),
+            failure.outcome_unknown(),
+        ),
+        None => match sqlx_result_code(&err) {
+            Some(code) => (code, is_unavailable(code), false),
+            None => return LedgerError::Internal { cause },
+        },
+    };
+    match code & 0xff {
+        ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED => LedgerError::Busy { cause },
+        _ if unavailable && outcome_unknown => LedgerError::OutcomeUnknown {
+            cause,
+            storage_failed: true,
+        },
+        _ if unavailable => LedgerError::Unavailable { cause },
+        ffi::SQLITE_CONSTRAINT => LedgerError::Conflict { cause },
+        _ => LedgerError::Internal { cause },
+    }
+}
+
+/// The SQLite result code of an error sqlx's own driver reported.
+fn sqlx_result_code(err: &sqlx::Error) -> Option<std::ffi::c_int> {
+    let error = err
+        .as_database_error()?
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()?;
+    sqlx::error::DatabaseError::code(error)?.parse().ok()
 }
 
 /// `POST /api/credits/sync`: kept when newly applied or refused (a refusal writes nothing
@@ -188,9 +258,6 @@ impl Job for ApplyOne {
         }
         let outcome = apply_in(db, &self.actor, &self.change)?;
         let keep = !outcome.as_ref().is_ok_and(|a| a.duplicate);
-        if keep {
-            prune(db, &self.spend)?;
-        }
         Ok(Step {
             output: outcome,
             keep,
@@ -246,7 +313,6 @@ impl Job for ApplyBatch {
             if self.atomic && refused {
                 db.exec("ROLLBACK TO batch_changes")?;
                 db.exec("RELEASE batch_changes")?;
-                prune(db, &self.spend)?;
                 let failed = outcomes.len() - 1;
                 let refusal = outcomes.pop().expect("the refused outcome");
                 return Ok(Step {
@@ -256,7 +322,6 @@ impl Job for ApplyBatch {
             }
         }
         db.exec("RELEASE batch_changes")?;
-        prune(db, &self.spend)?;
         Ok(Step {
             output: Ok(outcomes),
             keep: true,
@@ -284,7 +349,6 @@ impl Job for Register {
                     keep: false,
                 });
             }
-            prune(db, signed)?;
         }
         let telegram_id = self.telegram_id;
         let nickname = self.nickname.as_deref();
@@ -309,18 +373,21 @@ impl Job for Register {
                 ],
             )?;
         }
-        let (credits, nickname) = db
+        let user = db
             .query(
                 "SELECT credits, nickname FROM users WHERE telegram_id = ?",
                 &[Value::Int(telegram_id)],
-                |row| (row.int(0), row.opt_text(1)),
+                |row| BalanceRow {
+                    credits: row.int(0),
+                    nickname: row.opt_text(1),
+                },
             )?
             .ok_or(sqlx::Error::RowNotFound)?;
         Ok(Step {
             output: Ok(User {
                 telegram_id,
-                credits,
-                nickname,
+                credits: user.credits,
+                nickname: user.nickname,
                 created,
             }),
             keep: true,
@@ -346,16 +413,30 @@ fn spend(db: &mut Db, spend: &Spend) -> Result<bool, sqlx::Error> {
     Ok(fresh)
 }
 
-/// Deletes the oldest second of signatures once no server accepts them any more, in the
-/// write's transaction: one index seek when there is nothing to prune, at most one second
-/// of signatures when there is, and the table stays the size of one window.
-fn prune(db: &mut Db, spend: &Spend) -> Result<(), sqlx::Error> {
+/// Deletes the oldest second of signatures once no server accepts them any more, once per
+/// group commit (see [`pruning`]): one index seek when there is nothing to prune, at most
+/// one second of signatures when there is, and the table stays the size of one window.
+fn prune(db: &mut Db, before: i64) -> Result<(), sqlx::Error> {
     db.execute(
         "DELETE FROM spent_signatures
          WHERE signed_at < ? AND signed_at <= (SELECT MIN(signed_at) FROM spent_signatures)",
-        &[Value::Int(spend.prune_before())],
+        &[Value::Int(before)],
     )?;
     Ok(())
+}
+
+/// The group commit's upkeep: [`prune`] with the widest window any write of this process
+/// was accepted in (`window`, seconds; negative until a signed write came, and until
+/// then nothing is pruned: `users add` on a live server's file must not shorten the
+/// server's window).
+fn pruning(window: Arc<AtomicI64>) -> Upkeep {
+    Arc::new(move |db: &mut Db<'_>| {
+        let tolerance = window.load(Ordering::Relaxed);
+        if tolerance < 0 {
+            return Ok(());
+        }
+        prune(db, expired_before(tolerance))
+    })
 }
 
 /// The replay of `change`'s reference, when it was applied before.
@@ -367,20 +448,15 @@ fn original(db: &mut Db, actor: &Actor, change: &Change) -> Result<Option<Outcom
         "SELECT id, telegram_id, change, reason, balance_after
          FROM records WHERE source = ? AND external_reference = ?",
         &[Value::Text(&actor.source), Value::Text(reference)],
-        |row| (row.int(0), row.int(1), row.int(2), row.text(3), row.int(4)),
+        |row| OriginalRecord {
+            id: row.int(0),
+            telegram_id: row.int(1),
+            change: row.int(2),
+            reason: row.text(3),
+            balance_after: row.int(4),
+        },
     )?;
-    Ok(
-        original.map(|(record_id, telegram_id, amount, reason, balance_after)| {
-            replay(
-                change,
-                record_id,
-                telegram_id,
-                amount,
-                &reason,
-                balance_after,
-            )
-        }),
-    )
+    Ok(original.map(|original| replay(change, original)))
 }
 
 /// The rules of one change, inside the writer's transaction. Writes only when it returns
@@ -487,8 +563,8 @@ mod tests {
         let again = ledger.apply(actor.clone(), change(), live()).await.unwrap();
         assert_eq!(again.unwrap_err().code, Code::SignatureReused);
 
-        // Signed long ago (no server accepts them any more): each write prunes the oldest
-        // second, so the table keeps only the live signature.
+        // Signed long ago (no server accepts them any more): each group commit (here one
+        // per write) prunes the oldest second, so the table keeps only the live signature.
         for i in 0..20 {
             let old = Spend::new("s", vec![format!("{i:064x}")], now - 1_000 - i, 300);
             assert!(ledger

@@ -63,6 +63,12 @@ impl Default for Limits {
     }
 }
 
+/// Work a group does once, after its writes and before its COMMIT, in a savepoint of its
+/// own (the ledger prunes expired signatures there: once per group instead of once per
+/// write). A failure rolls back only that savepoint and is logged; the writes stand.
+pub type Upkeep = Arc<UpkeepFn>;
+pub type UpkeepFn = dyn Fn(&mut Db<'_>) -> Result<(), sqlx::Error> + Send + Sync;
+
 /// Upper bounds of the group-size histogram (requests per transaction).
 pub const SIZE_BUCKETS: [u64; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
@@ -135,11 +141,12 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the writer task on `pool` (the single-connection write pool). Needs a runtime.
-    pub fn start(pool: SqlitePool, limits: Limits) -> GroupCommit {
+    /// Starts the writer task on `pool` (the single-connection write pool), running
+    /// `upkeep` in every group. Needs a runtime.
+    pub fn start(pool: SqlitePool, limits: Limits, upkeep: Upkeep) -> GroupCommit {
         let (queue, receiver) = mpsc::channel(limits.queue.max(1));
         let stats = Arc::new(Stats::default());
-        tokio::spawn(writer(pool, receiver, limits, stats.clone()));
+        tokio::spawn(writer(pool, receiver, limits, stats.clone(), upkeep));
         GroupCommit { queue, stats }
     }
 
@@ -220,6 +227,7 @@ async fn writer(
     mut receiver: mpsc::Receiver<Box<dyn Queued>>,
     limits: Limits,
     stats: Arc<Stats>,
+    upkeep: Upkeep,
 ) {
     while let Some(first) = receiver.recv().await {
         let mut weight = first.weight();
@@ -236,7 +244,13 @@ async fn writer(
         let size = group.len();
         // On its own task so that a panic in one write's code fails its group (the dropped
         // replies answer with an error, the dropped transaction rolls back), not the writer.
-        let committed = tokio::spawn(commit_group(pool.clone(), group, stats.clone())).await;
+        let committed = tokio::spawn(commit_group(
+            pool.clone(),
+            group,
+            stats.clone(),
+            upkeep.clone(),
+        ))
+        .await;
         if let Err(e) = committed {
             tracing::error!(error = %e, size, "a group commit task failed; its writes were not applied");
             stats.observe(size, false);
@@ -245,8 +259,13 @@ async fn writer(
 }
 
 /// Applies `group` in one transaction, counts it, then answers every write.
-async fn commit_group(pool: SqlitePool, mut group: Vec<Box<dyn Queued>>, stats: Arc<Stats>) {
-    let result = apply_group(&pool, &mut group).await;
+async fn commit_group(
+    pool: SqlitePool,
+    mut group: Vec<Box<dyn Queued>>,
+    stats: Arc<Stats>,
+    upkeep: Upkeep,
+) {
+    let result = apply_group(&pool, &mut group, &*upkeep).await;
     if let Err(e) = &result {
         tracing::error!(error = %e, size = group.len(), "group commit failed; no write of the group was acknowledged");
     }
@@ -267,7 +286,11 @@ fn retyped(e: &sqlx::Error) -> sqlx::Error {
 
 /// Locks the write connection and applies the group on this thread: one statement costs
 /// microseconds instead of a round trip to sqlx's worker thread.
-async fn apply_group(pool: &SqlitePool, group: &mut [Box<dyn Queued>]) -> Result<(), sqlx::Error> {
+async fn apply_group(
+    pool: &SqlitePool,
+    group: &mut [Box<dyn Queued>],
+    upkeep: &UpkeepFn,
+) -> Result<(), sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let mut locked = conn.lock_handle().await?;
     let (result, clean) = blocking(|| {
@@ -275,7 +298,7 @@ async fn apply_group(pool: &SqlitePool, group: &mut [Box<dyn Queued>]) -> Result
         // A transaction left open by an earlier group (one whose code panicked and whose
         // rollback failed) must never be committed with this one.
         let result = match db.rollback() {
-            Ok(()) => apply_in_transaction(&mut db, group),
+            Ok(()) => apply_in_transaction(&mut db, group, upkeep),
             Err(e) => Err(e.into_sqlx()),
         };
         // `apply_in_transaction` rolled back whatever failed; if that was refused the
@@ -311,15 +334,35 @@ fn blocking<R>(f: impl FnOnce() -> R) -> R {
 /// The group in one transaction; on any failure the transaction is rolled back, and a
 /// refused rollback is logged and left for [`apply_group`] to see (the handle still has a
 /// transaction open) and act on.
-fn apply_in_transaction(db: &mut Db<'_>, group: &mut [Box<dyn Queued>]) -> Result<(), sqlx::Error> {
+fn apply_in_transaction(
+    db: &mut Db<'_>,
+    group: &mut [Box<dyn Queued>],
+    upkeep: &UpkeepFn,
+) -> Result<(), sqlx::Error> {
     db.exec("BEGIN IMMEDIATE")?;
-    let result = apply_each(db, group).and_then(|()| db.exec("COMMIT").map_err(at_commit));
+    let result = apply_each(db, group)
+        .and_then(|()| run_upkeep(db, upkeep))
+        .and_then(|()| db.exec("COMMIT").map_err(at_commit));
     if let Err(e) = &result {
         if let Err(rollback) = db.rollback() {
             tracing::error!(error = %e, rollback = %rollback, "ROLLBACK of a failed group failed");
         }
     }
     result
+}
+
+/// Runs the group's [`Upkeep`] in its own savepoint. Only a failure that ended the whole
+/// transaction (SQLite rolls back on some I/O errors) fails the group.
+fn run_upkeep(db: &mut Db<'_>, upkeep: &UpkeepFn) -> Result<(), sqlx::Error> {
+    db.exec("SAVEPOINT group_upkeep")?;
+    if let Err(e) = upkeep(db) {
+        if !db.in_transaction() {
+            return Err(retyped(&e));
+        }
+        tracing::warn!(error = %e, "a group's upkeep failed; its writes stand");
+        db.exec("ROLLBACK TO group_upkeep")?;
+    }
+    db.exec("RELEASE group_upkeep")
 }
 
 /// A COMMIT's failure: an I/O error there may still have made the transaction durable.
@@ -479,6 +522,10 @@ mod tests {
         }
     }
 
+    fn no_upkeep() -> Upkeep {
+        Arc::new(|_| Ok(()))
+    }
+
     async fn keys(pool: &SqlitePool) -> Vec<String> {
         sqlx::query_as::<_, (String,)>("SELECT k FROM t ORDER BY k")
             .fetch_all(pool)
@@ -543,7 +590,7 @@ mod tests {
     async fn one_failure_never_rolls_back_its_neighbours() {
         let dir = tempfile::tempdir().unwrap();
         let pool = pool(&dir).await;
-        let commit = GroupCommit::start(pool.clone(), Limits::default());
+        let commit = GroupCommit::start(pool.clone(), Limits::default(), no_upkeep());
         let answers = one_group(
             &commit,
             vec![
@@ -582,10 +629,51 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn upkeep_runs_once_per_group_and_its_failure_keeps_the_writes() {
+        use std::sync::atomic::AtomicBool;
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir).await;
+        let runs = Arc::new(AtomicU64::new(0));
+        let fail = Arc::new(AtomicBool::new(false));
+        let upkeep: Upkeep = {
+            let (runs, fail) = (runs.clone(), fail.clone());
+            Arc::new(move |db: &mut Db<'_>| {
+                runs.fetch_add(1, Ordering::SeqCst);
+                if fail.load(Ordering::SeqCst) {
+                    db.execute("INSERT INTO t (k) VALUES ('upkeep')", &[])?;
+                    return Err(sqlx::Error::Protocol("upkeep refused".into()));
+                }
+                // After the group's writes: it sees them.
+                db.execute("DELETE FROM t WHERE k = 'scratch'", &[])?;
+                Ok(())
+            })
+        };
+        let commit = GroupCommit::start(pool.clone(), Limits::default(), upkeep);
+        let answers = one_group(
+            &commit,
+            vec![Act::Insert("a"), Act::Insert("scratch"), Act::Insert("b")],
+        )
+        .await;
+        assert!(answers
+            .iter()
+            .all(|a| a.as_ref().is_ok_and(|s| *s == "inserted")));
+        // The holding write's group, then the three together.
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        assert_eq!(keys(&pool).await, ["a", "b"]);
+        fail.store(true, Ordering::SeqCst);
+        assert_eq!(
+            commit.submit(TestJob(Act::Insert("c"))).await.unwrap(),
+            "inserted"
+        );
+        assert_eq!(keys(&pool).await, ["a", "b", "c"]);
+        assert_eq!(commit.stats().failed_groups.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_commit_acknowledges_nothing_of_its_group() {
         let dir = tempfile::tempdir().unwrap();
         let pool = pool(&dir).await;
-        let commit = GroupCommit::start(pool.clone(), Limits::default());
+        let commit = GroupCommit::start(pool.clone(), Limits::default(), no_upkeep());
         let answers = one_group(
             &commit,
             vec![Act::Insert("a"), Act::Orphan("o"), Act::Insert("b")],
@@ -606,7 +694,7 @@ mod tests {
     async fn a_panicking_write_fails_its_group_but_not_the_writer() {
         let dir = tempfile::tempdir().unwrap();
         let pool = pool(&dir).await;
-        let commit = GroupCommit::start(pool.clone(), Limits::default());
+        let commit = GroupCommit::start(pool.clone(), Limits::default(), no_upkeep());
         let answers = one_group(&commit, vec![Act::Insert("a"), Act::Panic]).await;
         assert!(answers.iter().all(Result::is_err));
         assert!(keys(&pool).await.is_empty());
@@ -625,7 +713,7 @@ mod tests {
             max_writes: 8,
             ..Limits::default()
         };
-        let commit = GroupCommit::start(pool.clone(), limits);
+        let commit = GroupCommit::start(pool.clone(), limits, no_upkeep());
         const KEYS: [&str; 40] = [
             "k00", "k01", "k02", "k03", "k04", "k05", "k06", "k07", "k08", "k09", "k10", "k11",
             "k12", "k13", "k14", "k15", "k16", "k17", "k18", "k19", "k20", "k21", "k22", "k23",
@@ -659,7 +747,7 @@ mod tests {
     async fn a_dropped_caller_does_not_cancel_its_queued_write() {
         let dir = tempfile::tempdir().unwrap();
         let pool = pool(&dir).await;
-        let commit = GroupCommit::start(pool.clone(), Limits::default());
+        let commit = GroupCommit::start(pool.clone(), Limits::default(), no_upkeep());
         let (gate, held) = hold(&commit).await;
         let dropped = {
             let commit = commit.clone();
@@ -695,13 +783,13 @@ mod tests {
         .execute(&pool)
         .await
         .unwrap();
-        let commit = GroupCommit::start(pool.clone(), Limits::default());
+        let commit = GroupCommit::start(pool.clone(), Limits::default(), no_upkeep());
         let full = commit.submit(TestJob(Act::Big("big"))).await.unwrap_err();
         let failure = SqliteFailure::of(&full)
             .expect("a typed failure")
             .to_string();
         assert_eq!(
-            crate::error::ApiError::from(full).into_response_parts(),
+            crate::error::ApiError::from(super::super::ledger_error(full)).into_response_parts(),
             (503, "service_unavailable", Some("1".to_string())),
             "{failure}"
         );
@@ -736,7 +824,7 @@ mod tests {
     async fn a_failed_rollback_fails_the_group_and_replaces_the_connection() {
         let dir = tempfile::tempdir().unwrap();
         let pool = pool(&dir).await;
-        let commit = GroupCommit::start(pool.clone(), Limits::default());
+        let commit = GroupCommit::start(pool.clone(), Limits::default(), no_upkeep());
         // The COMMIT fails (a deferred foreign key), and its ROLLBACK is refused: the
         // transaction with "a" and "o" stays open on the connection.
         let answers = one_group(

@@ -54,6 +54,11 @@ impl SqliteFailure {
         is_unavailable(self.code)
     }
 
+    /// SQLite's extended result code.
+    pub fn result_code(&self) -> c_int {
+        self.code
+    }
+
     /// See the field: an I/O error at COMMIT leaves the outcome unknown.
     pub fn outcome_unknown(&self) -> bool {
         self.outcome_unknown
@@ -533,7 +538,8 @@ mod tests {
         let failure = SqliteFailure::of(&busy).expect("a typed failure");
         assert_eq!(failure.code & 0xff, ffi::SQLITE_BUSY, "{busy}");
         assert!(failure.is_unavailable() && !failure.outcome_unknown());
-        let answer = crate::error::ApiError::from(busy).into_response_parts();
+        let answer =
+            crate::error::ApiError::from(super::super::ledger_error(busy)).into_response_parts();
         assert_eq!(answer, (503, "service_unavailable", Some("1".to_string())));
         // An I/O error at COMMIT may have committed: its outcome is unknown.
         let ioerr = SqliteFailure::new(ffi::SQLITE_IOERR_FSYNC, "fsync", "COMMIT").at_commit();
@@ -552,7 +558,7 @@ mod tests {
         assert_eq!(db_error.kind(), ErrorKind::UniqueViolation, "{taken}");
         assert!(!SqliteFailure::of(&taken).unwrap().is_unavailable());
         assert_eq!(
-            crate::error::ApiError::from(taken).into_response_parts(),
+            crate::error::ApiError::from(super::super::ledger_error(taken)).into_response_parts(),
             (500, "internal_error", None)
         );
     }

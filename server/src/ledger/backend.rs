@@ -1,0 +1,174 @@
+//! The seam between the ledger's rules and a database: every operation a backend must
+//! offer is a method of [`LedgerBackend`], so a backend that lacks one does not compile.
+//! [`AnyBackend`] is the one chosen at startup; it dispatches by `match`, so a call costs
+//! no box and no virtual call.
+
+use super::postgres::PgLedger;
+use super::rows::{BalanceRow, Counts, Findings, RecordRow};
+use super::sqlite::SqliteLedger;
+use super::{Actor, Change, LedgerError, Outcome, Refusal, Spend, User};
+use std::future::Future;
+
+/// What a database must do for the ledger. Each write is atomic: it is applied whole, with
+/// its signature spent, or not at all; a refusal writes nothing but the spent signature.
+pub trait LedgerBackend: Clone + Send + Sync + 'static {
+    /// Closes the database's connections.
+    fn close(&self) -> impl Future<Output = ()> + Send;
+
+    /// A trivial query, for the health check.
+    fn ping(&self) -> impl Future<Output = Result<(), LedgerError>> + Send;
+
+    /// The backend's own Prometheus lines (nothing, when it has none).
+    fn render_metrics(&self, out: &mut String);
+
+    /// Applies one change, spending `spend`'s signatures with it. A replay of the same
+    /// referenced change spends nothing and answers as the first time; a spent signature
+    /// that is not such a replay is refused with `signature_reused`.
+    fn apply(
+        &self,
+        actor: Actor,
+        change: Change,
+        spend: Spend,
+    ) -> impl Future<Output = Result<Outcome, LedgerError>> + Send;
+
+    /// Applies many changes in one transaction, each on its own rules, an item seeing the
+    /// items before it. With `atomic`, the first refusal rolls every change back (the
+    /// signatures stay spent) and every other item reports `batch_aborted`. `Err(refusal)`:
+    /// the signature was spent and this is not a replay of the same referenced changes.
+    fn apply_batch(
+        &self,
+        actor: Actor,
+        changes: Vec<Change>,
+        atomic: bool,
+        spend: Spend,
+    ) -> impl Future<Output = Result<Result<Vec<Outcome>, Refusal>, LedgerError>> + Send;
+
+    /// Registers a user, or updates the nickname of a known one (when `nickname` is
+    /// given). `spend` is `None` only for the operator's unsigned `users add`.
+    fn register(
+        &self,
+        telegram_id: i64,
+        nickname: Option<&str>,
+        spend: Option<Spend>,
+    ) -> impl Future<Output = Result<Result<User, Refusal>, LedgerError>> + Send;
+
+    /// A user's balance and nickname; `None` for an unknown user.
+    fn balance(
+        &self,
+        telegram_id: i64,
+    ) -> impl Future<Output = Result<Option<BalanceRow>, LedgerError>> + Send;
+
+    /// Up to `limit` records of a user, newest first, with ids below `before`.
+    fn records(
+        &self,
+        telegram_id: i64,
+        before: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<RecordRow>, LedgerError>> + Send;
+
+    /// The invariant queries of `verify`, on one consistent view of the ledger.
+    fn verify(&self) -> impl Future<Output = Result<Findings, LedgerError>> + Send;
+
+    /// How many users and records there are.
+    fn counts(&self) -> impl Future<Output = Result<Counts, LedgerError>> + Send;
+}
+
+/// The backend a URL chose: a translation table onto the two implementations.
+#[derive(Clone)]
+pub enum AnyBackend {
+    Sqlite(SqliteLedger),
+    Postgres(PgLedger),
+}
+
+impl LedgerBackend for AnyBackend {
+    async fn close(&self) {
+        match self {
+            AnyBackend::Sqlite(db) => db.close().await,
+            AnyBackend::Postgres(db) => db.close().await,
+        }
+    }
+
+    async fn ping(&self) -> Result<(), LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.ping().await,
+            AnyBackend::Postgres(db) => db.ping().await,
+        }
+    }
+
+    fn render_metrics(&self, out: &mut String) {
+        match self {
+            AnyBackend::Sqlite(db) => db.render_metrics(out),
+            AnyBackend::Postgres(db) => db.render_metrics(out),
+        }
+    }
+
+    async fn apply(
+        &self,
+        actor: Actor,
+        change: Change,
+        spend: Spend,
+    ) -> Result<Outcome, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.apply(actor, change, spend).await,
+            AnyBackend::Postgres(db) => db.apply(actor, change, spend).await,
+        }
+    }
+
+    async fn apply_batch(
+        &self,
+        actor: Actor,
+        changes: Vec<Change>,
+        atomic: bool,
+        spend: Spend,
+    ) -> Result<Result<Vec<Outcome>, Refusal>, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.apply_batch(actor, changes, atomic, spend).await,
+            AnyBackend::Postgres(db) => db.apply_batch(actor, changes, atomic, spend).await,
+        }
+    }
+
+    async fn register(
+        &self,
+        telegram_id: i64,
+        nickname: Option<&str>,
+        spend: Option<Spend>,
+    ) -> Result<Result<User, Refusal>, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.register(telegram_id, nickname, spend).await,
+            AnyBackend::Postgres(db) => db.register(telegram_id, nickname, spend).await,
+        }
+    }
+
+    async fn balance(&self, telegram_id: i64) -> Result<Option<BalanceRow>, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.balance(telegram_id).await,
+            AnyBackend::Postgres(db) => db.balance(telegram_id).await,
+        }
+    }
+
+    async fn records(
+        &self,
+        telegram_id: i64,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordRow>, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.records(telegram_id, before, limit).await,
+            AnyBackend::Postgres(db) => db.records(telegram_id, before, limit).await,
+        }
+    }
+
+    async fn verify(&self) -> Result<Findings, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.verify().await,
+            AnyBackend::Postgres(db) => db.verify().await,
+        }
+    }
+
+    async fn counts(&self) -> Result<Counts, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.counts().await,
+            AnyBackend::Postgres(db) => db.counts().await,
+        }
+    }
+}

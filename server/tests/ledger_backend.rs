@@ -10,7 +10,7 @@ use credit_sync_server::ledger::{
     Actor, Change, Ledger, LedgerBackend, Outcome, PgLedger, Refusal, Spend, SqliteLedger,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
-use support::TestDatabase;
+use support::Database;
 
 const SOURCE: &str = "bot";
 const TOLERANCE: i64 = 300;
@@ -58,20 +58,20 @@ async fn balance(ledger: &impl LedgerBackend, telegram_id: i64) -> Option<i64> {
 macro_rules! on_each_backend {
     ($check:ident) => {{
         let dir = tempfile::tempdir().unwrap();
-        let database = TestDatabase::new(dir.path());
+        let database = Database::for_suite(dir.path());
         if database.is_postgres() {
-            let ledger = PgLedger::open(&database.url, true).await.unwrap();
+            let ledger = PgLedger::open(database.url(), true).await.unwrap();
             $check(&ledger).await;
             ledger.close().await;
         } else {
-            let ledger = SqliteLedger::open(&database.url, true).await.unwrap();
+            let ledger = SqliteLedger::open(database.url(), true).await.unwrap();
             $check(&ledger).await;
             ledger.close().await;
         }
         drop(database);
         let dir = tempfile::tempdir().unwrap();
-        let database = TestDatabase::new(dir.path());
-        let ledger = Ledger::open(&database.url).await.unwrap();
+        let database = Database::for_suite(dir.path());
+        let ledger = Ledger::open(database.url()).await.unwrap();
         $check(ledger.backend()).await;
         ledger.close().await;
     }};

@@ -38,10 +38,14 @@ fn fresh() -> Spend {
     signed(&format!("{n:016x}{:048x}", 0))
 }
 
-/// The signature `hex`, signed now (sending it twice is a reuse). The ledger keys a
-/// signature by its first 16 hex digits.
+/// The signature `hex`, signed at one time for the whole test process (sending it twice
+/// is a reuse). The ledger keys a signature by its timestamp and its first 16 hex digits:
+/// a fresh `now()` per call made a second "reuse" a new signature whenever the clock
+/// ticked between the two.
 fn signed(hex: &str) -> Spend {
-    Spend::new(SOURCE, vec![hex.to_string()], support::now(), TOLERANCE)
+    static SIGNED_AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let at = *SIGNED_AT.get_or_init(support::now);
+    Spend::new(SOURCE, vec![hex.to_string()], at, TOLERANCE)
 }
 
 fn refusal(outcome: Outcome) -> Refusal {

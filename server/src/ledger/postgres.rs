@@ -121,10 +121,22 @@ fn unknown_if_lost(err: sqlx::Error) -> sqlx::Error {
 }
 
 /// Sorts a failure of this backend into the ledger's kinds: a commit whose answer was
-/// lost, conflicts by SQLSTATE class (`23` integrity constraints, `40` serialization
-/// failures and deadlocks that outlasted [`MAX_ATTEMPTS`]), anything else internal.
+/// lost; a pool with no free connection in time (busy); a connection that broke before
+/// any commit, or a database short of resources (SQLSTATE class `53`: disk, memory,
+/// connections; `57P03`: starting up; class `08`: connection failures), which applied
+/// nothing and may work in a moment (unavailable); conflicts by SQLSTATE class (`23`
+/// integrity constraints, `40` serialization failures and deadlocks that outlasted
+/// [`MAX_ATTEMPTS`]); anything else internal.
 fn ledger_error(err: sqlx::Error) -> LedgerError {
     let cause = err.to_string();
+    match err {
+        sqlx::Error::PoolTimedOut => return LedgerError::Busy { cause },
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => return LedgerError::Unavailable { cause },
+        _ => {}
+    }
     let Some(db) = err.as_database_error() else {
         return LedgerError::Internal { cause };
     };
@@ -137,6 +149,9 @@ fn ledger_error(err: sqlx::Error) -> LedgerError {
     match db.code() {
         Some(code) if code.starts_with("23") || code.starts_with("40") => {
             LedgerError::Conflict { cause }
+        }
+        Some(code) if code.starts_with("53") || code.starts_with("08") || code == "57P03" => {
+            LedgerError::Unavailable { cause }
         }
         _ => LedgerError::Internal { cause },
     }
@@ -924,6 +939,25 @@ mod tests {
         // Not a SQLSTATE, so never taken for a retryable serialization failure.
         let lost = unknown_if_lost(sqlx::Error::WorkerCrashed);
         assert!(lost.as_database_error().unwrap().code().is_none() && !is_retryable(&lost));
+        // Nothing applied, and a moment later it may work: 503 with Retry-After.
+        assert!(matches!(
+            ledger_error(sqlx::Error::PoolTimedOut),
+            LedgerError::Busy { .. }
+        ));
+        let reset = sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset before COMMIT",
+        ));
+        assert!(matches!(
+            ledger_error(reset),
+            LedgerError::Unavailable { .. }
+        ));
+        for code in ["53100", "53300", "57P03", "08006"] {
+            assert!(
+                matches!(ledger_error(failure(code)), LedgerError::Unavailable { .. }),
+                "{code}"
+            );
+        }
         // Retries that ran out, and constraints, are conflicts.
         assert!(matches!(
             ledger_error(failure("40001")),

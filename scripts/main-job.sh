@@ -29,19 +29,23 @@ step "build the Rust example"
 cargo build --locked --profile "$profile" -p credit-sync-examples --bins
 
 work=$(mktemp -d)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 db="sqlite://$work/credit-sync.db"
-step "start the demo server on 127.0.0.1:$port ($db)"
-"$server" demo --listen "127.0.0.1:$port" --database "$db" >"$work/server.out" 2>"$work/server.log" &
+step "start the demo server on 127.0.0.1 (a port the kernel picks; $db)"
+# Port 0: the server binds a free port and names it in its first line
+# (`credit-sync-server listening on http://127.0.0.1:PORT`, docs/server.md).
+"$server" demo --listen 127.0.0.1:0 --database "$db" >"$work/server.out" 2>"$work/server.log" &
 pid=$!
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do
-  grep -q 'listening on' "$work/server.out" 2>/dev/null && break
+base_url=""
+for _ in $(seq 1 300); do
+  base_url=$(sed -n 's/^credit-sync-server listening on \(http:\/\/[^ ]*\)$/\1/p' "$work/server.out" 2>/dev/null | head -n 1)
+  [ -n "$base_url" ] && break
   kill -0 "$pid" 2>/dev/null || { cat "$work/server.log"; echo "server exited" >&2; exit 1; }
   sleep 0.1
 done
+[ -n "$base_url" ] || { cat "$work/server.log"; echo "main job: no listening line within 30 s" >&2; exit 1; }
 cat "$work/server.out"
-export CREDIT_SYNC_BASE_URL="http://127.0.0.1:$port"
+export CREDIT_SYNC_BASE_URL="$base_url"
 
 step "guide quick start: Python"
 .venv/bin/python examples/python/quickstart.py

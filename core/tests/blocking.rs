@@ -8,17 +8,10 @@ use credit_sync::blocking::Client;
 use credit_sync::protocol::Code;
 use credit_sync::{BatchEntry, Error};
 use std::time::Duration;
-use support::{error_body, user, Action, Proxy, Server};
+use support::{error_body, user, Fault, Server};
 
 fn client_at(server: &Server, base_url: &str, max_retries: u32) -> Client {
-    Client::new(
-        server
-            .config_at(base_url)
-            .max_retries(max_retries)
-            .build()
-            .unwrap(),
-    )
-    .unwrap()
+    Client::new(server.retrying_config(base_url, max_retries)).unwrap()
 }
 
 fn records(client: &Client, telegram_id: i64) -> usize {
@@ -154,10 +147,10 @@ fn transport_timeout_server_and_timestamp_errors() {
     let err = client_at(&server, &closed, 1).get_balance(1).unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
 
-    let proxy = Proxy::start(&server.addr(), [Action::Hang]);
+    let proxy = server.proxy([Fault::Hang]);
     let slow = Client::new(
         server
-            .config_at(&proxy.base_url)
+            .config_at(&proxy.url())
             .timeout(Duration::from_millis(300))
             .max_retries(0)
             .build()
@@ -167,11 +160,11 @@ fn transport_timeout_server_and_timestamp_errors() {
     let err = slow.get_balance(1).unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
 
-    proxy.push(std::iter::repeat_n(
-        Action::Respond(500, error_body("internal_error", ""), vec![]),
+    proxy.push_script(std::iter::repeat_n(
+        Fault::respond(500, error_body("internal_error", "")),
         2,
     ));
-    let err = client_at(&server, &proxy.base_url, 1)
+    let err = client_at(&server, &proxy.url(), 1)
         .get_balance(1)
         .unwrap_err();
     assert!(
@@ -186,15 +179,14 @@ fn transport_timeout_server_and_timestamp_errors() {
         "{err:?}"
     );
 
-    proxy.push(std::iter::repeat_n(
-        Action::Respond(
+    proxy.push_script(std::iter::repeat_n(
+        Fault::respond(
             401,
             error_body("timestamp_out_of_window", r#","server_time":5"#),
-            vec![],
         ),
         2,
     ));
-    let err = client_at(&server, &proxy.base_url, 3)
+    let err = client_at(&server, &proxy.url(), 3)
         .get_balance(1)
         .unwrap_err();
     assert!(
@@ -212,15 +204,15 @@ fn transport_timeout_server_and_timestamp_errors() {
 #[test]
 fn dropped_and_reset_responses_apply_once() {
     let server = Server::start();
-    let proxy = Proxy::start(&server.addr(), [Action::ForwardThenDrop]);
-    let client = client_at(&server, &proxy.base_url, 3);
+    let proxy = server.proxy([Fault::CloseBeforeResponse]);
+    let client = client_at(&server, &proxy.url(), 3);
     let u = user();
     let r = client.add_credits(u, 10, "x", None).unwrap();
     assert!(r.duplicate);
-    assert_eq!(proxy.requests(), 2);
-    proxy.push([Action::ForwardThenReset]);
+    assert_eq!(proxy.exchange_count(), 2);
+    proxy.push_script([Fault::DropResponse]);
     let r = client.deduct_credits(u, 4, "y", None).unwrap();
-    assert_eq!(proxy.requests(), 4);
+    assert_eq!(proxy.exchange_count(), 4);
     assert!(r.duplicate);
     assert_eq!(r.balance, Some(6));
     assert_eq!(records(&server.blocking_client(), u), 2);

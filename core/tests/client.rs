@@ -7,17 +7,10 @@ use credit_sync::protocol::{validate_reference, Code};
 use credit_sync::{BatchEntry, Client, Error};
 use futures_util::TryStreamExt;
 use std::time::{Duration, Instant};
-use support::{error_body, user, Action, Proxy, Server};
+use support::{error_body, user, Fault, Server};
 
 fn client_at(server: &Server, base_url: &str, max_retries: u32) -> Client {
-    Client::new(
-        server
-            .config_at(base_url)
-            .max_retries(max_retries)
-            .build()
-            .unwrap(),
-    )
-    .unwrap()
+    Client::new(server.retrying_config(base_url, max_retries)).unwrap()
 }
 
 /// How many ledger records a user has.
@@ -291,13 +284,13 @@ async fn register_user_and_forbidden() {
 #[tokio::test]
 async fn authentication_errors_are_not_retried() {
     let server = Server::start();
-    let proxy = Proxy::start(&server.addr(), []);
-    let base = server.config_at(&proxy.base_url);
+    let proxy = server.proxy([]);
+    let base = server.config_at(&proxy.url());
     let wrong_key = Client::new(base.clone().api_key("nope").build().unwrap()).unwrap();
     let err = wrong_key.get_balance(user()).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthorized);
     assert!(matches!(err, Error::Authentication { .. }));
-    assert_eq!(proxy.requests(), 1);
+    assert_eq!(proxy.exchange_count(), 1);
 
     let wrong_secret = Client::new(base.clone().secret_key("nope").build().unwrap()).unwrap();
     let err = wrong_secret
@@ -307,7 +300,7 @@ async fn authentication_errors_are_not_retried() {
     assert_eq!(err.code(), Code::InvalidSignature);
     let err = wrong_secret.get_balance(user()).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidSignature);
-    assert_eq!(proxy.requests(), 3);
+    assert_eq!(proxy.exchange_count(), 3);
 
     let wrong_source = Client::new(base.source("other_bot").build().unwrap()).unwrap();
     let err = wrong_source
@@ -315,14 +308,14 @@ async fn authentication_errors_are_not_retried() {
         .await
         .unwrap_err();
     assert!(matches!(err.error, Error::Authentication { .. }), "{err:?}");
-    assert_eq!(proxy.requests(), 4);
+    assert_eq!(proxy.exchange_count(), 4);
 }
 
 #[tokio::test]
 async fn arguments_are_checked_before_sending() {
     let server = Server::start();
-    let proxy = Proxy::start(&server.addr(), []);
-    let client = client_at(&server, &proxy.base_url, 3);
+    let proxy = server.proxy([]);
+    let client = client_at(&server, &proxy.url(), 3);
     let u = user();
     fn field(e: impl Into<Error>) -> (Code, Option<String>) {
         match e.into() {
@@ -375,7 +368,11 @@ async fn arguments_are_checked_before_sending() {
     assert_eq!(f, (Code::InvalidNickname, Some("nickname".into())));
     let f = field(client.get_balance(-5).await.unwrap_err());
     assert_eq!(f.0, Code::InvalidTelegramId);
-    assert_eq!(proxy.requests(), 0, "nothing invalid reached the network");
+    assert_eq!(
+        proxy.exchange_count(),
+        0,
+        "nothing invalid reached the network"
+    );
 
     // The server's own limits come back as validation errors too.
     let f = field(
@@ -385,7 +382,11 @@ async fn arguments_are_checked_before_sending() {
             .unwrap_err(),
     );
     assert_eq!(f.0, Code::AmountTooLarge);
-    assert_eq!(proxy.requests(), 1, "validation errors are not retried");
+    assert_eq!(
+        proxy.exchange_count(),
+        1,
+        "validation errors are not retried"
+    );
 }
 
 #[tokio::test]
@@ -407,14 +408,14 @@ async fn config_errors() {
 #[tokio::test]
 async fn a_dropped_response_is_retried_and_applied_once() {
     let server = Server::start();
-    let proxy = Proxy::start(&server.addr(), [Action::ForwardThenDrop]);
-    let client = client_at(&server, &proxy.base_url, 3);
+    let proxy = server.proxy([Fault::CloseBeforeResponse]);
+    let client = client_at(&server, &proxy.url(), 3);
     let u = user();
     // No reference given: the SDK's auto reference must survive the retry.
     let r = client.add_credits(u, 100, "earn", None).await.unwrap();
     assert!(r.duplicate, "the retry was a replay of the applied change");
     assert_eq!(r.balance, Some(100));
-    assert_eq!(proxy.requests(), 2);
+    assert_eq!(proxy.exchange_count(), 2);
     assert_eq!(record_count(&server.client(), u).await, 1);
     assert_eq!(
         server
@@ -431,24 +432,24 @@ async fn a_dropped_response_is_retried_and_applied_once() {
 #[tokio::test]
 async fn a_reset_connection_is_retried_and_applied_once() {
     let server = Server::start();
-    let proxy = Proxy::start(&server.addr(), []);
-    let client = client_at(&server, &proxy.base_url, 3);
+    let proxy = server.proxy([]);
+    let client = client_at(&server, &proxy.url(), 3);
     let u = user();
     client.add_credits(u, 50, "seed", None).await.unwrap();
     // Reset twice in a row: the third attempt gets through and replays.
-    proxy.push([Action::ForwardThenReset, Action::ForwardThenReset]);
+    proxy.push_script([Fault::DropResponse, Fault::DropResponse]);
     let r = client.deduct_credits(u, 20, "spend", None).await.unwrap();
     assert!(r.duplicate);
     assert_eq!(r.balance, Some(30));
-    assert_eq!(proxy.requests(), 4);
+    assert_eq!(proxy.exchange_count(), 4);
     assert_eq!(record_count(&server.client(), u).await, 2);
 }
 
 #[tokio::test]
 async fn a_batch_survives_a_dropped_response() {
     let server = Server::start();
-    let proxy = Proxy::start(&server.addr(), [Action::ForwardThenDrop]);
-    let client = client_at(&server, &proxy.base_url, 3);
+    let proxy = server.proxy([Fault::CloseBeforeResponse]);
+    let client = client_at(&server, &proxy.url(), 3);
     let (a, b) = (user(), user());
     let r = client
         .batch_sync(
@@ -467,31 +468,28 @@ async fn a_batch_survives_a_dropped_response() {
 #[tokio::test]
 async fn bad_gateway_and_unavailable_are_retried() {
     let server = Server::start();
-    let proxy = Proxy::start(
-        &server.addr(),
-        [
-            Action::Respond(502, "<html>bad gateway</html>".into(), vec![]),
-            Action::Respond(503, error_body("service_unavailable", ""), vec![]),
-            Action::Respond(500, error_body("internal_error", ""), vec![]),
-        ],
-    );
-    let client = client_at(&server, &proxy.base_url, 3);
+    let proxy = server.proxy([
+        Fault::respond(502, "<html>bad gateway</html>"),
+        Fault::respond(503, error_body("service_unavailable", "")),
+        Fault::respond(500, error_body("internal_error", "")),
+    ]);
+    let client = client_at(&server, &proxy.url(), 3);
     let u = user();
     let r = client.add_credits(u, 5, "x", None).await.unwrap();
     assert!(
         !r.duplicate,
         "the injected failures never reached the server"
     );
-    assert_eq!(proxy.requests(), 4);
+    assert_eq!(proxy.exchange_count(), 4);
     assert_eq!(record_count(&server.client(), u).await, 1);
 }
 
 #[tokio::test]
 async fn server_errors_surface_after_the_retries() {
     let server = Server::start();
-    let unavailable = || Action::Respond(503, error_body("service_unavailable", ""), vec![]);
-    let proxy = Proxy::start(&server.addr(), std::iter::repeat_n(unavailable(), 10));
-    let client = client_at(&server, &proxy.base_url, 2);
+    let unavailable = || Fault::respond(503, error_body("service_unavailable", ""));
+    let proxy = server.proxy(std::iter::repeat_n(unavailable(), 10));
+    let client = client_at(&server, &proxy.url(), 2);
     let err = client.get_balance(user()).await.unwrap_err();
     match err {
         Error::Server { code, status, .. } => {
@@ -499,30 +497,24 @@ async fn server_errors_surface_after_the_retries() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(proxy.requests(), 3, "first attempt + 2 retries");
+    assert_eq!(proxy.exchange_count(), 3, "first attempt + 2 retries");
 
     // A 200 that is not this protocol is not retried.
-    proxy.push([Action::Respond(200, "hello".into(), vec![])]);
-    let proxy2 = Proxy::start(
-        &server.addr(),
-        [Action::Respond(200, "hello".into(), vec![])],
-    );
-    let client = client_at(&server, &proxy2.base_url, 3);
+    proxy.push_script([Fault::respond(200, "hello")]);
+    let proxy2 = server.proxy([Fault::respond(200, "hello")]);
+    let client = client_at(&server, &proxy2.url(), 3);
     let err = client.get_balance(user()).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidResponse);
-    assert_eq!(proxy2.requests(), 1);
+    assert_eq!(proxy2.exchange_count(), 1);
 }
 
 #[tokio::test]
 async fn retry_after_is_honoured() {
     let server = Server::start();
-    let limited = Action::Respond(
-        429,
-        error_body("rate_limited", ""),
-        vec![("retry-after".into(), "1".into())],
-    );
-    let proxy = Proxy::start(&server.addr(), [limited]);
-    let client = client_at(&server, &proxy.base_url, 3);
+    let limited =
+        Fault::respond(429, error_body("rate_limited", "")).with_header("retry-after", "1");
+    let proxy = server.proxy([limited]);
+    let client = client_at(&server, &proxy.url(), 3);
     let start = Instant::now();
     client.add_credits(user(), 1, "x", None).await.unwrap();
     assert!(
@@ -530,7 +522,7 @@ async fn retry_after_is_honoured() {
         "{:?}",
         start.elapsed()
     );
-    assert_eq!(proxy.requests(), 2);
+    assert_eq!(proxy.exchange_count(), 2);
 }
 
 #[tokio::test]
@@ -565,10 +557,10 @@ async fn rate_limited_by_the_server() {
 #[tokio::test]
 async fn timeouts_are_retried_then_reported() {
     let server = Server::start();
-    let proxy = Proxy::start(&server.addr(), [Action::Hang, Action::Hang]);
+    let proxy = server.proxy([Fault::Hang, Fault::Hang]);
     let client = Client::new(
         server
-            .config_at(&proxy.base_url)
+            .config_at(&proxy.url())
             .timeout(Duration::from_millis(300))
             .max_retries(1)
             .build()
@@ -578,13 +570,13 @@ async fn timeouts_are_retried_then_reported() {
     let err = client.get_balance(user()).await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     assert_eq!(err.code(), Code::Timeout);
-    assert_eq!(proxy.requests(), 2);
+    assert_eq!(proxy.exchange_count(), 2);
 
     // One hang, then an answer: the write is applied once.
-    proxy.push([Action::Hang]);
+    proxy.push_script([Fault::Hang]);
     let fast = Client::new(
         server
-            .config_at(&proxy.base_url)
+            .config_at(&proxy.url())
             .timeout(Duration::from_secs(2))
             .max_retries(2)
             .build()
@@ -611,13 +603,17 @@ async fn connection_errors_are_retried_then_reported() {
 #[tokio::test]
 async fn clock_skew_is_learnt_from_the_server() {
     let server = Server::start();
-    let proxy = Proxy::start(&server.addr(), []);
-    let client = client_at(&server, &proxy.base_url, 0);
+    let proxy = server.proxy([]);
+    let client = client_at(&server, &proxy.url(), 0);
     client.set_clock_offset(-3600);
     let u = user();
     let r = client.add_credits(u, 1, "x", None).await.unwrap();
     assert_eq!(r.balance, Some(1));
-    assert_eq!(proxy.requests(), 2, "one rejected attempt, one corrected");
+    assert_eq!(
+        proxy.exchange_count(),
+        2,
+        "one rejected attempt, one corrected"
+    );
     assert!(
         client.clock_offset().abs() <= 2,
         "{}",
@@ -625,32 +621,31 @@ async fn clock_skew_is_learnt_from_the_server() {
     );
     // Later calls (and clones) keep the offset: no more rejections.
     client.clone().get_balance(u).await.unwrap();
-    assert_eq!(proxy.requests(), 3);
+    assert_eq!(proxy.exchange_count(), 3);
 
     // A skew in the other direction, on a read.
     client.set_clock_offset(7200);
     client.get_records(u, None, None).await.unwrap();
-    assert_eq!(proxy.requests(), 5);
+    assert_eq!(proxy.exchange_count(), 5);
 }
 
 #[tokio::test]
 async fn a_clock_that_stays_wrong_is_a_timestamp_error() {
     let server = Server::start();
     let skewed = || {
-        Action::Respond(
+        Fault::respond(
             401,
             error_body("timestamp_out_of_window", r#","server_time":1"#),
-            vec![],
         )
     };
-    let proxy = Proxy::start(&server.addr(), [skewed(), skewed(), skewed()]);
-    let client = client_at(&server, &proxy.base_url, 3);
+    let proxy = server.proxy([skewed(), skewed(), skewed()]);
+    let client = client_at(&server, &proxy.url(), 3);
     let err = client.get_balance(user()).await.unwrap_err();
     match err {
         Error::Timestamp { server_time, .. } => assert_eq!(server_time, Some(1)),
         other => panic!("{other:?}"),
     }
-    assert_eq!(proxy.requests(), 2, "exactly one corrected retry");
+    assert_eq!(proxy.exchange_count(), 2, "exactly one corrected retry");
 }
 
 #[tokio::test]
@@ -726,16 +721,13 @@ fn signed_parts(request: &str) -> (i64, Option<serde_json::Value>) {
 #[tokio::test]
 async fn every_attempt_is_signed_afresh_with_the_same_reference() {
     let server = Server::start();
-    let limited = Action::Respond(
-        429,
-        error_body("rate_limited", ""),
-        vec![("retry-after".into(), "1".into())],
-    );
-    let proxy = Proxy::start(&server.addr(), [limited]);
-    let client = client_at(&server, &proxy.base_url, 3);
+    let limited =
+        Fault::respond(429, error_body("rate_limited", "")).with_header("retry-after", "1");
+    let proxy = server.proxy([limited]);
+    let client = client_at(&server, &proxy.url(), 3);
     let u = user();
     client.add_credits(u, 9, "x", None).await.unwrap();
-    let seen = proxy.seen();
+    let seen = proxy.requests();
     assert_eq!(seen.len(), 2);
     let (t1, b1) = signed_parts(&seen[0]);
     let (t2, b2) = signed_parts(&seen[1]);
@@ -755,7 +747,7 @@ async fn every_attempt_is_signed_afresh_with_the_same_reference() {
 
     // Reads carry only the v2 signature.
     client.get_balance(u).await.unwrap();
-    let seen = proxy.seen();
+    let seen = proxy.requests();
     assert!(seen[2].starts_with("GET /api/credits/balance/"));
     assert_eq!(signed_parts(&seen[2]).1, None);
 }
@@ -765,9 +757,8 @@ async fn every_attempt_is_signed_afresh_with_the_same_reference() {
 /// again with that reference applies the change exactly once.
 #[tokio::test]
 async fn a_lost_answer_reports_its_reference_and_the_retry_applies_once() {
-    use credit_sync_testkit::proxy::{Fault, Proxy as FaultProxy};
     let server = Server::start();
-    let proxy = FaultProxy::start(server.addr().parse().unwrap());
+    let proxy = server.proxy([]);
     proxy.set_fault(Fault::DropResponse);
     let lossy = client_at(&server, &proxy.url(), 2);
     let direct = server.client();

@@ -189,23 +189,17 @@ async fn register_user_sets_the_nickname() {
 async fn operations_endpoints() {
     let server = Server::start();
     let http = reqwest::Client::new();
-    let health = answer(
-        http.get(format!("{}{}", server.url, paths::HEALTHZ))
+    let health = Reply::read(
+        http.get(format!("{}{}", server.base_url(), paths::HEALTHZ))
             .send()
             .await
             .unwrap(),
     )
-    .await;
+    .await
+    .unwrap();
     health.expect_ok();
     server.admin().fund(1, 5).await;
-    let metrics = http
-        .get(format!("{}{}", server.url, paths::METRICS))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.admin().metrics().await;
     assert!(
         metrics.contains(
             r#"credit_sync_requests_total{route="/api/credits/sync",method="POST",code="ok"} 1"#
@@ -214,13 +208,14 @@ async fn operations_endpoints() {
     );
     assert!(metrics.contains("credit_sync_request_duration_seconds_bucket"));
     assert!(metrics.contains("credit_sync_ledger_changes_applied_total 1"));
-    let openapi = answer(
-        http.get(format!("{}{}", server.url, paths::OPENAPI))
+    let openapi = Reply::read(
+        http.get(format!("{}{}", server.base_url(), paths::OPENAPI))
             .send()
             .await
             .unwrap(),
     )
-    .await;
+    .await
+    .unwrap();
     assert_eq!(openapi.status, 200);
     assert!(openapi.body["openapi"].as_str().unwrap().starts_with("3."));
 }
@@ -229,7 +224,7 @@ async fn operations_endpoints() {
 async fn request_ids_are_echoed_or_generated() {
     let server = Server::start();
     let http = reqwest::Client::new();
-    let url = format!("{}{}", server.url, paths::HEALTHZ);
+    let url = format!("{}{}", server.base_url(), paths::HEALTHZ);
     let echoed = http
         .get(&url)
         .header(headers::REQUEST_ID, "trace-42")

@@ -14,7 +14,7 @@ async fn script(server: &Server) -> Vec<String> {
     let bot = server.admin();
     let strict = server.client(NO_AUTO);
     let mut out = Vec::new();
-    let mut note = |label: &str, answer: Answer| {
+    let mut note = |label: &str, answer: Reply| {
         let replayed = answer.headers.get(headers::IDEMPOTENT_REPLAYED).is_some();
         out.push(format!(
             "{label}: {} replayed={replayed} {}",

@@ -10,21 +10,26 @@ use support::*;
 
 #[tokio::test]
 async fn demo_prints_the_listening_line_and_the_guide_credentials() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = format!("sqlite://{}/demo.db", dir.path().display());
-    let mut child = Command::new(BIN)
-        .args(["demo", "--listen", "127.0.0.1:0", "--database", &database])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let url = first
-        .strip_prefix("credit-sync-server listening on http://127.0.0.1:")
-        .map(|port| format!("http://127.0.0.1:{port}"))
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
-    let banner: Vec<String> = lines.take(3).map(Result::unwrap).collect();
+    let server = credit_sync_testkit::Server::start_demo();
+    // The banner follows the listening line; the harness logs stdout as it arrives.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.stdout_log().lines().count() < 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let stdout = server.stdout_log();
+    let mut lines = stdout.lines();
+    let first = lines.next().unwrap();
+    assert_eq!(
+        first,
+        format!("credit-sync-server listening on {}", server.base_url()),
+        "the first line names the bound address"
+    );
+    assert_ne!(
+        server.addr().port(),
+        0,
+        "the real port, not the one asked for"
+    );
+    let banner: Vec<&str> = lines.take(3).collect();
     let banner = banner.join("\n");
     for credential in [
         "media-bot-api-key-2024",
@@ -35,17 +40,12 @@ async fn demo_prints_the_listening_line_and_the_guide_credentials() {
         assert!(banner.contains(credential), "{banner}");
     }
     // The guide's credentials work against it: the `test` source reads and writes.
-    let client = Client {
-        http: reqwest::Client::new(),
-        url,
-        source: "test".into(),
-        api_key: "your-api-key".into(),
-        secret: "your-secret-key".into(),
-    };
+    let client = Wire::new(
+        &server.base_url(),
+        &Source::new("test", "your-api-key", "your-secret-key"),
+    );
     client.fund(123456789, 100).await;
     assert_eq!(client.balance(123456789).await, Some(100));
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[tokio::test]
@@ -58,7 +58,7 @@ async fn env_overrides_the_config_file() {
         config_toml("sqlite:///nonexistent/dir/never.db").replace("127.0.0.1:0", "127.0.0.1:1"),
     )
     .unwrap();
-    let mut command = Command::new(BIN);
+    let mut command = Command::new(server_bin());
     command
         .arg("serve")
         .arg("--config")
@@ -90,7 +90,7 @@ fn bad_config_fails_loudly_without_leaking_secrets() {
         "listen = \"127.0.0.1:0\"\nunknown_key = 1\n[[sources]]\nname = \"a\"\napi_key = \"k\"\nsecret = \"topsecret\"\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
+    let out = Command::new(server_bin())
         .arg("serve")
         .arg("--config")
         .arg(&config)
@@ -100,7 +100,7 @@ fn bad_config_fails_loudly_without_leaking_secrets() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown_key"), "{err}");
     assert!(out.stdout.is_empty());
-    let missing = Command::new(BIN)
+    let missing = Command::new(server_bin())
         .args(["serve", "--config", "/nonexistent/credit-sync.toml"])
         .output()
         .unwrap();
@@ -111,7 +111,7 @@ fn bad_config_fails_loudly_without_leaking_secrets() {
 async fn sigterm_shuts_down_gracefully() {
     let server = Server::start();
     server.admin().fund(1, 5).await;
-    let pid = server.pid();
+    let pid = server.pid().unwrap();
     let started = Instant::now();
     assert!(Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -130,7 +130,7 @@ async fn sigterm_shuts_down_gracefully() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
-    let log = std::fs::read_to_string(server.dir.path().join("server.log")).unwrap();
+    let log = server.stderr_log();
     assert!(log.contains("stopped"), "{log}");
     assert!(!log.contains("your-secret-key-here"), "a secret was logged");
     assert!(
@@ -169,13 +169,13 @@ async fn admin_commands_work_on_the_database() {
     assert!(!out.status.success());
 
     // A mistyped database path is an error, not a fresh empty ledger.
-    let missing = format!("sqlite://{}/typo.db", server.dir.path().display());
-    let out = Command::new(BIN)
+    let missing = format!("sqlite://{}/typo.db", server.dir().display());
+    let out = Command::new(server_bin())
         .args(["verify", "--database", &missing])
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(!server.dir.path().join("typo.db").exists());
+    assert!(!server.dir().join("typo.db").exists());
 
     let out = server.cli(&["verify"]);
     assert!(out.status.success());
@@ -190,7 +190,7 @@ async fn verify_detects_a_tampered_balance() {
     bot.fund(5, 10).await;
     // Tamper behind the server's back, as a buggy script would. Records are append-only.
     let results = raw_execute(
-        &server.database,
+        server.database_url(),
         &[
             "UPDATE users SET credits = 25 WHERE telegram_id = 5",
             "UPDATE records SET change = 15",

@@ -98,12 +98,11 @@ async fn a_lost_commit_acknowledgement_says_the_outcome_is_unknown() {
         eprintln!("skipped: PostgreSQL only (CREDIT_SYNC_TEST_BACKEND=postgres)");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let database = TestDatabase::new(dir.path());
-    let (_, upstream) = through(&database.url, "127.0.0.1:1".parse().unwrap());
+    let database = Database::for_suite(tempfile::tempdir().unwrap().path());
+    let (_, upstream) = through(database.url(), "127.0.0.1:1".parse().unwrap());
     let cutter = CommitCutter::start(upstream).await;
-    let (proxied, _) = through(&database.url, cutter.addr);
-    let server = Server::start_on(tempfile::tempdir().unwrap(), &proxied, |toml| toml);
+    let (proxied, _) = through(database.url(), cutter.addr);
+    let server = Server::start_on(&proxied, |toml| toml);
     let bot = server.admin();
     bot.fund(USER, 10).await;
     let batch = json!({"source": bot.source, "atomic": true, "items": [

@@ -37,7 +37,7 @@ fn with(mut body: Value, key: &str, value: Value) -> Value {
 async fn authentication_errors() {
     let server = funded().await;
     let bot = server.admin();
-    let body = bot.sync_body(USER, 5, "x", None);
+    let body = bot.v1_body(USER, 5, "x", None, signing_time());
 
     // No key, unknown key.
     let mut nokey = server.admin();
@@ -56,7 +56,7 @@ async fn authentication_errors() {
     // Wrong secret: v1 and v2.
     let mut wrong_secret = server.admin();
     wrong_secret.secret = "guess".into();
-    let forged = wrong_secret.sync_body(USER, 5, "x", None);
+    let forged = wrong_secret.v1_body(USER, 5, "x", None, signing_time());
     let a = bot.post(paths::SYNC, &forged, Sign::V1).await;
     a.expect_error(401, "invalid_signature");
     assert_eq!(a.field(), "token");
@@ -111,34 +111,36 @@ async fn v2_covers_body_path_and_method() {
     let t = now();
     let header = signature::v2_header(&bot.secret, t, "POST", paths::SYNC, body);
     let send = |raw: &'static [u8], header: String| {
-        bot.http
-            .post(format!("{}{}", bot.url, paths::SYNC))
-            .header(headers::API_KEY, &bot.api_key)
-            .header(headers::SIGNATURE, header)
-            .header("content-type", "application/json")
-            .body(raw)
-            .send()
+        let bot = &bot;
+        async move {
+            bot.send_signed(
+                "POST",
+                paths::SYNC,
+                &header,
+                "application/json",
+                raw.to_vec(),
+            )
+            .await
+        }
     };
     // The same signature over a tampered body.
     let tampered: &'static [u8] =
         br#"{"telegram_id":1000,"amount":9,"source":"media_bot","reason":"x"}"#;
-    answer(send(tampered, header.clone()).await.unwrap())
+    send(tampered, header.clone())
         .await
         .expect_error(401, "invalid_signature");
     // A malformed header.
-    answer(send(body, "v2=abc".into()).await.unwrap())
+    send(body, "v2=abc".into())
         .await
         .expect_error(401, "invalid_signature");
     // Signed for another path.
     let elsewhere = signature::v2_header(&bot.secret, t, "POST", paths::BATCH, body);
-    answer(send(body, elsewhere).await.unwrap())
+    send(body, elsewhere)
         .await
         .expect_error(401, "invalid_signature");
     untouched(&server).await;
     // The genuine request works, and unknown header keys are ignored.
-    answer(send(body, format!("{header},v3=future")).await.unwrap())
-        .await
-        .expect_ok();
+    send(body, format!("{header},v3=future")).await.expect_ok();
 }
 
 #[tokio::test]
@@ -155,7 +157,7 @@ async fn reads_require_v2_and_read_permission() {
     // Signed for another user's path.
     let a = bot
         .http
-        .get(format!("{}{}", bot.url, paths::balance(USER + 1)))
+        .get(format!("{}{}", bot.base_url, paths::balance(USER + 1)))
         .header(headers::API_KEY, &bot.api_key)
         .header(
             headers::SIGNATURE,
@@ -164,7 +166,10 @@ async fn reads_require_v2_and_read_permission() {
         .send()
         .await
         .unwrap();
-    answer(a).await.expect_error(401, "invalid_signature");
+    Reply::read(a)
+        .await
+        .unwrap()
+        .expect_error(401, "invalid_signature");
     // A write-only source may not read; a read-only source may not write.
     server
         .client(WRITER)
@@ -353,7 +358,7 @@ async fn transport_errors() {
             .expect_error(400, "invalid_json");
     }
     // Wrong content type.
-    let body = serde_json::to_vec(&bot.sync_body(USER, 5, "x", None)).unwrap();
+    let body = serde_json::to_vec(&bot.v1_body(USER, 5, "x", None, signing_time())).unwrap();
     bot.post_raw(paths::SYNC, body.clone(), "text/plain", Sign::V1)
         .await
         .expect_error(415, "unsupported_media_type");
@@ -366,7 +371,7 @@ async fn transport_errors() {
     .await
     .expect_ok();
     // Over 1 MiB.
-    let mut big = bot.sync_body(USER, 5, "x", None);
+    let mut big = bot.v1_body(USER, 5, "x", None, signing_time());
     big["padding"] = json!("x".repeat(limits::MAX_BODY_BYTES));
     bot.post(paths::SYNC, &big, Sign::V1)
         .await
@@ -469,7 +474,7 @@ async fn overloaded_server_sheds_with_service_unavailable() {
         )
     });
     // Hold the only slot: a request whose body never finishes arriving.
-    let addr = server.url.trim_start_matches("http://").to_string();
+    let addr = server.base_url().trim_start_matches("http://").to_string();
     let mut slow = std::net::TcpStream::connect(&addr).unwrap();
     write!(
         slow,

@@ -20,7 +20,7 @@ fn assert_verified(server: &Server) {
     );
 }
 
-fn batch(bot: &Client, items: &[(i64, i64, &str)], atomic: bool) -> Value {
+fn batch(bot: &Wire, items: &[(i64, i64, &str)], atomic: bool) -> Value {
     let items: Vec<Value> = items
         .iter()
         .map(|(id, amount, reference)| {
@@ -138,16 +138,7 @@ async fn failures_in_a_burst_never_undo_their_neighbours() {
 
 /// SQLite's `/metrics` shows the group commits, and at least one carried several requests.
 async fn assert_requests_shared_commits(server: &Server) {
-    let text = server
-        .admin()
-        .http
-        .get(format!("{}{}", server.url, paths::METRICS))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.admin().metrics().await;
     let value = |name: &str| -> u64 {
         text.lines()
             .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
@@ -195,14 +186,14 @@ async fn one_reference_twice_at_once_behaves_as_if_sequential() {
     .await;
     for (n, pair) in answers.chunks(2).enumerate() {
         let n = n as i64;
-        let fresh: Vec<&Answer> = pair
+        let fresh: Vec<&Reply> = pair
             .iter()
             .filter(|a| a.status == 200 && a.body["data"]["duplicate"] == false)
             .collect();
         match n % 3 {
             0 => {
                 assert_eq!(fresh.len(), 1, "{:?}", pair[0].body);
-                let dup: Vec<&Answer> = pair
+                let dup: Vec<&Reply> = pair
                     .iter()
                     .filter(|a| a.body["data"]["duplicate"] == true)
                     .collect();

@@ -15,7 +15,7 @@ fn two_servers() -> Option<(Server, Server)> {
         return None;
     }
     let second = first.start_sibling();
-    assert_ne!(first.url, second.url);
+    assert_ne!(first.addr(), second.addr());
     Some((first, second))
 }
 
@@ -101,16 +101,11 @@ async fn instances_starting_together_on_a_fresh_database_all_come_up() {
         eprintln!("skipped: PostgreSQL only");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let database = TestDatabase::new(dir.path());
+    let database = Database::for_suite(tempfile::tempdir().unwrap().path());
     // The migrations run under an advisory lock: exactly one instance applies them.
     let servers: Vec<Server> = std::thread::scope(|scope| {
         let starting: Vec<_> = (0..3)
-            .map(|_| {
-                scope.spawn(|| {
-                    Server::start_on(tempfile::tempdir().unwrap(), &database.url, |toml| toml)
-                })
-            })
+            .map(|_| scope.spawn(|| Server::start_on(database.url(), |toml| toml)))
             .collect();
         starting.into_iter().map(|s| s.join().unwrap()).collect()
     });
@@ -129,7 +124,12 @@ async fn healthz_answers_at_once_when_the_database_is_gone() {
         return;
     }
     server.admin().get("/healthz").await.expect_ok();
-    let name = server.database.rsplit('/').next().unwrap().to_string();
+    let name = server
+        .database_url()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
     let dropped = raw_execute(
         &postgres_url().unwrap(),
         &[&format!("DROP DATABASE {name} WITH (FORCE)")],

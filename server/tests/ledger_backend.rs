@@ -10,7 +10,7 @@ use credit_sync_server::ledger::{
     Actor, Change, Ledger, LedgerBackend, Outcome, PgLedger, Refusal, Spend, SqliteLedger,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
-use support::TestDatabase;
+use support::Database;
 
 const SOURCE: &str = "bot";
 const TOLERANCE: i64 = 300;
@@ -38,13 +38,13 @@ fn fresh() -> Spend {
     signed(&format!("{n:016x}{:048x}", 0))
 }
 
-/// The signature `hex` (sending it twice is a reuse). The ledger keys a signature by
-/// its timestamp and first 16 hex digits, and a real signature covers its timestamp, so
-/// every signature here is made at one instant: one taken a second later would be
-/// another signature.
+/// The signature `hex`, signed at one time for the whole test process (sending it twice
+/// is a reuse). The ledger keys a signature by its timestamp and its first 16 hex digits:
+/// a fresh `now()` per call made a second "reuse" a new signature whenever the clock
+/// ticked between the two.
 fn signed(hex: &str) -> Spend {
-    static AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    let at = *AT.get_or_init(support::now);
+    static SIGNED_AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let at = *SIGNED_AT.get_or_init(support::now);
     Spend::new(SOURCE, vec![hex.to_string()], at, TOLERANCE)
 }
 
@@ -62,20 +62,20 @@ async fn balance(ledger: &impl LedgerBackend, telegram_id: i64) -> Option<i64> {
 macro_rules! on_each_backend {
     ($check:ident) => {{
         let dir = tempfile::tempdir().unwrap();
-        let database = TestDatabase::new(dir.path());
+        let database = Database::for_suite(dir.path());
         if database.is_postgres() {
-            let ledger = PgLedger::open(&database.url, true).await.unwrap();
+            let ledger = PgLedger::open(database.url(), true).await.unwrap();
             $check(&ledger).await;
             ledger.close().await;
         } else {
-            let ledger = SqliteLedger::open(&database.url, true).await.unwrap();
+            let ledger = SqliteLedger::open(database.url(), true).await.unwrap();
             $check(&ledger).await;
             ledger.close().await;
         }
         drop(database);
         let dir = tempfile::tempdir().unwrap();
-        let database = TestDatabase::new(dir.path());
-        let ledger = Ledger::open(&database.url).await.unwrap();
+        let database = Database::for_suite(dir.path());
+        let ledger = Ledger::open(database.url()).await.unwrap();
         $check(ledger.backend()).await;
         ledger.close().await;
     }};

@@ -7,6 +7,7 @@ mod support;
 
 use credit_sync::protocol::{headers, paths};
 use credit_sync::signature;
+use credit_sync_testkit as testkit;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -29,29 +30,29 @@ fn toml_path(path: &Path) -> String {
     format!("{:?}", path.display().to_string())
 }
 
-fn client(server: &Server, source: (&str, &str, &str), key: &str, secret: &str) -> Client {
-    Client {
+fn client(server: &Server, source: (&str, &str, &str), key: &str, secret: &str) -> Wire {
+    Wire {
         api_key: key.into(),
         secret: secret.into(),
         ..server.client(source)
     }
 }
 
-fn hangup(server: &Server) {
+fn hangup(server: &testkit::Server) {
     let status = Command::new("kill")
         .arg("-HUP")
-        .arg(server.pid().to_string())
+        .arg(server.pid().unwrap().to_string())
         .status()
         .unwrap();
     assert!(status.success());
 }
 
-fn log(server: &Server) -> String {
-    std::fs::read_to_string(server.dir.path().join("server.log")).unwrap_or_default()
+fn log(server: &testkit::Server) -> String {
+    server.stderr_log()
 }
 
 /// Waits until the server's log holds `needle` `count` times.
-fn wait_for_log(server: &Server, needle: &str, count: usize) {
+fn wait_for_log(server: &testkit::Server, needle: &str, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while log(server).matches(needle).count() < count {
         assert!(
@@ -68,15 +69,15 @@ const REFUSED: &str = "SIGHUP: reload refused";
 
 /// Rewrites the server's config file and reloads it; waits for the `count`-th `outcome`.
 fn reload(server: &Server, toml: &str, outcome: &str, count: usize) {
-    std::fs::write(server.dir.path().join("credit-sync.toml"), toml).unwrap();
+    std::fs::write(server.config_path(), toml).unwrap();
     hangup(server);
     wait_for_log(server, outcome, count);
 }
 
 /// A v1 write, a v2 write and a v2 read with `client`'s key and secret; all must succeed.
-async fn reads_and_writes(client: &Client, telegram_id: i64) {
+async fn reads_and_writes(client: &Wire, telegram_id: i64) {
     client.fund(telegram_id, 1).await;
-    let body = client.sync_body(telegram_id, 1, "v2 write", None);
+    let body = client.v1_body(telegram_id, 1, "v2 write", None, signing_time());
     client.post(paths::SYNC, &body, Sign::V2).await.expect_ok();
     let t = signing_time();
     let batch = json!({
@@ -96,8 +97,9 @@ struct Connection(BufReader<TcpStream>);
 
 impl Connection {
     async fn open(server: &Server) -> Connection {
-        let addr = server.url.strip_prefix("http://").unwrap();
-        Connection(BufReader::new(TcpStream::connect(addr).await.unwrap()))
+        Connection(BufReader::new(
+            TcpStream::connect(server.addr()).await.unwrap(),
+        ))
     }
 
     async fn send(&mut self, bytes: &[u8]) {
@@ -166,45 +168,39 @@ fn sync_request(key: &str, secret: &str, telegram_id: i64) -> (String, Vec<u8>) 
 
 #[tokio::test]
 async fn credentials_come_from_files_and_environment_variables() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = TestDatabase::new(dir.path());
     let secrets = tempfile::tempdir().unwrap();
     let key_file = secrets.path().join("media_bot.key");
     // As `echo KEY > file` writes it: the trailing newline is not part of the key.
     std::fs::write(&key_file, format!("{}\n", ADMIN.1)).unwrap();
     let shop_secret = secrets.path().join("shop.secret");
     std::fs::write(&shop_secret, format!("{}\r\n", WRITER.2)).unwrap();
-    let toml = with_admin_credentials(
-        config_toml(&database.url),
-        &format!(
-            "api_key_file = {}\nsecret_env = \"MEDIA_BOT_SECRET\"",
-            toml_path(&key_file)
-        ),
-    )
-    .replacen(
-        &format!("api_key = \"{}\"\nsecret = \"{}\"\n", WRITER.1, WRITER.2),
-        &format!(
-            "api_key_env = \"SHOP_BOT_API_KEY\"\nsecret_file = {}\n",
-            toml_path(&shop_secret)
-        ),
-        1,
-    );
-    assert!(!toml.contains(ADMIN.1) && !toml.contains(ADMIN.2) && !toml.contains(WRITER.2));
-    let config = dir.path().join("credit-sync.toml");
-    std::fs::write(&config, toml).unwrap();
-    let mut command = Command::new(BIN);
-    command
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
+    let config = support::config()
         .env("MEDIA_BOT_SECRET", ADMIN.2)
         .env("SHOP_BOT_API_KEY", WRITER.1);
-    let server = Server::spawn(command, dir, database.url.clone());
+    let server = Server(testkit::Server::start_edited(config, |toml| {
+        let toml = with_admin_credentials(
+            toml,
+            &format!(
+                "api_key_file = {}\nsecret_env = \"MEDIA_BOT_SECRET\"",
+                toml_path(&key_file)
+            ),
+        )
+        .replacen(
+            &format!("api_key = \"{}\"\nsecret = \"{}\"\n", WRITER.1, WRITER.2),
+            &format!(
+                "api_key_env = \"SHOP_BOT_API_KEY\"\nsecret_file = {}\n",
+                toml_path(&shop_secret)
+            ),
+            1,
+        );
+        assert!(!toml.contains(ADMIN.1) && !toml.contains(ADMIN.2) && !toml.contains(WRITER.2));
+        toml
+    }));
 
     reads_and_writes(&server.admin(), 7_100_001).await;
     let shop = server.client(WRITER);
     shop.fund(7_100_002, 5).await;
-    let body = shop.sync_body(7_100_002, 1, "v2", None);
+    let body = shop.v1_body(7_100_002, 1, "v2", None, signing_time());
     shop.post(paths::SYNC, &body, Sign::V2).await.expect_ok();
     // A wrong secret is still refused.
     client(&server, ADMIN, ADMIN.1, "wrong-secret")
@@ -219,7 +215,7 @@ fn refused_start(toml: &str, env: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("credit-sync.toml");
     std::fs::write(&config, toml).unwrap();
-    let mut child = Command::new(BIN)
+    let mut child = Command::new(server_bin())
         .arg("serve")
         .arg("--config")
         .arg(&config)
@@ -324,8 +320,6 @@ fn bad_credential_sources_fail_at_start_without_quoting_a_secret() {
 
 #[tokio::test]
 async fn rotation_accepts_both_pairs_then_the_reload_retires_the_old_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = TestDatabase::new(dir.path());
     // One request slot: while the slow write holds it, other requests get 503, which tells
     // the test that the write is inside its handler (and has loaded the config).
     let one_slot = |toml: String| {
@@ -335,7 +329,8 @@ async fn rotation_accepts_both_pairs_then_the_reload_retires_the_old_one() {
             1,
         )
     };
-    let server = Server::start_on(dir, &database.url, one_slot);
+    let server = Server::start_with(one_slot);
+    let database = server.database_url().to_string();
     let user = 7_200_001;
     let old = server.admin();
     old.fund(user, 100).await;
@@ -347,7 +342,7 @@ async fn rotation_accepts_both_pairs_then_the_reload_retires_the_old_one() {
     std::fs::write(&next_key, format!("{}\n", NEXT.1)).unwrap();
     std::fs::write(&next_secret, format!("{}\n", NEXT.2)).unwrap();
     let both = with_admin_credentials(
-        one_slot(config_toml(&database.url)),
+        one_slot(config_toml(&database)),
         &format!(
             "api_key = \"{}\"\nsecret = \"{}\"\nnext_api_key_file = {}\nnext_secret_file = {}",
             ADMIN.1,
@@ -380,7 +375,7 @@ async fn rotation_accepts_both_pairs_then_the_reload_retires_the_old_one() {
     let probe = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while probe
-        .get(format!("{}{}", server.url, paths::HEALTHZ))
+        .get(format!("{}{}", server.base_url(), paths::HEALTHZ))
         .send()
         .await
         .unwrap()
@@ -393,7 +388,7 @@ async fn rotation_accepts_both_pairs_then_the_reload_retires_the_old_one() {
 
     // 3.–4. Clients moved to the next pair; remove the old pair and reload.
     let only_next = with_admin_credentials(
-        one_slot(config_toml(&database.url)),
+        one_slot(config_toml(&database)),
         &format!(
             "api_key_file = {}\nsecret_file = {}",
             toml_path(&next_key),
@@ -448,9 +443,8 @@ async fn rotation_accepts_both_pairs_then_the_reload_retires_the_old_one() {
 
 #[tokio::test]
 async fn a_bad_file_on_sighup_keeps_the_sources_in_force_and_logs_no_secret() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = TestDatabase::new(dir.path());
-    let server = Server::start_on(dir, &database.url, |toml| toml);
+    let server = Server::start();
+    let database = server.database_url().to_string();
     let user = 7_300_001;
     server.admin().fund(user, 10).await;
     let leaked = ["leaked-api-key-1", "leaked-secret-2", "987654321987"];
@@ -481,7 +475,7 @@ async fn a_bad_file_on_sighup_keeps_the_sources_in_force_and_logs_no_secret() {
     for (i, lines) in bad.iter().enumerate() {
         reload(
             &server,
-            &with_admin_credentials(config_toml(&database.url), lines),
+            &with_admin_credentials(config_toml(&database), lines),
             REFUSED,
             i + 1,
         );
@@ -505,11 +499,7 @@ async fn a_bad_file_on_sighup_keeps_the_sources_in_force_and_logs_no_secret() {
 
 #[test]
 fn sighup_to_the_demo_does_not_stop_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let database = format!("sqlite://{}/demo.db", dir.path().display());
-    let mut command = Command::new(BIN);
-    command.args(["demo", "--listen", "127.0.0.1:0", "--database", &database]);
-    let mut server = Server::spawn(command, dir, database);
+    let mut server = testkit::Server::start_demo();
     hangup(&server);
     wait_for_log(&server, "the demo has no config file", 1);
     assert!(server.try_wait().is_none(), "SIGHUP stopped the demo");

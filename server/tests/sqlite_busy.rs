@@ -21,7 +21,7 @@ async fn a_locked_database_answers_503_with_retry_after_and_nothing_is_written()
     // Another writer (as another process would) holds SQLite's write lock.
     let other = SqlitePoolOptions::new()
         .max_connections(1)
-        .connect(&server.database)
+        .connect(server.database_url())
         .await
         .unwrap();
     let mut holder = other.acquire().await.unwrap();

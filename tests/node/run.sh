@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Node test entry point (called by scripts/test-all.sh): installs the npm packages and builds the
-# addon (debug) in bindings-node/, builds the server if needed, checks the binding
-# crate (fmt, clippy), type-checks the TypeScript example and tests/node/typed_usage.ts
-# with `tsc --noEmit --strict`,
-# then runs `node --test tests/node/` against the real server binary.
+# addon (debug) in bindings-node/, builds the server if needed, type-checks the TypeScript
+# example and tests/node/typed_usage.ts with `tsc --noEmit --strict`, then runs
+# `node --test tests/node/` against the real server binary. The binding crate's fmt and
+# clippy run once for the workspace, in scripts/test-all.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -20,10 +20,6 @@ if [ -z "${CREDIT_SYNC_SERVER_BIN:-}" ]; then
   fi
   export CREDIT_SYNC_SERVER_BIN="$server_bin"
 fi
-
-step "fmt and clippy for the binding crate"
-cargo fmt -p credit-sync-node --check
-cargo clippy -p credit-sync-node --all-targets -- -D warnings
 
 step "tsc --noEmit --strict on examples/node/quickstart.ts and tests/node/typed_usage.ts"
 for ts in examples/node/quickstart.ts tests/node/typed_usage.ts; do

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The Python package's test command: builds the abi3 wheel from bindings-python/,
 # installs it into the repo's .venv, and runs the pytest suite against the real
-# server binary (each test session starts its own server on a free port).
+# server binary (each test session starts its own server on port 0 and reads the
+# address from its listening line). The binding crate's fmt and clippy run once for
+# the workspace, in scripts/test-all.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
@@ -11,10 +13,6 @@ step() { printf '==> %s\n' "$*"; }
 step "build the wheel (abi3, dev profile) and install it into .venv with the test tools"
 bash scripts/install-python.sh dev
 py="$root/.venv/bin/python"
-
-step "lint the binding crate"
-cargo fmt -p credit-sync-python --check
-cargo clippy -p credit-sync-python --all-targets -- -D warnings
 
 if [ -z "${CREDIT_SYNC_SERVER_BIN:-}" ]; then
   export CREDIT_SYNC_SERVER_BIN="$root/target/debug/credit-sync-server"

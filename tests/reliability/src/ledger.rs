@@ -2,8 +2,8 @@
 //! the balance is the sum of the records, every `balance_after` follows from the
 //! one before, none is negative, and no reference appears twice.
 
-use crate::wire::Wire;
 use credit_sync::protocol::Record;
+use credit_sync_testkit::Wire;
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]

@@ -20,32 +20,15 @@ pub fn game_bot() -> Source {
     Source::new("game_bot", "game-bot-api-key-7", "game-bot-secret-7")
 }
 
-/// The environment variable that points the suite at PostgreSQL instead of a
-/// throwaway SQLite file (as `scripts/with-postgres.sh` sets it).
-pub const POSTGRES_URL_VAR: &str = "CREDIT_SYNC_TEST_POSTGRES_URL";
-
 /// A server with `media_bot` and `game_bot`.
 pub fn config() -> ServerConfig {
     config_with(vec![media_bot(), game_bot()])
 }
 
-/// Set to `postgres` (together with [`POSTGRES_URL_VAR`]) to run the suite on PostgreSQL,
-/// as the server's suite does.
-pub const BACKEND_VAR: &str = "CREDIT_SYNC_TEST_BACKEND";
-
-/// A server with these sources, on SQLite in its temp dir, or, with
-/// `CREDIT_SYNC_TEST_BACKEND=postgres`, on the PostgreSQL database named by
-/// `$CREDIT_SYNC_TEST_POSTGRES_URL`. (Every test uses its own telegram_id range, so the
-/// tests can share one PostgreSQL database.)
+/// A server with these sources, on the suite's backend (the harness's choice: SQLite in
+/// its temp dir, or a fresh PostgreSQL database with `CREDIT_SYNC_TEST_BACKEND=postgres`).
 pub fn config_with(sources: Vec<Source>) -> ServerConfig {
-    let config = ServerConfig::new(sources);
-    if std::env::var(BACKEND_VAR).ok().as_deref() != Some("postgres") {
-        return config;
-    }
-    match std::env::var(POSTGRES_URL_VAR) {
-        Ok(url) if !url.is_empty() => config.database(url),
-        _ => panic!("{BACKEND_VAR}=postgres needs {POSTGRES_URL_VAR} (scripts/with-postgres.sh)"),
-    }
+    ServerConfig::new(sources)
 }
 
 pub fn start() -> Server {

@@ -6,7 +6,7 @@ use credit_sync::protocol::{headers, paths};
 use credit_sync::signature;
 use credit_sync_reliability::ledger::Ledger;
 use credit_sync_reliability::setup;
-use credit_sync_reliability::wire::Wire;
+use credit_sync_testkit::Wire;
 use credit_sync_testkit::{Fault, Proxy, Server};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -351,13 +351,13 @@ async fn server_logs_never_show_a_secret() {
     let game = setup::game_bot();
     let wire = Wire::new(&server.base_url(), &media);
     // Successes, failures of every kind, and the SDK's traffic.
-    wire.sync_v1(9_300, 10, "log", Some("log-1")).await;
+    wire.sync(9_300, 10, "log", Some("log-1")).await;
     wire.sync_v2(9_300, 10, "log", Some("log-2")).await;
     wire.sync_v2(9_300, -1_000, "log", None).await;
     let mut wrong = media.clone();
     wrong.secret = "not-the-secret".into();
     Wire::new(&server.base_url(), &wrong)
-        .sync_v1(9_300, 10, "log", None)
+        .sync(9_300, 10, "log", None)
         .await;
     let mut as_game = wire.clone();
     as_game.api_key = game.api_key.clone();
@@ -391,7 +391,7 @@ async fn ambiguous_framing_is_refused() {
     let media = setup::media_bot();
     let wire = Wire::new(&server.base_url(), &media);
     // A complete, validly signed write hidden after the first request's body.
-    let ts = credit_sync_reliability::wire::now();
+    let ts = credit_sync_testkit::now();
     let hidden_body =
         serde_json::to_string(&wire.v1_body(9_400, 77, "smuggled", Some("smuggled-1"), ts))
             .unwrap();
@@ -504,7 +504,7 @@ async fn the_demo_has_no_rate_limit() {
     let burst = (1..=60).map(|i| {
         let wire = wire.clone();
         async move {
-            wire.sync_v1(123_456_789, i, "demo burst", Some(&format!("demo-{i}")))
+            wire.sync(123_456_789, i, "demo burst", Some(&format!("demo-{i}")))
                 .await
         }
     });

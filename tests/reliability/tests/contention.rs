@@ -6,7 +6,7 @@
 use credit_sync::{BatchEntry, Code, Error};
 use credit_sync_reliability::ledger::Ledger;
 use credit_sync_reliability::setup;
-use credit_sync_reliability::wire::Wire;
+use credit_sync_testkit::Wire;
 use rand::Rng;
 use std::time::Instant;
 

@@ -6,7 +6,7 @@ use credit_sync::protocol::headers;
 use credit_sync::{BatchEntry, Error};
 use credit_sync_reliability::ledger::Ledger;
 use credit_sync_reliability::setup;
-use credit_sync_reliability::wire::Wire;
+use credit_sync_testkit::Wire;
 use std::collections::HashSet;
 use std::time::Instant;
 
@@ -84,7 +84,7 @@ async fn one_reference_one_record() {
         let amount = if deduct { -300 } else { 300 };
         let replay = wire.sync_v2(user, amount, "once", Some(&reference)).await;
         assert_eq!(replay.outcome(), (200, "ok"), "{}", replay.text);
-        assert_eq!(replay.json["data"]["duplicate"], true);
+        assert_eq!(replay.body["data"]["duplicate"], true);
         assert_eq!(replay.header(headers::IDEMPOTENT_REPLAYED), Some("true"));
 
         // Same reference, other amount (and other reason, other user): conflict, nothing written.
@@ -136,7 +136,7 @@ async fn one_reference_one_record() {
     let game_wire = Wire::new(&server.base_url(), &game);
     let r = game_wire.sync_v2(2_000, 5, "once", Some("once-0")).await;
     assert_eq!(r.outcome(), (200, "ok"), "{}", r.text);
-    assert_eq!(r.json["data"]["duplicate"], false);
+    assert_eq!(r.body["data"]["duplicate"], false);
     eprintln!(
         "exactly_once: {ROUNDS} rounds x {CONCURRENT} concurrent identical requests in {:.1?}",
         started.elapsed()

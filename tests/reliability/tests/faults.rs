@@ -8,7 +8,7 @@
 use credit_sync::{BatchEntry, Code};
 use credit_sync_reliability::ledger::Ledger;
 use credit_sync_reliability::setup;
-use credit_sync_reliability::wire::Wire;
+use credit_sync_testkit::Wire;
 use credit_sync_testkit::{Fault, Proxy, Schedule};
 use rand::Rng;
 use std::sync::Arc;
@@ -61,7 +61,7 @@ async fn each_fault_once_then_the_retry() {
         let user = 3_000 + n as i64;
         for (deduct, reference) in [(false, Some(format!("f-{n}-add"))), (true, None)] {
             let before = proxy.exchange_count();
-            proxy.push_next(fault);
+            proxy.push_next(fault.clone());
             let result = if deduct {
                 client
                     .deduct_credits(user, 40, "fault", reference.as_deref())
@@ -254,20 +254,20 @@ async fn thousands_of_calls_through_faults() {
         Fault::Stall(STALL),
     ] {
         assert!(
-            proxy.count(fault) >= 2,
+            proxy.count(&fault) >= 2,
             "{fault:?} happened only {} times",
-            proxy.count(fault)
+            proxy.count(&fault)
         );
     }
     eprintln!(
         "faults: {calls} SDK calls ({changes} changes, {reads} reads) = {} requests, {faulted} faulted \
          (drop {}, reset {}, 502 {}, 503 {}, stall {}) in {elapsed:.1?}",
         exchanges.len(),
-        proxy.count(Fault::DropResponse),
-        proxy.count(Fault::ResetMidRequest),
-        proxy.count(Fault::BadGateway),
-        proxy.count(Fault::Unavailable),
-        proxy.count(Fault::Stall(STALL)),
+        proxy.count(&Fault::DropResponse),
+        proxy.count(&Fault::ResetMidRequest),
+        proxy.count(&Fault::BadGateway),
+        proxy.count(&Fault::Unavailable),
+        proxy.count(&Fault::Stall(STALL)),
     );
 }
 

@@ -6,7 +6,7 @@ use credit_sync::protocol::{headers, limits, paths};
 use credit_sync::signature;
 use credit_sync_reliability::ledger::Ledger;
 use credit_sync_reliability::setup;
-use credit_sync_reliability::wire::{now, Reply, Wire};
+use credit_sync_testkit::{now, Reply, Sign, Wire};
 use credit_sync_testkit::{Server, Source};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -50,7 +50,7 @@ impl Table {
                 reply.code()
             ));
         }
-        if reply.status >= 400 && reply.json.get("success") != Some(&Value::Bool(false)) {
+        if reply.status >= 400 && reply.body.get("success") != Some(&Value::Bool(false)) {
             self.failures.push(format!(
                 "{case}: an error without the envelope's success:false"
             ));
@@ -117,7 +117,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     let wrong_key = Wire::new(&url, &with_source(&media, "not-a-key", &media.secret));
     t.expect(
         "wrong API key",
-        wrong_key.sync_v1(FRESH, 10, "x", None).await,
+        wrong_key.sync(FRESH, 10, "x", None).await,
         401,
         "unauthorized",
     )
@@ -135,7 +135,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     let wrong_secret = Wire::new(&url, &with_source(&media, &media.api_key, "not-the-secret"));
     t.expect(
         "wrong secret (v1)",
-        wrong_secret.sync_v1(FRESH, 10, "x", None).await,
+        wrong_secret.sync(FRESH, 10, "x", None).await,
         401,
         "invalid_signature",
     )
@@ -151,7 +151,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     let game_secret = Wire::new(&url, &with_source(&media, &media.api_key, &game.secret));
     t.expect(
         "another source's secret",
-        game_secret.sync_v1(FRESH, 10, "x", None).await,
+        game_secret.sync(FRESH, 10, "x", None).await,
         401,
         "invalid_signature",
     )
@@ -162,7 +162,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     as_game.source = "game_bot".into();
     t.expect(
         "body source is not the key's (v1)",
-        as_game.sync_v1(FRESH, 10, "x", None).await,
+        as_game.sync(FRESH, 10, "x", None).await,
         403,
         "source_mismatch",
     )
@@ -175,7 +175,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     )
     .await;
     t.expect("batch source is not the key's",
-        w.post_v2(paths::BATCH, &json!({"source": "game_bot", "items": [{"telegram_id": FRESH, "amount": 1, "reason": "x"}]})).await,
+        w.post(paths::BATCH, &json!({"source": "game_bot", "items": [{"telegram_id": FRESH, "amount": 1, "reason": "x"}]}), Sign::V2).await,
         403, "source_mismatch").await;
 
     // --- tokens for something else -------------------------------------------------
@@ -183,7 +183,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     b["amount"] = json!(100_000);
     t.expect(
         "v1 token for another amount",
-        w.post_unsigned(paths::SYNC, &b).await,
+        w.post(paths::SYNC, &b, Sign::V1).await,
         401,
         "invalid_signature",
     )
@@ -192,7 +192,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     b["telegram_id"] = json!(FUNDED + 1);
     t.expect(
         "v1 token for another user",
-        w.post_unsigned(paths::SYNC, &b).await,
+        w.post(paths::SYNC, &b, Sign::V1).await,
         401,
         "invalid_signature",
     )
@@ -201,7 +201,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     b["amount"] = json!(-1000);
     t.expect(
         "v1 token for another deduct",
-        w.post_unsigned(paths::SYNC, &b).await,
+        w.post(paths::SYNC, &b, Sign::V1).await,
         401,
         "invalid_signature",
     )
@@ -210,7 +210,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     b["token"] = json!("");
     t.expect(
         "empty v1 token",
-        w.post_unsigned(paths::SYNC, &b).await,
+        w.post(paths::SYNC, &b, Sign::V1).await,
         401,
         "invalid_signature",
     )
@@ -220,7 +220,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     b.as_object_mut().unwrap().remove("timestamp");
     t.expect(
         "no token and no v2 header",
-        w.post_unsigned(paths::SYNC, &b).await,
+        w.post(paths::SYNC, &b, Sign::V1).await,
         400,
         "missing_field",
     )
@@ -229,8 +229,8 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     // --- clock window --------------------------------------------------------------
     let tol = limits::DEFAULT_TIMESTAMP_TOLERANCE_SECS;
     let old = w.v1_body(FRESH, 10, "x", None, ts - tol - 5);
-    let r = w.post_unsigned(paths::SYNC, &old).await;
-    if r.json.get("server_time").and_then(Value::as_i64).is_none() {
+    let r = w.post(paths::SYNC, &old, Sign::V1).await;
+    if r.body.get("server_time").and_then(Value::as_i64).is_none() {
         t.failures
             .push("timestamp_out_of_window without server_time".into());
     }
@@ -244,7 +244,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     let future = w.v1_body(FRESH, 10, "x", None, ts + tol + 5);
     t.expect(
         "v1 token from the future",
-        w.post_unsigned(paths::SYNC, &future).await,
+        w.post(paths::SYNC, &future, Sign::V1).await,
         401,
         "timestamp_out_of_window",
     )
@@ -252,7 +252,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     let far = w.v1_body(FRESH, 10, "x", None, i64::MIN);
     t.expect(
         "v1 timestamp i64::MIN",
-        w.post_unsigned(paths::SYNC, &far).await,
+        w.post(paths::SYNC, &far, Sign::V1).await,
         401,
         "timestamp_out_of_window",
     )
@@ -357,7 +357,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     huge["padding"] = json!("a".repeat(limits::MAX_BODY_BYTES));
     t.expect(
         "body over 1 MiB",
-        w.post_v2(paths::SYNC, &huge).await,
+        w.post(paths::SYNC, &huge, Sign::V2).await,
         413,
         "payload_too_large",
     )
@@ -369,14 +369,20 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     ]);
     t.expect(
         "batch body over 1 MiB",
-        w.post_v2(paths::BATCH, &huge_batch).await,
+        w.post(paths::BATCH, &huge_batch, Sign::V2).await,
         413,
         "payload_too_large",
     )
     .await;
     t.expect(
         "malformed JSON",
-        w.post_v2_bytes(paths::SYNC, b"{not json".to_vec()).await,
+        w.post_raw(
+            paths::SYNC,
+            b"{not json".to_vec(),
+            "application/json",
+            Sign::V2,
+        )
+        .await,
         400,
         "invalid_json",
     )
@@ -384,36 +390,55 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     let truncated = sent[..sent.len() / 2].to_vec();
     t.expect(
         "truncated JSON",
-        w.post_v2_bytes(paths::SYNC, truncated).await,
+        w.post_raw(paths::SYNC, truncated, "application/json", Sign::V2)
+            .await,
         400,
         "invalid_json",
     )
     .await;
     t.expect(
         "JSON array",
-        w.post_v2_bytes(paths::SYNC, b"[1,2,3]".to_vec()).await,
+        w.post_raw(
+            paths::SYNC,
+            b"[1,2,3]".to_vec(),
+            "application/json",
+            Sign::V2,
+        )
+        .await,
         400,
         "invalid_json",
     )
     .await;
     t.expect(
         "JSON string",
-        w.post_v2_bytes(paths::SYNC, b"\"hello\"".to_vec()).await,
+        w.post_raw(
+            paths::SYNC,
+            b"\"hello\"".to_vec(),
+            "application/json",
+            Sign::V2,
+        )
+        .await,
         400,
         "invalid_json",
     )
     .await;
     t.expect(
         "empty body",
-        w.post_v2_bytes(paths::SYNC, Vec::new()).await,
+        w.post_raw(paths::SYNC, Vec::new(), "application/json", Sign::V2)
+            .await,
         400,
         "invalid_json",
     )
     .await;
     t.expect(
         "invalid UTF-8",
-        w.post_v2_bytes(paths::SYNC, b"{\"reason\": \"\xff\xfe\"}".to_vec())
-            .await,
+        w.post_raw(
+            paths::SYNC,
+            b"{\"reason\": \"\xff\xfe\"}".to_vec(),
+            "application/json",
+            Sign::V2,
+        )
+        .await,
         400,
         "invalid_json",
     )
@@ -454,16 +479,18 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     let sync = |id: Value, amount: Value| body(id, amount, "media_bot", json!("x"), None);
     t.expect(
         "amount 0",
-        w.post_v2(paths::SYNC, &sync(json!(FRESH), json!(0))).await,
+        w.post(paths::SYNC, &sync(json!(FRESH), json!(0)), Sign::V2)
+            .await,
         400,
         "invalid_amount",
     )
     .await;
     t.expect(
         "amount over the maximum",
-        w.post_v2(
+        w.post(
             paths::SYNC,
             &sync(json!(FRESH), json!(limits::DEFAULT_MAX_AMOUNT + 1)),
+            Sign::V2,
         )
         .await,
         400,
@@ -472,9 +499,10 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     .await;
     t.expect(
         "deduct over the maximum",
-        w.post_v2(
+        w.post(
             paths::SYNC,
             &sync(json!(FUNDED), json!(-limits::DEFAULT_MAX_AMOUNT - 1)),
+            Sign::V2,
         )
         .await,
         400,
@@ -483,7 +511,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     .await;
     t.expect(
         "amount i64::MAX",
-        w.post_v2(paths::SYNC, &sync(json!(FRESH), json!(i64::MAX)))
+        w.post(paths::SYNC, &sync(json!(FRESH), json!(i64::MAX)), Sign::V2)
             .await,
         400,
         "amount_too_large",
@@ -491,7 +519,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     .await;
     t.expect(
         "amount i64::MIN",
-        w.post_v2(paths::SYNC, &sync(json!(FUNDED), json!(i64::MIN)))
+        w.post(paths::SYNC, &sync(json!(FUNDED), json!(i64::MIN)), Sign::V2)
             .await,
         400,
         "amount_too_large",
@@ -502,14 +530,15 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
             .to_vec();
     t.expect(
         "amount beyond i64",
-        w.post_v2_bytes(paths::SYNC, beyond).await,
+        w.post_raw(paths::SYNC, beyond, "application/json", Sign::V2)
+            .await,
         400,
         "invalid_field",
     )
     .await;
     t.expect(
         "amount 1.5",
-        w.post_v2(paths::SYNC, &sync(json!(FRESH), json!(1.5)))
+        w.post(paths::SYNC, &sync(json!(FRESH), json!(1.5)), Sign::V2)
             .await,
         400,
         "invalid_field",
@@ -517,7 +546,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     .await;
     t.expect(
         "amount as a string",
-        w.post_v2(paths::SYNC, &sync(json!(FRESH), json!("100")))
+        w.post(paths::SYNC, &sync(json!(FRESH), json!("100")), Sign::V2)
             .await,
         400,
         "invalid_field",
@@ -525,9 +554,10 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     .await;
     t.expect(
         "amount missing",
-        w.post_v2(
+        w.post(
             paths::SYNC,
             &json!({"telegram_id": FRESH, "source": "media_bot", "reason": "x"}),
+            Sign::V2,
         )
         .await,
         400,
@@ -536,7 +566,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     .await;
     t.expect(
         "deduct over the balance",
-        w.post_v2(paths::SYNC, &sync(json!(FUNDED), json!(-1_001)))
+        w.post(paths::SYNC, &sync(json!(FUNDED), json!(-1_001)), Sign::V2)
             .await,
         409,
         "insufficient_credits",
@@ -544,7 +574,8 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     .await;
     t.expect(
         "deduct from an unknown user",
-        w.post_v2(paths::SYNC, &sync(json!(FRESH), json!(-1))).await,
+        w.post(paths::SYNC, &sync(json!(FRESH), json!(-1)), Sign::V2)
+            .await,
         404,
         "user_not_found",
     )
@@ -553,7 +584,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     // --- telegram_id ---------------------------------------------------------------
     t.expect(
         "telegram_id as a string",
-        w.post_v2(paths::SYNC, &sync(json!("5999"), json!(10)))
+        w.post(paths::SYNC, &sync(json!("5999"), json!(10)), Sign::V2)
             .await,
         400,
         "invalid_field",
@@ -561,21 +592,23 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     .await;
     t.expect(
         "telegram_id 1.5",
-        w.post_v2(paths::SYNC, &sync(json!(1.5), json!(10))).await,
+        w.post(paths::SYNC, &sync(json!(1.5), json!(10)), Sign::V2)
+            .await,
         400,
         "invalid_field",
     )
     .await;
     t.expect(
         "telegram_id null",
-        w.post_v2(paths::SYNC, &sync(json!(null), json!(10))).await,
+        w.post(paths::SYNC, &sync(json!(null), json!(10)), Sign::V2)
+            .await,
         400,
         "missing_field",
     )
     .await;
     t.expect(
         "negative telegram_id",
-        w.post_v2(paths::SYNC, &sync(json!(-5_999), json!(10)))
+        w.post(paths::SYNC, &sync(json!(-5_999), json!(10)), Sign::V2)
             .await,
         400,
         "invalid_telegram_id",
@@ -583,20 +616,21 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     .await;
     t.expect(
         "telegram_id 0",
-        w.post_v2(paths::SYNC, &sync(json!(0), json!(10))).await,
+        w.post(paths::SYNC, &sync(json!(0), json!(10)), Sign::V2)
+            .await,
         400,
         "invalid_telegram_id",
     )
     .await;
     t.expect(
         "negative telegram_id (v1)",
-        w.post_unsigned(paths::SYNC, &w.v1_body(-5_999, 10, "x", None, ts))
+        w.post(paths::SYNC, &w.v1_body(-5_999, 10, "x", None, ts), Sign::V1)
             .await,
         400,
         "invalid_telegram_id",
     )
     .await;
-    let r = w.get_v2(&paths::balance(-1)).await;
+    let r = w.get(&paths::balance(-1)).await;
     t.expect(
         "negative telegram_id in a path",
         r,
@@ -604,7 +638,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
         "invalid_telegram_id",
     )
     .await;
-    let r = w.get_v2("/api/credits/balance/abc").await;
+    let r = w.get("/api/credits/balance/abc").await;
     t.expect(
         "non-integer telegram_id in a path",
         r,
@@ -620,14 +654,15 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     let long = "r".repeat(limits::MAX_REASON_CHARS + 1);
     t.expect(
         "reason over 256 characters",
-        w.post_v2(paths::SYNC, &text(json!(long), None)).await,
+        w.post(paths::SYNC, &text(json!(long), None), Sign::V2)
+            .await,
         400,
         "invalid_reason",
     )
     .await;
     t.expect(
         "reason with a bell",
-        w.post_v2(paths::SYNC, &text(json!("ding\u{7}"), None))
+        w.post(paths::SYNC, &text(json!("ding\u{7}"), None), Sign::V2)
             .await,
         400,
         "invalid_reason",
@@ -635,21 +670,23 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     .await;
     t.expect(
         "reason with a newline",
-        w.post_v2(paths::SYNC, &text(json!("a\nb"), None)).await,
+        w.post(paths::SYNC, &text(json!("a\nb"), None), Sign::V2)
+            .await,
         400,
         "invalid_reason",
     )
     .await;
     t.expect(
         "reason with NUL",
-        w.post_v2(paths::SYNC, &text(json!("a\u{0}b"), None)).await,
+        w.post(paths::SYNC, &text(json!("a\u{0}b"), None), Sign::V2)
+            .await,
         400,
         "invalid_reason",
     )
     .await;
     t.expect(
         "reason not a string",
-        w.post_v2(paths::SYNC, &text(json!(7), None)).await,
+        w.post(paths::SYNC, &text(json!(7), None), Sign::V2).await,
         400,
         "invalid_field",
     )
@@ -670,7 +707,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     ] {
         t.expect(
             case,
-            w.post_v2(paths::SYNC, &text(json!("x"), Some(reference)))
+            w.post(paths::SYNC, &text(json!("x"), Some(reference)), Sign::V2)
                 .await,
             400,
             "invalid_reference",
@@ -679,7 +716,7 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     }
     t.expect(
         "reference not a string",
-        w.post_v2(paths::SYNC, &text(json!("x"), Some(json!(12))))
+        w.post(paths::SYNC, &text(json!("x"), Some(json!(12))), Sign::V2)
             .await,
         400,
         "invalid_field",
@@ -690,14 +727,14 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     let items = |n: usize| json!({"source": "media_bot", "items": vec![json!({"telegram_id": FRESH, "amount": 1, "reason": "b"}); n]});
     t.expect(
         "10,000 items in a batch",
-        w.post_v2(paths::BATCH, &items(10_000)).await,
+        w.post(paths::BATCH, &items(10_000), Sign::V2).await,
         400,
         "batch_too_large",
     )
     .await;
     t.expect(
         "1,001 items in a batch",
-        w.post_v2(paths::BATCH, &items(limits::MAX_BATCH_ITEMS + 1))
+        w.post(paths::BATCH, &items(limits::MAX_BATCH_ITEMS + 1), Sign::V2)
             .await,
         400,
         "batch_too_large",
@@ -705,16 +742,17 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     .await;
     t.expect(
         "empty batch",
-        w.post_v2(paths::BATCH, &items(0)).await,
+        w.post(paths::BATCH, &items(0), Sign::V2).await,
         400,
         "batch_too_large",
     )
     .await;
     t.expect(
         "batch items not an array",
-        w.post_v2(
+        w.post(
             paths::BATCH,
             &json!({"source": "media_bot", "items": {"0": 1}}),
+            Sign::V2,
         )
         .await,
         400,
@@ -722,12 +760,12 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     )
     .await;
     t.expect("batch item of the wrong type",
-        w.post_v2(paths::BATCH, &json!({"source": "media_bot", "items": [{"telegram_id": FRESH, "amount": "1", "reason": "b"}]})).await,
+        w.post(paths::BATCH, &json!({"source": "media_bot", "items": [{"telegram_id": FRESH, "amount": "1", "reason": "b"}]}), Sign::V2).await,
         400, "invalid_field").await;
-    let r = w.post_v2(paths::BATCH, &json!({"source": "media_bot", "atomic": true, "items": [
+    let r = w.post(paths::BATCH, &json!({"source": "media_bot", "atomic": true, "items": [
         {"telegram_id": FRESH, "amount": 5, "reason": "ok", "external_reference": "hb-1"},
-        {"telegram_id": FUNDED, "amount": -5_000, "reason": "too much", "external_reference": "hb-2"}]})).await;
-    if r.json["data"]["results"][0]["code"] != "batch_aborted" {
+        {"telegram_id": FUNDED, "amount": -5_000, "reason": "too much", "external_reference": "hb-2"}]}), Sign::V2).await;
+    if r.body["data"]["results"][0]["code"] != "batch_aborted" {
         t.failures.push(format!(
             "atomic batch: the good item is not batch_aborted: {}",
             r.text
@@ -746,9 +784,10 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     t.expect(
         "register a user without admin",
         game_wire
-            .post_v2(
+            .post(
                 paths::USERS,
                 &json!({"telegram_id": FRESH, "nickname": "eve", "source": "game_bot"}),
+                Sign::V2,
             )
             .await,
         403,
@@ -757,9 +796,10 @@ async fn every_bad_request_is_rejected_and_writes_nothing() {
     .await;
     t.expect(
         "nickname with control characters",
-        w.post_v2(
+        w.post(
             paths::USERS,
             &json!({"telegram_id": FRESH, "nickname": "a\u{1b}[31m", "source": "media_bot"}),
+            Sign::V2,
         )
         .await,
         400,
@@ -829,9 +869,9 @@ async fn balance_overflow_is_refused() {
             r.text
         );
     }
-    let r = w.post_v2(paths::BATCH, &json!({"source": "media_bot", "items": [{"telegram_id": 7, "amount": 6, "reason": "b"}]})).await;
+    let r = w.post(paths::BATCH, &json!({"source": "media_bot", "items": [{"telegram_id": 7, "amount": 6, "reason": "b"}]}), Sign::V2).await;
     assert_eq!(
-        r.json["data"]["results"][0]["code"], "balance_overflow",
+        r.body["data"]["results"][0]["code"], "balance_overflow",
         "{}",
         r.text
     );
@@ -849,14 +889,14 @@ async fn v1_replay_after_the_window_is_refused() {
     let w = Wire::new(&server.base_url(), &setup::media_bot());
     let ts = now();
     let request = w.v1_body(8, 25, "replayed", None, ts);
-    let first = w.post_unsigned(paths::SYNC, &request).await;
+    let first = w.post(paths::SYNC, &request, Sign::V1).await;
     assert_eq!(first.outcome(), (200, "ok"), "{}", first.text);
     let started = Instant::now();
     while now() <= ts + 2 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(started.elapsed() < Duration::from_secs(6));
     }
-    let replay = w.post_unsigned(paths::SYNC, &request).await;
+    let replay = w.post(paths::SYNC, &request, Sign::V1).await;
     assert_eq!(
         replay.outcome(),
         (401, "timestamp_out_of_window"),
@@ -894,9 +934,9 @@ async fn permissions_are_enforced() {
         (200, "ok")
     );
 
-    let reply = w.get_v2(&paths::balance(6_000)).await;
+    let reply = w.get(&paths::balance(6_000)).await;
     assert_eq!(reply.outcome(), (403, "forbidden"), "{}", reply.text);
-    let reply = w.get_v2(&paths::records(6_000, None, None)).await;
+    let reply = w.get(&paths::records(6_000, None, None)).await;
     assert_eq!(reply.outcome(), (403, "forbidden"), "{}", reply.text);
     assert_eq!(
         w.sync_v2(6_000, 1, "write ok", None).await.outcome(),
@@ -905,10 +945,10 @@ async fn permissions_are_enforced() {
 
     let reply = r.sync_v2(6_000, 1_000, "no write", None).await;
     assert_eq!(reply.outcome(), (403, "forbidden"), "{}", reply.text);
-    let reply = r.sync_v1(6_000, -10, "no write", None).await;
+    let reply = r.sync(6_000, -10, "no write", None).await;
     assert_eq!(reply.outcome(), (403, "forbidden"), "{}", reply.text);
     let reply = r
-        .post_v2(paths::BATCH, &json!({"source": "reader_bot", "items": [{"telegram_id": 6_000, "amount": 1, "reason": "b"}]}))
+        .post(paths::BATCH, &json!({"source": "reader_bot", "items": [{"telegram_id": 6_000, "amount": 1, "reason": "b"}]}), Sign::V2)
         .await;
     assert_eq!(reply.outcome(), (403, "forbidden"), "{}", reply.text);
     assert_eq!(r.balance(6_000).await, Some(51));

@@ -5,7 +5,7 @@
 
 use credit_sync::protocol::{headers, paths};
 use credit_sync_reliability::setup;
-use credit_sync_testkit::Server;
+use credit_sync_testkit::{Server, Wire};
 use rand::Rng;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -81,16 +81,10 @@ fn request(
 }
 
 /// Every series of the `/metrics` text: its name and labels, without the value.
-async fn series(client: &reqwest::Client, base: &str) -> BTreeSet<String> {
-    let text = client
-        .get(format!("{base}{}", paths::METRICS))
-        .send()
+async fn series(wire: &Wire) -> BTreeSet<String> {
+    wire.metrics()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
+        .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(|l| {
             l.rsplit_once(' ')
@@ -120,7 +114,8 @@ async fn ten_thousand_junk_requests_add_no_metrics_series() {
             }
         }
     }
-    let before = series(&client, &base).await;
+    let wire = Wire::new(&base, &setup::media_bot());
+    let before = series(&wire).await;
 
     let started = Instant::now();
     let workers: Vec<_> = (0..WORKERS)
@@ -153,7 +148,7 @@ async fn ten_thousand_junk_requests_add_no_metrics_series() {
         );
     }
     let elapsed = started.elapsed();
-    let after = series(&client, &base).await;
+    let after = series(&wire).await;
     let added: Vec<_> = after.difference(&before).take(5).collect();
     assert!(
         added.is_empty(),

@@ -7,7 +7,7 @@
 use credit_sync::protocol::{headers, paths};
 use credit_sync::signature;
 use credit_sync_reliability::setup;
-use credit_sync_reliability::wire::{now, Wire};
+use credit_sync_testkit::{now, Sign, Wire};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{json, Map, Value};
@@ -140,7 +140,9 @@ fn random_json_never_gets_a_5xx() {
         sent.set(sent.get() + 1);
         let reply = rt.block_on(async {
             if signed {
-                Ok(wire.post_v2_bytes(path, body.clone()).await)
+                Ok(wire
+                    .post_raw(path, body.clone(), "application/json", Sign::V2)
+                    .await)
             } else {
                 wire.send(
                     "POST",
@@ -165,7 +167,7 @@ fn random_json_never_gets_a_5xx() {
             reply.text
         );
         prop_assert!(
-            reply.json.get("code").is_some(),
+            reply.body.get("code").is_some(),
             "{path}: no envelope: {}",
             reply.text
         );

@@ -1,7 +1,8 @@
 //! A fault-injecting HTTP/1.1 proxy on loopback. It sits between a client and the
 //! server and, request by request, makes the failures a real network makes: the
 //! answer lost after the server committed, a reset mid-request, a stall past the
-//! client's timeout, a 502 or 503 from a gateway that never forwarded.
+//! client's timeout, a 502 or 503 from a gateway that never forwarded, or any scripted
+//! status and body in the server's place (the SDK's retry tests).
 //!
 //! Each request the proxy reads is one *exchange*, numbered from 0 in arrival order.
 //! Its [`Fault`] comes from the queue filled by [`Proxy::push_next`] when that is not
@@ -26,13 +27,16 @@ const MAX_HEAD: usize = 256 * 1024;
 const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What the proxy does with one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Fault {
     /// Forward it and return the answer.
     Pass,
     /// Forward it, read the whole answer (the server has committed), then reset the
     /// client connection without answering.
     DropResponse,
+    /// Like [`Fault::DropResponse`], but an orderly close (FIN) instead of a reset: the
+    /// client reads end-of-stream where the answer should be.
+    CloseBeforeResponse,
     /// Forward the head and half of the body (half the head when there is no body),
     /// then reset both connections: the server never sees a complete request.
     ResetMidRequest,
@@ -44,13 +48,51 @@ pub enum Fault {
     BadGateway,
     /// Answer `503 Service Unavailable` (the protocol's JSON envelope) without forwarding.
     Unavailable,
+    /// Answer this status, body and extra headers (`content-type: application/json`
+    /// unless one is given) without forwarding. [`Fault::respond`] builds it.
+    Respond {
+        status: u16,
+        body: String,
+        headers: Vec<(String, String)>,
+    },
+    /// Read the request and never answer (until the proxy is dropped); nothing is
+    /// forwarded.
+    Hang,
 }
 
 impl Fault {
-    /// Did the server receive the complete request?
-    pub fn reaches_server(self) -> bool {
-        matches!(self, Fault::Pass | Fault::DropResponse | Fault::Stall(_))
+    /// Answer `status` with `body` in the server's place.
+    pub fn respond(status: u16, body: impl Into<String>) -> Fault {
+        Fault::Respond {
+            status,
+            body: body.into(),
+            headers: Vec::new(),
+        }
     }
+
+    /// [`Fault::respond`] with an extra header (e.g. `Retry-After`).
+    pub fn with_header(mut self, name: &str, value: &str) -> Fault {
+        if let Fault::Respond { headers, .. } = &mut self {
+            headers.push((name.into(), value.into()));
+        }
+        self
+    }
+
+    /// Did the server receive the complete request?
+    pub fn reaches_server(&self) -> bool {
+        matches!(
+            self,
+            Fault::Pass | Fault::DropResponse | Fault::CloseBeforeResponse | Fault::Stall(_)
+        )
+    }
+}
+
+/// A JSON error envelope as the server sends it, for [`Fault::respond`]; `extra` is
+/// appended inside the object (e.g. `,"server_time":1`).
+pub fn error_body(code: &str, extra: &str) -> String {
+    format!(
+        r#"{{"success":false,"code":"{code}","message":"injected {code}","balance":null,"data":null{extra}}}"#
+    )
 }
 
 /// Which [`Fault`] exchange `n` (counted from 0) gets.
@@ -66,22 +108,26 @@ impl fmt::Debug for Schedule {
 impl Schedule {
     /// Every exchange gets `fault`.
     pub fn always(fault: Fault) -> Schedule {
-        Schedule(Arc::new(move |_| fault))
+        Schedule(Arc::new(move |_| fault.clone()))
     }
 
     /// Every `n`th exchange (the `n`th, `2n`th, ...) gets `fault`; the others pass.
     pub fn every_nth(n: u64, fault: Fault) -> Schedule {
         assert!(n > 0, "every_nth needs n > 0");
-        Schedule(Arc::new(
-            move |i| if i % n == n - 1 { fault } else { Fault::Pass },
-        ))
+        Schedule(Arc::new(move |i| {
+            if i % n == n - 1 {
+                fault.clone()
+            } else {
+                Fault::Pass
+            }
+        }))
     }
 
     /// Exchange `i` gets `faults[i % len]`.
     pub fn cycle(faults: Vec<Fault>) -> Schedule {
         assert!(!faults.is_empty(), "cycle needs at least one fault");
         Schedule(Arc::new(move |i| {
-            faults[(i % faults.len() as u64) as usize]
+            faults[(i % faults.len() as u64) as usize].clone()
         }))
     }
 
@@ -116,6 +162,8 @@ struct Shared {
     schedule: Mutex<Schedule>,
     next: Mutex<VecDeque<Fault>>,
     counter: AtomicU64,
+    /// Every request read, as text (head and body), in arrival order.
+    requests: Mutex<Vec<String>>,
     log: Mutex<Vec<Exchange>>,
     stop: AtomicBool,
 }
@@ -147,6 +195,7 @@ impl Proxy {
             schedule: Mutex::new(Schedule::always(Fault::Pass)),
             next: Mutex::new(VecDeque::new()),
             counter: AtomicU64::new(0),
+            requests: Mutex::new(Vec::new()),
             log: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
         });
@@ -205,6 +254,16 @@ impl Proxy {
         self.shared.next.lock().unwrap().push_back(fault);
     }
 
+    /// [`Proxy::push_next`] for each of `faults`, in order: a script.
+    pub fn push_script(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.shared.next.lock().unwrap().extend(faults);
+    }
+
+    /// Every request the proxy has read, as text (head and body), in arrival order.
+    pub fn requests(&self) -> Vec<String> {
+        self.shared.requests.lock().unwrap().clone()
+    }
+
     /// How many requests the proxy has read so far.
     pub fn exchange_count(&self) -> u64 {
         self.shared.counter.load(Ordering::SeqCst)
@@ -227,13 +286,13 @@ impl Proxy {
     }
 
     /// How many finished exchanges got `fault`.
-    pub fn count(&self, fault: Fault) -> usize {
+    pub fn count(&self, fault: &Fault) -> usize {
         self.shared
             .log
             .lock()
             .unwrap()
             .iter()
-            .filter(|e| e.fault == fault)
+            .filter(|e| &e.fault == fault)
             .count()
     }
 }
@@ -345,13 +404,25 @@ fn serve_client(mut client: TcpStream, shared: &Shared) {
             Ok(Some(r)) => r,
             _ => return,
         };
-        let index = shared.counter.fetch_add(1, Ordering::SeqCst);
-        let queued = shared.next.lock().unwrap().pop_front();
-        let fault = queued.unwrap_or_else(|| shared.schedule.lock().unwrap().fault_for(index));
+        let (index, fault) = {
+            // One lock for the index and the text, so both follow arrival order.
+            let mut requests = shared.requests.lock().unwrap();
+            let index = shared.counter.fetch_add(1, Ordering::SeqCst);
+            requests.push(format!(
+                "{}\r\n\r\n{}",
+                request.head,
+                String::from_utf8_lossy(&request.body)
+            ));
+            let queued = shared.next.lock().unwrap().pop_front();
+            (
+                index,
+                queued.unwrap_or_else(|| shared.schedule.lock().unwrap().fault_for(index)),
+            )
+        };
         let mut first = request.head.split("\r\n").next().unwrap_or("").split(' ');
         let mut exchange = Exchange {
             index,
-            fault,
+            fault: fault.clone(),
             at: Instant::now(),
             method: first.next().unwrap_or("").to_string(),
             target: first.next().unwrap_or("").to_string(),
@@ -387,6 +458,21 @@ fn handle(
         (bytes, head_len)
     };
     match fault {
+        Fault::Respond {
+            status,
+            body,
+            headers,
+        } => {
+            exchange.status = Some(status);
+            exchange.delivered = answer_with(client, status, &headers, &body);
+            exchange.delivered
+        }
+        Fault::Hang => {
+            while !shared.stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            false
+        }
         Fault::BadGateway => {
             let body = "<html><head><title>502 Bad Gateway</title></head>\
                         <body><center><h1>502 Bad Gateway</h1></center></body></html>";
@@ -419,7 +505,7 @@ fn handle(
             reset(client);
             false
         }
-        Fault::Pass | Fault::DropResponse | Fault::Stall(_) => {
+        Fault::Pass | Fault::DropResponse | Fault::CloseBeforeResponse | Fault::Stall(_) => {
             let (bytes, _) = upstream_request();
             let upstream_addr = *shared.upstream.lock().unwrap();
             let response = match forward(upstream_addr, &bytes) {
@@ -441,6 +527,10 @@ fn handle(
             match fault {
                 Fault::DropResponse => {
                     reset(client);
+                    false
+                }
+                Fault::CloseBeforeResponse => {
+                    let _ = client.shutdown(Shutdown::Both);
                     false
                 }
                 Fault::Stall(d) => {
@@ -488,6 +578,35 @@ fn forward(upstream: SocketAddr, request: &[u8]) -> io::Result<Message> {
         head: String::from_utf8_lossy(&raw[..head_end]).into_owned(),
         body: raw[head_end + 4..].to_vec(),
     })
+}
+
+/// Writes a scripted answer (keep-alive, so a client may reuse the connection); returns
+/// whether it was written.
+fn answer_with(
+    client: &mut TcpStream,
+    status: u16,
+    headers: &[(String, String)],
+    body: &str,
+) -> bool {
+    let mut head = format!(
+        "HTTP/1.1 {status} Scripted\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        head.push_str("content-type: application/json\r\n");
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    client
+        .write_all(head.as_bytes())
+        .and_then(|_| client.write_all(body.as_bytes()))
+        .and_then(|_| client.flush())
+        .is_ok()
 }
 
 /// Writes a complete answer made up by the proxy; returns whether it was written.
@@ -615,8 +734,8 @@ mod tests {
         std::thread::sleep(Duration::from_millis(450));
         let log = proxy.exchanges();
         assert_eq!(log.len(), 7);
-        assert_eq!(proxy.count(Fault::Pass), 2);
-        assert_eq!(proxy.count(Fault::DropResponse), 1);
+        assert_eq!(proxy.count(&Fault::Pass), 2);
+        assert_eq!(proxy.count(&Fault::DropResponse), 1);
         let pass = log.iter().find(|e| e.fault == Fault::Pass).unwrap();
         assert_eq!(
             (pass.status, pass.retry_after.as_deref()),
@@ -625,6 +744,45 @@ mod tests {
         assert!(pass.delivered);
         assert_eq!(pass.method, "POST");
         assert_eq!(pass.target, "/x");
+    }
+
+    #[test]
+    fn scripted_answers_and_an_orderly_close() {
+        let up = upstream();
+        let proxy = Proxy::start(up.addr);
+        proxy.push_script([
+            Fault::respond(429, error_body("rate_limited", "")).with_header("retry-after", "1"),
+            Fault::respond(200, "hello").with_header("content-type", "text/plain"),
+            Fault::CloseBeforeResponse,
+        ]);
+        let mut c = TcpStream::connect(proxy.addr()).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let limited = send(&mut c, "a").unwrap();
+        assert!(limited.starts_with("HTTP/1.1 429"), "{limited}");
+        assert!(limited.contains("\"code\":\"rate_limited\""), "{limited}");
+        // Scripted answers keep the connection alive.
+        assert_eq!(send(&mut c, "b").unwrap(), "HTTP/1.1 200 Scripted|hello");
+        assert_eq!(up.commits.load(Ordering::SeqCst), 0);
+        assert!(send(&mut c, "c").is_err());
+        wait_for(1, &up.commits);
+        assert_eq!(up.commits.load(Ordering::SeqCst), 1);
+        let requests = proxy.requests();
+        assert_eq!(requests.len(), 3);
+        assert!(requests[1].starts_with("POST /x HTTP/1.1\r\n"));
+        assert!(requests[1].ends_with("\r\n\r\nb"));
+    }
+
+    #[test]
+    fn a_hang_forwards_nothing_and_never_answers() {
+        let up = upstream();
+        let proxy = Proxy::start(up.addr);
+        proxy.push_next(Fault::Hang);
+        let mut c = TcpStream::connect(proxy.addr()).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        assert!(send(&mut c, "x").is_err());
+        assert_eq!(proxy.exchange_count(), 1);
+        assert_eq!(up.commits.load(Ordering::SeqCst), 0);
     }
 
     #[test]

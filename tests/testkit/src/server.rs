@@ -1,7 +1,9 @@
 //! The real `credit-sync-server` binary as a child process, so tests attack what
-//! ships: start it on a free loopback port with a throwaway database, stop it,
+//! ships: start it on `127.0.0.1:0` with a throwaway database (the suite's backend,
+//! [`crate::database`]), read the address it bound from its listening line, stop it,
 //! `kill -9` it, and restart it on the same database.
 
+use crate::database::Database;
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
@@ -246,18 +248,25 @@ impl Source {
 }
 
 /// What the server is started with. The sources come from the caller; the database
-/// defaults to a SQLite file in the server's temp dir.
+/// defaults to the suite's backend ([`Database::for_suite`]): a SQLite file in the
+/// server's temp dir, or a fresh PostgreSQL database with
+/// `CREDIT_SYNC_TEST_BACKEND=postgres`.
 #[derive(Debug, Clone, Default)]
 pub struct ServerConfig {
     pub sources: Vec<Source>,
     pub timestamp_tolerance_secs: Option<i64>,
     pub max_amount: Option<i64>,
-    /// A database URL; `None` = `sqlite://<temp dir>/credit-sync.db`.
+    /// A database URL someone else owns (another server's, to run two processes on one
+    /// database); `None` = a database of the server's own.
     pub database: Option<String>,
+    /// Run on SQLite whatever the suite's backend (to compare the backends).
+    pub on_sqlite: bool,
     /// Extra top-level TOML lines, written before the sources.
     pub extra_toml: String,
     /// Extra environment variables for the process (e.g. `RUST_LOG`).
     pub env: Vec<(String, String)>,
+    /// The server binary; `None` = [`server_bin`].
+    pub binary: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -280,6 +289,17 @@ impl ServerConfig {
 
     pub fn database(mut self, url: impl Into<String>) -> ServerConfig {
         self.database = Some(url.into());
+        self
+    }
+
+    /// Runs this binary instead of [`server_bin`] (the bench drives a release build).
+    pub fn binary(mut self, path: impl Into<PathBuf>) -> ServerConfig {
+        self.binary = Some(path.into());
+        self
+    }
+
+    pub fn on_sqlite(mut self) -> ServerConfig {
+        self.on_sqlite = true;
         self
     }
 
@@ -349,6 +369,8 @@ pub struct Server {
     dir: tempfile::TempDir,
     config_path: PathBuf,
     database: String,
+    /// The database this server made for itself, dropped after the process is gone.
+    _owned: Option<Database>,
     child: Option<Child>,
     addr: SocketAddr,
     starts: u32,
@@ -371,21 +393,35 @@ impl Server {
     /// Writes the config into a fresh temp dir and starts the server; returns once it
     /// printed its listening line.
     pub fn start(config: ServerConfig) -> Server {
+        Server::start_edited(config, |toml| toml)
+    }
+
+    /// Like [`Server::start`], with the config file's text passed through `edit` first
+    /// (for settings and credential forms [`ServerConfig`] does not model).
+    pub fn start_edited(config: ServerConfig, edit: impl FnOnce(String) -> String) -> Server {
         let dir = tempfile::Builder::new()
             .prefix("credit-sync-test-")
             .tempdir()
             .expect("create a temp dir for the server");
-        let database = config
-            .database
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("credit-sync.db").display()));
+        let owned = match (&config.database, config.on_sqlite) {
+            (Some(_), _) => None,
+            (None, true) => Some(Database::sqlite(dir.path())),
+            (None, false) => Some(Database::for_suite(dir.path())),
+        };
+        let database = match (&config.database, &owned) {
+            (Some(url), _) => url.clone(),
+            (None, Some(db)) => db.url().to_string(),
+            (None, None) => unreachable!("a database of its own when none is given"),
+        };
         let config_path = dir.path().join("credit-sync.toml");
-        std::fs::write(&config_path, config.to_toml(&database)).expect("write the server config");
+        std::fs::write(&config_path, edit(config.to_toml(&database)))
+            .expect("write the server config");
         let mut server = Server {
             config,
             dir,
             config_path,
             database,
+            _owned: owned,
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             starts: 0,
@@ -409,6 +445,7 @@ impl Server {
             config_path: PathBuf::new(),
             dir,
             database,
+            _owned: None,
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             starts: 0,
@@ -425,7 +462,7 @@ impl Server {
             .append(true)
             .open(self.stderr_path())
             .expect("open the server's stderr log");
-        let mut cmd = Command::new(server_bin());
+        let mut cmd = Command::new(self.binary());
         if self.demo {
             cmd.args([
                 "demo",
@@ -502,6 +539,10 @@ impl Server {
         self.starts += 1;
     }
 
+    fn binary(&self) -> PathBuf {
+        self.config.binary.clone().unwrap_or_else(server_bin)
+    }
+
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
@@ -532,6 +573,12 @@ impl Server {
                 }
             },
         }
+    }
+
+    /// The exit status once the process has exited by itself (or by a signal the test
+    /// sent), `None` while it runs.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut()?.try_wait().ok().flatten()
     }
 
     /// Graceful stop: SIGTERM, then SIGKILL if it has not exited within 10 s.
@@ -595,6 +642,10 @@ impl Server {
         &self.database
     }
 
+    pub fn is_postgres(&self) -> bool {
+        self.database.starts_with("postgres")
+    }
+
     pub fn config(&self) -> &ServerConfig {
         &self.config
     }
@@ -610,7 +661,7 @@ impl Server {
                     .replace("{database}", &self.database)
             })
             .collect();
-        let mut cmd = Command::new(server_bin());
+        let mut cmd = Command::new(self.binary());
         cmd.args(&args).stdin(Stdio::null());
         clear_credit_sync_env(&mut cmd);
         cmd.output().expect("run credit-sync-server")

@@ -5,6 +5,9 @@
 # signatures (docs/benchmarks.md).
 #
 #   bash bench/compare-servers.sh OLD_BIN NEW_BIN [MIX] [ROUNDS] [DURATION]
+#
+# More `credit-sync-bench` arguments (both builds get them) in CREDIT_SYNC_BENCH_ARGS,
+# e.g. CREDIT_SYNC_BENCH_ARGS="--database postgres://..." for PostgreSQL.
 set -euo pipefail
 old=${1:?old server binary}
 new=${2:?new server binary}
@@ -14,7 +17,8 @@ duration=${5:-10}
 bench=${CREDIT_SYNC_BENCH:-target/release/credit-sync-bench}
 
 run() { # prints "<requests/s> <p99 ms> <errors>" of one run
-    "$bench" --server-bin "$1" --mix "$mix" --duration "$duration" --json |
+    # shellcheck disable=SC2086 # word splitting of the extra arguments is meant
+    "$bench" --server-bin "$1" --mix "$mix" --duration "$duration" ${CREDIT_SYNC_BENCH_ARGS:-} --json |
         python3 -c 'import json,sys; r = json.loads(sys.stdin.read().splitlines()[-1]); print("%.0f %.1f %d" % (r["requests_per_sec"], r["p99_ms"], r["errors"]))'
 }
 

@@ -9,7 +9,9 @@ use credit_sync::protocol::{headers, paths};
 use serde_json::{json, Value};
 use support::*;
 
-/// Every answer of the script, normalized, plus the admin commands' output.
+/// Every answer of the script, normalized, plus the admin commands' output. Each v2
+/// request is signed at its own `signing_time()`: two equal bodies signed in the same
+/// second carry the same signature, a reuse on one run and not on the other.
 async fn script(server: &Server) -> Vec<String> {
     let bot = server.admin();
     let strict = server.client(NO_AUTO);
@@ -25,11 +27,13 @@ async fn script(server: &Server) -> Vec<String> {
     let register = json!({"telegram_id": 7, "nickname": "ann"});
     note(
         "register",
-        bot.post(paths::USERS, &register, Sign::V2).await,
+        bot.post(paths::USERS, &register, Sign::V2At(signing_time()))
+            .await,
     );
     note(
         "register again",
-        bot.post(paths::USERS, &register, Sign::V2).await,
+        bot.post(paths::USERS, &register, Sign::V2At(signing_time()))
+            .await,
     );
     note("add", bot.sync(7, 100, "earn", Some("r1")).await);
     note("replay", bot.sync(7, 100, "earn", Some("r1")).await);
@@ -57,24 +61,36 @@ async fn script(server: &Server) -> Vec<String> {
     };
     note(
         "batch",
-        bot.post(paths::BATCH, &items(false, "nb"), Sign::V2).await,
+        bot.post(
+            paths::BATCH,
+            &items(false, "nb"),
+            Sign::V2At(signing_time()),
+        )
+        .await,
     );
     note(
         "batch again",
-        bot.post(paths::BATCH, &items(false, "nb"), Sign::V2).await,
+        bot.post(
+            paths::BATCH,
+            &items(false, "nb"),
+            Sign::V2At(signing_time()),
+        )
+        .await,
     );
     let ok_items = json!({"source": bot.source, "atomic": true, "items": [
         {"telegram_id": 13, "amount": 4, "reason": "a"},
         {"telegram_id": 13, "amount": -4, "reason": "a"}]});
     note(
         "atomic ok",
-        bot.post(paths::BATCH, &ok_items, Sign::V2).await,
+        bot.post(paths::BATCH, &ok_items, Sign::V2At(signing_time()))
+            .await,
     );
     // Last of the writes: on PostgreSQL the ids a rolled-back change drew stay unused
     // (sequences are not transactional), so later records would get other ids than on SQLite.
     note(
         "atomic batch",
-        bot.post(paths::BATCH, &items(true, "ab"), Sign::V2).await,
+        bot.post(paths::BATCH, &items(true, "ab"), Sign::V2At(signing_time()))
+            .await,
     );
     note("balance", bot.get(&paths::balance(7)).await);
     note("no balance", bot.get(&paths::balance(9)).await);

@@ -107,7 +107,7 @@ async fn mixed_load_keeps_the_books_consistent() {
     assert_verified(&server);
 }
 
-fn batch_body(bot: &Client, items: &[(i64, i64, &str, Option<&str>)], atomic: bool) -> Value {
+fn batch_body(bot: &Wire, items: &[(i64, i64, &str, Option<&str>)], atomic: bool) -> Value {
     let t = signing_time();
     let items: Vec<Value> = items
         .iter()

@@ -10,10 +10,6 @@ pub use credit_sync_testkit::{
     now, postgres_url, raw_execute, server_bin, signing_time, Database, Reply, Sign, Source, Wire,
 };
 
-/// The names `ledger.rs` uses for [`Wire`] and [`Reply`].
-pub type Client = Wire;
-pub type Answer = Reply;
-
 /// Sources every test server has: (name, api_key, secret).
 pub const ADMIN: (&str, &str, &str) = (
     "media_bot",

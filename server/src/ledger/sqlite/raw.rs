@@ -425,25 +425,43 @@ impl Drop for Db<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
     use std::str::FromStr;
 
-    #[tokio::test]
-    async fn binds_reads_and_never_leaves_a_transaction_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/raw.db", dir.path().display());
-        let options = SqliteConnectOptions::from_str(&url)
+    /// A pool of one connection to a new database file at `url` (SQLite's default busy
+    /// timeout unless given), with `schema` applied.
+    async fn single_connection(
+        url: &str,
+        busy_timeout: Option<std::time::Duration>,
+        schema: Option<&'static str>,
+    ) -> SqlitePool {
+        let mut options = SqliteConnectOptions::from_str(url)
             .unwrap()
             .create_if_missing(true);
+        if let Some(timeout) = busy_timeout {
+            options = options.busy_timeout(timeout);
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(options)
             .await
             .unwrap();
-        sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
-            .execute(&pool)
-            .await
-            .unwrap();
+        if let Some(schema) = schema {
+            sqlx::query(schema).execute(&pool).await.unwrap();
+        }
+        pool
+    }
+
+    #[tokio::test]
+    async fn binds_reads_and_never_leaves_a_transaction_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/raw.db", dir.path().display());
+        let pool = single_connection(
+            &url,
+            None,
+            Some("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)"),
+        )
+        .await;
         let mut conn = pool.acquire().await.unwrap();
         {
             let mut locked = conn.lock_handle().await.unwrap();
@@ -512,19 +530,12 @@ mod tests {
     async fn failures_are_typed_busy_is_unavailable_a_constraint_is_not() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/typed.db", dir.path().display());
-        let options = SqliteConnectOptions::from_str(&url)
-            .unwrap()
-            .create_if_missing(true)
-            .busy_timeout(std::time::Duration::from_millis(20));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .unwrap();
-        sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY)")
-            .execute(&pool)
-            .await
-            .unwrap();
+        let pool = single_connection(
+            &url,
+            Some(std::time::Duration::from_millis(20)),
+            Some("CREATE TABLE t (id INTEGER PRIMARY KEY)"),
+        )
+        .await;
         let other = other_writer(&url).await;
         let mut holder = other.acquire().await.unwrap();
         sqlx::query("BEGIN IMMEDIATE")
@@ -567,18 +578,7 @@ mod tests {
     async fn a_text_longer_than_i32_max_is_refused_not_truncated() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/long.db", dir.path().display());
-        let options = SqliteConnectOptions::from_str(&url)
-            .unwrap()
-            .create_if_missing(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .unwrap();
-        sqlx::query("CREATE TABLE t (name TEXT)")
-            .execute(&pool)
-            .await
-            .unwrap();
+        let pool = single_connection(&url, None, Some("CREATE TABLE t (name TEXT)")).await;
         // 4 GiB + 3 zero bytes: `as c_int` would make that 3. Zeroed pages are never
         // touched here (SQLite refuses on the length alone), so this costs no memory.
         let zeros = vec![0u8; (1usize << 32) + 3];
@@ -604,14 +604,7 @@ mod tests {
     async fn a_refused_rollback_is_reported_and_the_transaction_stays_visible() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/rb.db", dir.path().display());
-        let options = SqliteConnectOptions::from_str(&url)
-            .unwrap()
-            .create_if_missing(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .unwrap();
+        let pool = single_connection(&url, None, None).await;
         let mut conn = pool.acquire().await.unwrap();
         let mut locked = conn.lock_handle().await.unwrap();
         let mut db = Db::new(&mut locked);

@@ -65,14 +65,10 @@ impl<T> Call<T> {
     }
 }
 
-/// The error for a panic caught in a call that started at fork count `forks`: the
-/// runtime stopping under it (tokio panics when a stopped driver is polled), else a bug.
-fn caught(forks: u64, payload: Box<dyn std::any::Any + Send>) -> Error {
-    if runtime::forks() != forks {
-        Error::cut_off()
-    } else {
-        panic_error(payload)
-    }
+/// Whether a panic caught in a call that started at fork count `forks` was the runtime
+/// stopping under it (tokio panics when a stopped driver is polled) rather than a bug.
+fn cut_by_fork(forks: u64) -> bool {
+    runtime::forks() != forks
 }
 
 /// The settings a client was made with and, per process, the core client built from them.
@@ -205,9 +201,12 @@ fn block<T: Send>(py: Python<'_>, call: Call<T>) -> Answer<T> {
     let forks = runtime::forks();
     py.detach(move || {
         let answer = std::panic::catch_unwind(AssertUnwindSafe(|| runtime::handle().block_on(run)))
-            .unwrap_or_else(|p| match caught(forks, p) {
-                Error::Transport { .. } => cut(),
-                e => Answer(Err(e)),
+            .unwrap_or_else(|p| {
+                if cut_by_fork(forks) {
+                    cut()
+                } else {
+                    Answer(Err(panic_error(p)))
+                }
             });
         runtime::park_if_finalizing();
         answer
@@ -225,7 +224,7 @@ where
     inflight::start(py, call.run, call.cut)
 }
 
-/// Awaits `f(client)` and turns a panic into a core error (see [`caught`]).
+/// Awaits `f(client)` and turns a panic into a core error (see [`cut_by_fork`]).
 async fn guarded<T, F, Fut>(client: Result<Client, Error>, f: F) -> credit_sync::Result<T>
 where
     F: FnOnce(Client) -> Fut,
@@ -233,9 +232,13 @@ where
 {
     let forks = runtime::forks();
     let client = client?;
-    CatchUnwind(Box::pin(f(client)))
-        .await
-        .unwrap_or_else(|p| Err(caught(forks, p)))
+    CatchUnwind(Box::pin(f(client))).await.unwrap_or_else(|p| {
+        Err(if cut_by_fork(forks) {
+            Error::cut_off()
+        } else {
+            panic_error(p)
+        })
+    })
 }
 
 /// A future that reports a panic while polling as `Err` instead of unwinding.
@@ -287,9 +290,12 @@ mod calls {
             let outcome = match client {
                 Ok(c) => CatchUnwind(Box::pin(f(c, reference.clone())))
                     .await
-                    .unwrap_or_else(|p| match caught(forks, p) {
-                        Error::Transport { .. } => Err(cut_off(reference.clone())),
-                        e => Err(unsent(e)),
+                    .unwrap_or_else(|p| {
+                        Err(if cut_by_fork(forks) {
+                            cut_off(reference.clone())
+                        } else {
+                            unsent(panic_error(p))
+                        })
                     }),
                 Err(e) => Err(unsent(e)),
             };
@@ -364,9 +370,12 @@ mod calls {
             let outcome = match client {
                 Ok(c) => CatchUnwind(Box::pin(async move { c.batch_sync(items, atomic).await }))
                     .await
-                    .unwrap_or_else(|p| match caught(forks, p) {
-                        Error::Transport { .. } => Err(cut_off()),
-                        e => Err(unsent(e)),
+                    .unwrap_or_else(|p| {
+                        Err(if cut_by_fork(forks) {
+                            cut_off()
+                        } else {
+                            unsent(panic_error(p))
+                        })
                     }),
                 Err(e) => Err(unsent(e)),
             };

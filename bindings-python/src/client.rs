@@ -46,23 +46,37 @@ where
 pub struct Call<T> {
     run: Pin<Box<dyn Future<Output = Answer<T>> + Send>>,
     cut: Box<dyn FnOnce() -> Answer<T> + Send>,
+    /// The fork count read before the call's client was resolved ([`Resolved`]).
+    forks: u64,
 }
 
 impl<T> Call<T> {
     fn new(
+        forks: u64,
         run: impl Future<Output = Answer<T>> + Send + 'static,
         cut: impl FnOnce() -> Answer<T> + Send + 'static,
     ) -> Self {
         Call {
             run: Box::pin(run),
             cut: Box::new(cut),
+            forks,
         }
     }
 
     /// A read: cut off, it raises [`Error::cut_off`].
-    fn read(run: impl Future<Output = Answer<T>> + Send + 'static) -> Self {
-        Call::new(run, || Answer(Err(Error::cut_off())))
+    fn read(forks: u64, run: impl Future<Output = Answer<T>> + Send + 'static) -> Self {
+        Call::new(forks, run, || Answer(Err(Error::cut_off())))
     }
+}
+
+/// The core client a call runs on, and the fork count read *before* it was resolved.
+///
+/// The count must come first: a fork between resolving the client and reading the count
+/// would leave the call holding a client of the stopped runtime while its count already
+/// includes that fork, and the panic the dead runtime causes would pass for a bug.
+pub struct Resolved {
+    client: Result<Client, Error>,
+    forks: u64,
 }
 
 /// Whether a panic caught in a call that started at fork count `forks` was the runtime
@@ -97,7 +111,16 @@ impl Connection {
         })
     }
 
-    fn client(&self) -> Result<Client, Error> {
+    /// The client for this process's runtime; see [`Resolved`] for the order of reads.
+    fn client(&self) -> Resolved {
+        let forks = runtime::forks();
+        Resolved {
+            client: self.resolve(),
+            forks,
+        }
+    }
+
+    fn resolve(&self) -> Result<Client, Error> {
         let (_, current) = runtime::current();
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match &*state {
@@ -197,8 +220,7 @@ fn unsigned(name: &str, v: i64) -> PyResult<u32> {
 /// - never let a Rust panic out as `PanicException`;
 /// - not take the GIL back while Python is finalizing (a daemon thread at exit).
 fn block<T: Send>(py: Python<'_>, call: Call<T>) -> Answer<T> {
-    let Call { run, cut } = call;
-    let forks = runtime::forks();
+    let Call { run, cut, forks } = call;
     py.detach(move || {
         let answer = std::panic::catch_unwind(AssertUnwindSafe(|| runtime::handle().block_on(run)))
             .unwrap_or_else(|p| {
@@ -225,12 +247,12 @@ where
 }
 
 /// Awaits `f(client)` and turns a panic into a core error (see [`cut_by_fork`]).
-async fn guarded<T, F, Fut>(client: Result<Client, Error>, f: F) -> credit_sync::Result<T>
+async fn guarded<T, F, Fut>(resolved: Resolved, f: F) -> credit_sync::Result<T>
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = credit_sync::Result<T>>,
 {
-    let forks = runtime::forks();
+    let Resolved { client, forks } = resolved;
     let client = client?;
     CatchUnwind(Box::pin(f(client))).await.unwrap_or_else(|p| {
         Err(if cut_by_fork(forks) {
@@ -269,7 +291,7 @@ mod calls {
     /// so even a write refused by a closed client, or cut off by a fork, reports the one
     /// it would have sent.
     fn write<F, Fut>(
-        client: Result<Client, Error>,
+        resolved: Resolved,
         telegram_id: i64,
         change: i64,
         reference: String,
@@ -279,7 +301,7 @@ mod calls {
         F: FnOnce(Client, String) -> Fut + Send + 'static,
         Fut: Future<Output = Result<credit_sync::SyncResult, WriteError>> + Send,
     {
-        let forks = runtime::forks();
+        let Resolved { client, forks } = resolved;
         let cut_reference = reference.clone();
         let cut_off =
             move |r: String| WriteError::cut_off(Some(telegram_id), Some(change), Some(r));
@@ -301,7 +323,7 @@ mod calls {
             };
             settle(outcome)
         };
-        Call::new(run, move || settle(Err(cut_off(cut_reference))))
+        Call::new(forks, run, move || settle(Err(cut_off(cut_reference))))
     }
 
     fn settle(outcome: Result<credit_sync::SyncResult, WriteError>) -> Answer<SyncResult> {
@@ -313,7 +335,7 @@ mod calls {
     }
 
     pub fn add_credits(
-        client: Result<Client, Error>,
+        resolved: Resolved,
         telegram_id: i64,
         amount: i64,
         reason: String,
@@ -321,7 +343,7 @@ mod calls {
     ) -> Call<SyncResult> {
         let reference = reference.unwrap_or_else(credit_sync::reference::auto);
         write(
-            client,
+            resolved,
             telegram_id,
             amount,
             reference,
@@ -330,7 +352,7 @@ mod calls {
     }
 
     pub fn deduct_credits(
-        client: Result<Client, Error>,
+        resolved: Resolved,
         telegram_id: i64,
         amount: i64,
         reason: String,
@@ -339,7 +361,7 @@ mod calls {
         let reference = reference.unwrap_or_else(credit_sync::reference::auto);
         let change = credit_sync::model::deduct_change(amount);
         write(
-            client,
+            resolved,
             telegram_id,
             change,
             reference,
@@ -351,11 +373,11 @@ mod calls {
     }
 
     pub fn batch_sync(
-        client: Result<Client, Error>,
+        resolved: Resolved,
         items: Vec<BatchEntry>,
         atomic: bool,
     ) -> Call<SyncResult> {
-        let forks = runtime::forks();
+        let Resolved { client, forks } = resolved;
         let count = items.len();
         let unsent = |e: Error| WriteError::unsent(e, None, None, None);
         let cut_off = || WriteError::cut_off(None, None, None);
@@ -381,28 +403,29 @@ mod calls {
             };
             settle(outcome)
         };
-        Call::new(run, move || settle(Err(cut_off())))
+        Call::new(forks, run, move || settle(Err(cut_off())))
     }
 
     /// `None` only for an unregistered user; other failures raise.
-    pub fn get_balance(
-        client: Result<Client, Error>,
-        telegram_id: i64,
-    ) -> Call<Option<BalanceDict>> {
-        Call::read(async move {
-            let r = guarded(client, |c| async move { c.get_balance(telegram_id).await }).await;
+    pub fn get_balance(resolved: Resolved, telegram_id: i64) -> Call<Option<BalanceDict>> {
+        Call::read(resolved.forks, async move {
+            let r = guarded(
+                resolved,
+                |c| async move { c.get_balance(telegram_id).await },
+            )
+            .await;
             Answer(r.map(|b| b.map(BalanceDict)))
         })
     }
 
     pub fn get_records(
-        client: Result<Client, Error>,
+        resolved: Resolved,
         telegram_id: i64,
         limit: u32,
         cursor: Option<String>,
     ) -> Call<RecordsDict> {
-        Call::read(async move {
-            let r = guarded(client, |c| async move {
+        Call::read(resolved.forks, async move {
+            let r = guarded(resolved, |c| async move {
                 c.get_records(telegram_id, Some(limit), cursor.as_deref())
                     .await
             })
@@ -412,12 +435,12 @@ mod calls {
     }
 
     pub fn register_user(
-        client: Result<Client, Error>,
+        resolved: Resolved,
         telegram_id: i64,
         nickname: Option<String>,
     ) -> Call<UserDict> {
-        Call::read(async move {
-            let r = guarded(client, |c| async move {
+        Call::read(resolved.forks, async move {
+            let r = guarded(resolved, |c| async move {
                 c.register_user(telegram_id, nickname.as_deref()).await
             })
             .await;

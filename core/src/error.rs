@@ -180,7 +180,14 @@ impl Error {
                 field: env.field.clone(),
             },
             Code::ClientClosed => Error::Closed,
-            Code::Ok
+            // TODO(holds helper): their own variants (see the SDK brief).
+            Code::HoldNotFound
+            | Code::HoldResolved
+            | Code::TooManyHolds
+            | Code::RecordNotFound
+            | Code::RecordNotReversible
+            | Code::ReversalExceedsRecord
+            | Code::Ok
             | Code::PartialFailure
             | Code::NotFound
             | Code::MethodNotAllowed

@@ -68,6 +68,9 @@ mod tests {
             source: "s".into(),
             external_reference: None,
             created_at: "2024-01-01T00:00:00Z".into(),
+            hold_id: None,
+            reverses: None,
+            transfer_id: None,
         }
     }
 

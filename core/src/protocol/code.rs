@@ -117,6 +117,19 @@ codes! {
     BalanceOverflow = "balance_overflow" => 422,
     /// Another item of an atomic batch failed, so this one was not applied.
     BatchAborted = "batch_aborted" => 409,
+    /// No hold has this id.
+    HoldNotFound = "hold_not_found" => 404,
+    /// The hold was already captured, voided or has expired; `data.hold` is its final
+    /// state. (The same capture or void again, with its own reference, is a replay instead.)
+    HoldResolved = "hold_resolved" => 409,
+    /// The user has `limits::MAX_OPEN_HOLDS_PER_USER` open holds already.
+    TooManyHolds = "too_many_holds" => 409,
+    /// No record has this `record_id` (or `original_reference`, for this source).
+    RecordNotFound = "record_not_found" => 404,
+    /// The record is a reversal or a leg of a transfer, which are not reversed.
+    RecordNotReversible = "record_not_reversible" => 409,
+    /// The reversals of a record would sum to more than the record; nothing was written.
+    ReversalExceedsRecord = "reversal_exceeds_record" => 409,
 
     // --- throttling and server faults ---
     /// Too many requests for this API key; see `Retry-After`.

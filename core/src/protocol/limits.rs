@@ -18,3 +18,15 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_RECORDS_LIMIT: u32 = 20;
 /// Largest records page size.
 pub const MAX_RECORDS_LIMIT: u32 = 200;
+/// A hold's lifetime when `ttl_secs` is not given.
+pub const DEFAULT_HOLD_TTL_SECS: i64 = 600;
+/// The longest hold: seven days.
+pub const MAX_HOLD_TTL_SECS: i64 = 7 * 24 * 3600;
+/// Most open holds one user may have at once (`too_many_holds` beyond it), so the list of
+/// a user's holds is always one bounded page.
+pub const MAX_OPEN_HOLDS_PER_USER: usize = 100;
+/// Every hold id starts with this, followed by [`HOLD_ID_RANDOM_CHARS`] lowercase hex digits.
+pub const HOLD_ID_PREFIX: &str = "hold_";
+pub const HOLD_ID_RANDOM_CHARS: usize = 24;
+/// Every transfer id starts with this, followed by 24 lowercase hex digits.
+pub const TRANSFER_ID_PREFIX: &str = "tr_";

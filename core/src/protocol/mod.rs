@@ -17,10 +17,18 @@ mod validation;
 
 pub use code::Code;
 pub use parse::{item_field, whole_integer};
-pub use requests::{BatchItem, BatchRequest, RegisterUserRequest, SyncRequest};
+pub use requests::{
+    BatchItem, BatchRequest, CaptureRequest, HoldRequest, RegisterUserRequest, ReverseRequest,
+    SyncRequest, TransferRequest, VoidRequest,
+};
 pub use responses::{
-    Balance, BalanceResponse, BatchData, BatchItemResult, BatchResponse, Envelope, Record,
-    RecordsPage, RecordsResponse, SyncData, SyncResponse, UserData, UserResponse,
+    Balance, BalanceResponse, BatchData, BatchItemResult, BatchResponse, Envelope, Hold, HoldData,
+    HoldResponse, HoldState, HoldsResponse, Record, RecordsPage, RecordsResponse, ReverseData,
+    ReverseResponse, SyncData, SyncResponse, TransferData, TransferLeg, TransferResponse, UserData,
+    UserResponse,
+};
+pub use validation::{
+    is_hold_id, validate_capture, validate_hold, validate_reverse, validate_transfer,
 };
 pub use validation::{
     is_reference_char, validate_amount, validate_change, validate_nickname, validate_reason,

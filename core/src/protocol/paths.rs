@@ -7,6 +7,15 @@ pub const BALANCE: &str = "/api/credits/balance";
 /// Followed by `/{telegram_id}?limit=&cursor=`.
 pub const RECORDS: &str = "/api/credits/records";
 pub const USERS: &str = "/api/users";
+/// `POST` places a hold; followed by `/{telegram_id}`, `GET` lists a user's open holds;
+/// followed by `/{hold_id}/capture` or `/{hold_id}/void`, `POST` resolves one.
+pub const HOLDS: &str = "/api/credits/holds";
+/// The last segment of a capture's path.
+pub const CAPTURE: &str = "capture";
+/// The last segment of a void's path.
+pub const VOID: &str = "void";
+pub const REVERSE: &str = "/api/credits/reverse";
+pub const TRANSFER: &str = "/api/credits/transfer";
 pub const HEALTHZ: &str = "/healthz";
 pub const METRICS: &str = "/metrics";
 pub const OPENAPI: &str = "/openapi.json";
@@ -31,9 +40,48 @@ pub fn records(telegram_id: i64, limit: Option<u32>, cursor: Option<&str>) -> St
     path
 }
 
+/// `GET` path of one user's open holds.
+pub fn holds(telegram_id: i64) -> String {
+    format!("{HOLDS}/{telegram_id}")
+}
+
+/// `POST` path that captures a hold. Hold ids are URL-safe (see `limits::HOLD_ID_PREFIX`),
+/// and one that is not is refused by the server, never misrouted: it is sent escaped.
+pub fn capture(hold_id: &str) -> String {
+    format!("{HOLDS}/{}/{CAPTURE}", segment(hold_id))
+}
+
+/// `POST` path that voids a hold.
+pub fn void(hold_id: &str) -> String {
+    format!("{HOLDS}/{}/{VOID}", segment(hold_id))
+}
+
+/// A path segment: kept as is when URL-safe, else percent-encoded byte by byte.
+fn segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use crate::protocol::paths;
+
+    #[test]
+    fn hold_paths() {
+        assert_eq!(paths::holds(5), "/api/credits/holds/5");
+        assert_eq!(
+            paths::capture("hold_0a"),
+            "/api/credits/holds/hold_0a/capture"
+        );
+        assert_eq!(paths::void("a/b c"), "/api/credits/holds/a%2Fb%20c/void");
+    }
 
     #[test]
     fn records_path() {

@@ -45,6 +45,50 @@ pub fn amount() -> Schema {
         .into()
 }
 
+/// A positive amount (holds, transfers): 1 to the default `max_amount`.
+pub fn positive_amount() -> Schema {
+    int64(1, limits::DEFAULT_MAX_AMOUNT)
+        .description(Some(format!(
+            "Positive, at most the server's max_amount (default {}).",
+            limits::DEFAULT_MAX_AMOUNT
+        )))
+        .into()
+}
+
+/// [`positive_amount`], or `null` / absent.
+pub fn optional_positive_amount() -> Schema {
+    int64(1, limits::DEFAULT_MAX_AMOUNT)
+        .schema_type(nullable(Type::Integer))
+        .into()
+}
+
+/// `ttl_secs` of a hold: 1 to [`limits::MAX_HOLD_TTL_SECS`], or `null` / absent.
+pub fn ttl_secs() -> Schema {
+    int64(1, limits::MAX_HOLD_TTL_SECS)
+        .schema_type(nullable(Type::Integer))
+        .default(Some(limits::DEFAULT_HOLD_TTL_SECS.into()))
+        .into()
+}
+
+/// A record id (positive), or `null` / absent.
+pub fn optional_record_id() -> Schema {
+    int64(1, i64::MAX)
+        .schema_type(nullable(Type::Integer))
+        .into()
+}
+
+/// A hold id: [`limits::HOLD_ID_PREFIX`] and lowercase hex digits.
+pub fn hold_id() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!(
+            "^{}[0-9a-f]{{{}}}$",
+            limits::HOLD_ID_PREFIX,
+            limits::HOLD_ID_RANDOM_CHARS
+        )))
+        .into()
+}
+
 /// Any signed 64-bit integer, required.
 pub fn any_int64() -> Schema {
     int64(i64::MIN, i64::MAX).into()

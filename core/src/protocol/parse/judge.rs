@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use super::read::{Items, Json, Names, Object, RawBatch};
 use super::{item_field, Body};
 use crate::protocol::{
-    fields, limits, BatchItem, BatchRequest, Code, FieldError, RegisterUserRequest, SyncRequest,
+    fields, limits, BatchItem, BatchRequest, CaptureRequest, Code, FieldError, HoldRequest,
+    RegisterUserRequest, ReverseRequest, SyncRequest, TransferRequest, VoidRequest,
 };
 
 pub(super) const SYNC_FIELDS: [&str; 7] = [
@@ -121,6 +122,63 @@ impl Body for BatchRequest {
             atomic: at.opt_bool(fields::ATOMIC, values.atomic)?.unwrap_or(false),
             timestamp: at.opt_i64(fields::TIMESTAMP, values.timestamp)?,
         })
+    }
+}
+
+/// The money-flow bodies: each a flat object, judged in its struct's field order.
+macro_rules! flat_bodies {
+    ($($request:ident { $($field:ident: $kind:ident = $name:expr),+ $(,)? })+) => {$(
+        impl Names<{ [$($name),+].len() }> for $request {
+            const NAMES: &'static [&'static str; [$($name),+].len()] = &[$($name),+];
+        }
+
+        impl Body for $request {
+            type Raw = Object<{ [$($name),+].len() }, $request>;
+
+            fn judge(raw: Self::Raw) -> Result<Self, FieldError> {
+                let at = At::TOP;
+                let [$($field),+] = raw.values.ok_or_else(|| at.not_an_object())?;
+                Ok($request {
+                    $($field: at.$kind($name, $field)?,)+
+                })
+            }
+        }
+    )+};
+}
+
+flat_bodies! {
+    HoldRequest {
+        telegram_id: i64 = fields::TELEGRAM_ID,
+        amount: i64 = fields::AMOUNT,
+        reason: string = fields::REASON,
+        external_reference: opt_string = fields::EXTERNAL_REFERENCE,
+        ttl_secs: opt_i64 = fields::TTL_SECS,
+        source: opt_string = fields::SOURCE,
+    }
+    CaptureRequest {
+        amount: opt_i64 = fields::AMOUNT,
+        external_reference: opt_string = fields::EXTERNAL_REFERENCE,
+        source: opt_string = fields::SOURCE,
+    }
+    VoidRequest {
+        external_reference: opt_string = fields::EXTERNAL_REFERENCE,
+        source: opt_string = fields::SOURCE,
+    }
+    ReverseRequest {
+        record_id: opt_i64 = fields::RECORD_ID,
+        original_reference: opt_string = fields::ORIGINAL_REFERENCE,
+        amount: opt_i64 = fields::AMOUNT,
+        reason: string = fields::REASON,
+        external_reference: opt_string = fields::EXTERNAL_REFERENCE,
+        source: opt_string = fields::SOURCE,
+    }
+    TransferRequest {
+        from_telegram_id: i64 = fields::FROM_TELEGRAM_ID,
+        to_telegram_id: i64 = fields::TO_TELEGRAM_ID,
+        amount: i64 = fields::AMOUNT,
+        reason: string = fields::REASON,
+        external_reference: opt_string = fields::EXTERNAL_REFERENCE,
+        source: opt_string = fields::SOURCE,
     }
 }
 

@@ -18,7 +18,10 @@ mod read;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-use super::{fields, BatchRequest, Code, FieldError, RegisterUserRequest, SyncRequest};
+use super::{
+    fields, BatchRequest, CaptureRequest, Code, FieldError, HoldRequest, RegisterUserRequest,
+    ReverseRequest, SyncRequest, TransferRequest, VoidRequest,
+};
 
 /// JSON does not tell `2` from `2.0`, and JSON Schema (the OpenAPI document) reads both
 /// as the integer 2: so does the parser. A whole number written with a fraction or an
@@ -57,6 +60,33 @@ impl RegisterUserRequest {
         from_slice(body)
     }
 }
+
+/// `from_slice` and serde's `Deserialize` for the money-flow bodies (types only; see
+/// `validate_hold` and its siblings for values).
+macro_rules! flat_parsers {
+    ($($request:ident),+) => {$(
+        impl $request {
+            /// Parses the body; types only.
+            pub fn from_slice(body: &[u8]) -> Result<Self, FieldError> {
+                from_slice(body)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $request {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                deserialize_judged(d)
+            }
+        }
+    )+};
+}
+
+flat_parsers!(
+    HoldRequest,
+    CaptureRequest,
+    VoidRequest,
+    ReverseRequest,
+    TransferRequest
+);
 
 /// A request body: what serde reads without judging it, and the judgement.
 trait Body: Sized {
@@ -260,6 +290,32 @@ mod tests {
         assert_eq!(err.to_string(), "missing field `amount`");
         // A JSON array is not a struct here, as it would be for a derive.
         assert!(serde_json::from_value::<RegisterUserRequest>(json!([1])).is_err());
+    }
+
+    #[test]
+    fn flow_bodies_name_their_fields() {
+        let err = HoldRequest::from_slice(br#"{"telegram_id": 1, "amount": 2}"#).unwrap_err();
+        assert_eq!(
+            (err.code, err.field.as_deref()),
+            (Code::MissingField, Some("reason"))
+        );
+        let hold = HoldRequest::from_slice(
+            br#"{"telegram_id": 1, "amount": 2, "reason": "r", "ttl_secs": null}"#,
+        )
+        .unwrap();
+        assert_eq!(hold.ttl_secs, None);
+        let err = TransferRequest::from_slice(br#"{"from_telegram_id": "1"}"#).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("from_telegram_id"));
+        assert_eq!(
+            CaptureRequest::from_slice(b"{}").unwrap(),
+            CaptureRequest::default()
+        );
+        assert_eq!(
+            VoidRequest::from_slice(b"[]").unwrap_err().code,
+            Code::InvalidJson
+        );
+        let reverse = ReverseRequest::from_slice(br#"{"record_id": 7, "reason": "refund"}"#);
+        assert_eq!(reverse.unwrap().record_id, Some(7));
     }
 
     #[test]

@@ -242,6 +242,7 @@ pub(crate) fn actor(source: &SourceConfig) -> Actor {
     Actor {
         source: source.name.clone(),
         auto_register: source.auto_register,
+        admin: source.permissions.contains(&Permission::Admin),
     }
 }
 

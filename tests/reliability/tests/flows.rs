@@ -1,0 +1,422 @@
+//! The money flows under crashes, faults and contention, over HTTP: holds resolve exactly
+//! once when the server is killed mid-capture, a transfer has both legs or neither when
+//! it is killed mid-transfer, reversals never exceed their record, a retry after a fault
+//! with the same reference is a replay exactly when the first attempt had committed, and
+//! concurrent captures, voids, deducts and holds on one user keep the balance checks.
+//! Every test ends with `credit-sync-server verify` clean.
+
+use credit_sync::protocol::{paths, HoldData, HoldState, Record};
+use credit_sync_reliability::flows::{self, Call, View};
+use credit_sync_reliability::ledger::Ledger;
+use credit_sync_reliability::setup;
+use credit_sync_testkit::{Fault, Proxy, Reply, Server, Wire};
+use futures_util::future::join_all;
+use futures_util::StreamExt;
+use rand::seq::SliceRandom;
+use rand::Rng;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn wire(server: &Server) -> Wire {
+    Wire::new(&server.base_url(), &setup::media_bot())
+}
+
+/// Stops the server, then `verify` must pass on its database.
+fn stop_and_verify(server: &mut Server) {
+    server.stop();
+    flows::assert_verified(server);
+}
+
+/// What a killed server's answer can be: none, or one that says nothing was applied.
+fn outcome_unknown(reply: &Reply) -> bool {
+    matches!(reply.status, 500 | 503)
+}
+
+/// Waits until `count` reaches `target` (the work is then mid-stream: kill now), all
+/// the workers are done, or `limit` passes.
+async fn until_count(count: &AtomicUsize, target: usize, done: &AtomicUsize, workers: usize) {
+    let limit = Instant::now() + Duration::from_secs(5);
+    while count.load(Ordering::SeqCst) < target
+        && done.load(Ordering::SeqCst) < workers
+        && Instant::now() < limit
+    {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Every record of these users, oldest first per user, each ledger checked.
+async fn ledgers(wire: &Wire, users: impl Iterator<Item = i64>) -> Vec<Ledger> {
+    let mut out = Vec::new();
+    for user in users {
+        let ledger = Ledger::read(wire, user).await;
+        ledger.assert_consistent();
+        out.push(ledger);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. kill -9 mid-capture
+// ---------------------------------------------------------------------------------------
+
+const HOLD_CYCLES: u64 = 4;
+const HOLD_USERS: i64 = 10;
+const HOLDS_PER_CYCLE: usize = 200;
+const HOLD_WORKERS: usize = 8;
+const FIRST_HOLDER: i64 = 50_000;
+const HOLDER_FUNDING: i64 = 100_000;
+
+/// How a hold is to be resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plan {
+    CaptureAll,
+    CapturePart(i64),
+    Void,
+}
+
+/// What is known of a resolution's first application.
+#[derive(Debug, Clone)]
+enum Outcome {
+    /// Never sent (the kill came first).
+    Unsent,
+    /// Sent, no answer: the kill may have come before or after its commit.
+    Unknown,
+    /// Answered: this is the hold's final state.
+    Acked(Box<HoldData>),
+}
+
+#[derive(Debug, Clone)]
+struct Slot {
+    hold_id: String,
+    user: i64,
+    amount: i64,
+    plan: Plan,
+    call: Call,
+    outcome: Outcome,
+}
+
+impl Slot {
+    fn captured(&self) -> i64 {
+        match self.plan {
+            Plan::CaptureAll => self.amount,
+            Plan::CapturePart(a) => a,
+            Plan::Void => 0,
+        }
+    }
+
+    /// The answer is this plan's application to this hold.
+    fn assert_applied(&self, data: &HoldData) {
+        let hold = &data.hold;
+        assert_eq!(hold.hold_id, self.hold_id);
+        let state = match self.plan {
+            Plan::Void => HoldState::Voided,
+            _ => HoldState::Captured,
+        };
+        assert_eq!(hold.state, state, "{}: {data:?}", self.hold_id);
+        assert_eq!(hold.captured, self.captured(), "{}: {data:?}", self.hold_id);
+        assert_eq!(
+            hold.record_id.is_some(),
+            state == HoldState::Captured,
+            "{data:?}"
+        );
+    }
+}
+
+/// Places one cycle's holds (all acknowledged: the kill comes later) and plans each one's
+/// resolution: a third captured whole, a third in part, a third voided.
+async fn place_holds(wire: &Wire, cycle: u64, rng: &mut rand::rngs::StdRng) -> Vec<Slot> {
+    let plans: Vec<(usize, i64, i64, Plan)> = (0..HOLDS_PER_CYCLE)
+        .map(|i| {
+            let user = FIRST_HOLDER + (i as i64) % HOLD_USERS;
+            let amount = rng.random_range(2..=100);
+            let plan = match rng.random_range(0..3) {
+                0 => Plan::CaptureAll,
+                1 => Plan::CapturePart(rng.random_range(1..amount)),
+                _ => Plan::Void,
+            };
+            (i, user, amount, plan)
+        })
+        .collect();
+    let mut slots: Vec<Slot> = futures_util::stream::iter(plans)
+        .map(|(i, user, amount, plan)| {
+            let wire = wire.clone();
+            async move {
+                let mut place = Call::hold(user, amount, &format!("h{cycle}-{i}"), None);
+                let reply = place.send(&wire).await;
+                reply.expect_ok();
+                let data = flows::hold_data(&reply);
+                assert_eq!(data.hold.state, HoldState::Open);
+                let hold_id = data.hold.hold_id;
+                let reference = format!("r{cycle}-{i}");
+                let call = match plan {
+                    Plan::CaptureAll => Call::capture(&hold_id, None, &reference),
+                    Plan::CapturePart(a) => Call::capture(&hold_id, Some(a), &reference),
+                    Plan::Void => Call::void(&hold_id, &reference),
+                };
+                (
+                    i,
+                    Slot {
+                        hold_id,
+                        user,
+                        amount,
+                        plan,
+                        call,
+                        outcome: Outcome::Unsent,
+                    },
+                )
+            }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .map(|(_, slot)| slot)
+        .collect();
+    // Workers take them in a random order, so one user's holds are resolved concurrently.
+    slots.shuffle(rng);
+    slots
+}
+
+/// After a restart, before any retry: every acknowledged resolution is there, nothing
+/// unsent is, no hold has two capture records; returns the holds whose resolution
+/// committed (their capture record, or no longer open).
+async fn check_holds(wire: &Wire, slots: &[Slot], cycle: u64) -> HashSet<String> {
+    let by_id: HashMap<&str, &Slot> = slots.iter().map(|s| (s.hold_id.as_str(), s)).collect();
+    let mut capture_records: HashMap<String, Record> = HashMap::new();
+    for ledger in ledgers(wire, FIRST_HOLDER..FIRST_HOLDER + HOLD_USERS).await {
+        for r in ledger.records {
+            let Some(hold_id) = r.hold_id.clone() else {
+                continue;
+            };
+            let Some(slot) = by_id.get(hold_id.as_str()) else {
+                continue; // an earlier cycle's
+            };
+            assert_ne!(slot.plan, Plan::Void, "cycle {cycle}: a voided hold has a record");
+            assert_eq!(r.change, -slot.captured(), "cycle {cycle}: {hold_id}");
+            let previous = capture_records.insert(hold_id.clone(), r);
+            assert!(
+                previous.is_none(),
+                "cycle {cycle}: hold {hold_id} has two capture records"
+            );
+        }
+    }
+    let mut open = HashSet::new();
+    for user in FIRST_HOLDER..FIRST_HOLDER + HOLD_USERS {
+        let list = flows::holds(wire, user).await.expect("a funded user");
+        for h in list.holds {
+            open.insert(h.hold_id);
+        }
+    }
+    let mut committed = HashSet::new();
+    for slot in slots {
+        let is_open = open.contains(&slot.hold_id);
+        let record = capture_records.get(&slot.hold_id);
+        match (&slot.outcome, slot.plan) {
+            (Outcome::Unsent, _) => {
+                assert!(is_open, "cycle {cycle}: unsent {} is not open", slot.hold_id)
+            }
+            (Outcome::Acked(data), plan) => {
+                assert!(
+                    !is_open,
+                    "cycle {cycle}: acknowledged {} is open again after kill -9",
+                    slot.hold_id
+                );
+                if plan != Plan::Void {
+                    let record = record.unwrap_or_else(|| {
+                        panic!(
+                            "cycle {cycle}: acknowledged capture of {} lost",
+                            slot.hold_id
+                        )
+                    });
+                    assert_eq!(Some(record.id), data.hold.record_id);
+                }
+            }
+            (Outcome::Unknown, Plan::Void) => {}
+            (Outcome::Unknown, _) => assert_eq!(
+                record.is_some(),
+                !is_open,
+                "cycle {cycle}: {} is resolved without its capture record, or open with it",
+                slot.hold_id
+            ),
+        }
+        if !is_open {
+            committed.insert(slot.hold_id.clone());
+        }
+    }
+    committed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_mid_capture_resolves_each_hold_exactly_once() {
+    let mut server = setup::start();
+    let started = Instant::now();
+    let mut rng = setup::rng(0xC0FFEE);
+    {
+        let wire = wire(&server);
+        for user in FIRST_HOLDER..FIRST_HOLDER + HOLD_USERS {
+            wire.fund(user, HOLDER_FUNDING).await;
+        }
+    }
+    let mut all: Vec<Slot> = Vec::new();
+    let (mut acked_total, mut unknown_total, mut replayed_total, mut first_total) = (0, 0, 0, 0);
+    for cycle in 0..HOLD_CYCLES {
+        let wire = wire(&server);
+        let slots = place_holds(&wire, cycle, &mut rng).await;
+        let slots: Arc<Vec<Mutex<Slot>>> = Arc::new(slots.into_iter().map(Mutex::new).collect());
+        let next = Arc::new(AtomicUsize::new(0));
+        let acked = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers: Vec<_> = (0..HOLD_WORKERS)
+            .map(|_| {
+                let (wire, slots, next, acked, done, stop) = (
+                    wire.clone(),
+                    slots.clone(),
+                    next.clone(),
+                    acked.clone(),
+                    done.clone(),
+                    stop.clone(),
+                );
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::SeqCst) {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= slots.len() {
+                            break;
+                        }
+                        let mut call = slots[i].lock().unwrap().call.clone();
+                        let answer = call.try_send(&wire).await;
+                        let mut slot = slots[i].lock().unwrap();
+                        slot.call = call;
+                        match answer {
+                            Ok(reply) if reply.outcome() == (200, "ok") => {
+                                let data = flows::hold_data(&reply);
+                                slot.assert_applied(&data);
+                                assert!(!data.duplicate, "a first call is no replay: {data:?}");
+                                slot.outcome = Outcome::Acked(Box::new(data));
+                                acked.fetch_add(1, Ordering::SeqCst);
+                            }
+                            Ok(reply) if outcome_unknown(&reply) => {
+                                slot.outcome = Outcome::Unknown;
+                            }
+                            Ok(reply) => panic!("{}: {}", slot.hold_id, reply.text),
+                            Err(_) => {
+                                slot.outcome = Outcome::Unknown;
+                                break;
+                            }
+                        }
+                    }
+                    done.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        // Pull the plug once a random share of the resolutions is acknowledged.
+        let target = rng.random_range(HOLDS_PER_CYCLE / 5..HOLDS_PER_CYCLE * 3 / 4);
+        until_count(&acked, target, &done, HOLD_WORKERS).await;
+        server.kill9();
+        stop.store(true, Ordering::SeqCst);
+        for w in workers {
+            w.await.expect("worker");
+        }
+        let mut slots: Vec<Slot> = Arc::try_unwrap(slots)
+            .expect("the workers are done")
+            .into_iter()
+            .map(|m| m.into_inner().unwrap())
+            .collect();
+        server.restart();
+        let wire = self::wire(&server);
+        let committed = check_holds(&wire, &slots, cycle).await;
+
+        // Every unacknowledged resolution again, with its reference and a fresh
+        // signature: a replay when it had committed, its first application otherwise.
+        for slot in slots.iter_mut() {
+            match slot.outcome {
+                Outcome::Acked(_) => {
+                    acked_total += 1;
+                    continue;
+                }
+                Outcome::Unknown => unknown_total += 1,
+                Outcome::Unsent => {}
+            }
+            let reply = slot.call.send(&wire).await;
+            reply.expect_ok();
+            let data = flows::hold_data(&reply);
+            slot.assert_applied(&data);
+            assert_eq!(
+                data.duplicate,
+                committed.contains(&slot.hold_id),
+                "cycle {cycle}: {} retried: duplicate exactly when it had committed",
+                slot.hold_id
+            );
+            if data.duplicate {
+                replayed_total += 1;
+            } else {
+                first_total += 1;
+            }
+            slot.outcome = Outcome::Acked(Box::new(data));
+        }
+        // Each hold resolved exactly once: the same call again replays its final state.
+        for slot in slots.iter_mut() {
+            let reply = slot.call.send(&wire).await;
+            reply.expect_ok();
+            let data = flows::hold_data(&reply);
+            assert!(data.duplicate, "{}: {}", slot.hold_id, reply.text);
+            let Outcome::Acked(first) = &slot.outcome else {
+                unreachable!("every resolution is acknowledged by now")
+            };
+            assert_eq!(data.hold, first.hold, "the replay answers the final state");
+        }
+        all.extend(slots);
+        assert_books(&wire, &all, cycle).await;
+    }
+    let resolutions = all.len();
+    stop_and_verify(&mut server);
+    eprintln!(
+        "flows::kill_9_mid_capture: {HOLD_CYCLES} kill -9 cycles, {resolutions} holds on \
+         {HOLD_USERS} users: {acked_total} resolutions acknowledged before a kill, \
+         {unknown_total} cut by it (of which replayed on retry {replayed_total}), \
+         {first_total} applied on retry, in {:.1?}",
+        started.elapsed()
+    );
+}
+
+/// Every hold resolved so far: one capture record per captured hold, none per voided
+/// one, and each user's `credits`, `held` and `available` what the plans say.
+async fn assert_books(wire: &Wire, slots: &[Slot], cycle: u64) {
+    let mut captured: HashMap<i64, i64> = HashMap::new();
+    let mut records_of: HashMap<&str, usize> = HashMap::new();
+    for slot in slots {
+        *captured.entry(slot.user).or_default() += slot.captured();
+        records_of.insert(&slot.hold_id, 0);
+    }
+    for ledger in ledgers(wire, FIRST_HOLDER..FIRST_HOLDER + HOLD_USERS).await {
+        for r in &ledger.records {
+            if let Some(h) = &r.hold_id {
+                *records_of.get_mut(h.as_str()).expect("a hold this test placed") += 1;
+            }
+        }
+        let user = ledger.telegram_id;
+        let credits = HOLDER_FUNDING - captured.get(&user).copied().unwrap_or(0);
+        assert_eq!(
+            flows::view(wire, user).await,
+            Some(View {
+                credits,
+                held: 0,
+                available: credits
+            }),
+            "cycle {cycle}: user {user}"
+        );
+        assert!(flows::holds(wire, user).await.unwrap().holds.is_empty());
+    }
+    for slot in slots {
+        let expected = usize::from(slot.plan != Plan::Void);
+        assert_eq!(
+            records_of[slot.hold_id.as_str()],
+            expected,
+            "cycle {cycle}: hold {} ({:?}) has the wrong number of capture records",
+            slot.hold_id,
+            slot.plan
+        );
+    }
+}

@@ -420,3 +420,440 @@ async fn assert_books(wire: &Wire, slots: &[Slot], cycle: u64) {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// 2. kill -9 mid-transfer
+// ---------------------------------------------------------------------------------------
+
+const TRANSFER_CYCLES: u64 = 4;
+const RING: i64 = 8;
+const TRANSFER_WORKERS: u64 = 8;
+const FIRST_RINGER: i64 = 60_000;
+const RING_FUNDING: i64 = 1_000_000;
+
+/// One intended transfer, and its call (kept for the retry).
+#[derive(Debug, Clone)]
+struct Gift {
+    reference: String,
+    from: i64,
+    to: i64,
+    amount: i64,
+    call: Call,
+}
+
+#[derive(Default)]
+struct GiftBook {
+    sent: Vec<Gift>,
+    /// Reference → the acknowledged transfer id.
+    acked: HashMap<String, String>,
+}
+
+/// After a restart: every transfer has both legs or neither, the ring's total is
+/// conserved, every acknowledged transfer is there, nothing unknown is; returns the
+/// references present (committed).
+async fn check_ring(wire: &Wire, book: &GiftBook, cycle: u64) -> HashSet<String> {
+    let by_ref: HashMap<&str, &Gift> = book
+        .sent
+        .iter()
+        .map(|g| (g.reference.as_str(), g))
+        .collect();
+    let mut legs: HashMap<String, Vec<Record>> = HashMap::new();
+    let mut total = 0;
+    for ledger in ledgers(wire, FIRST_RINGER..FIRST_RINGER + RING).await {
+        total += ledger.balance.unwrap_or(0);
+        for r in ledger.records {
+            if let Some(id) = r.transfer_id.clone() {
+                legs.entry(id).or_default().push(r);
+            }
+        }
+    }
+    assert_eq!(
+        total,
+        RING * RING_FUNDING,
+        "cycle {cycle}: the ring's total is conserved"
+    );
+    let mut present: HashMap<String, String> = HashMap::new();
+    for (id, legs) in &legs {
+        assert_eq!(legs.len(), 2, "cycle {cycle}: transfer {id} has {legs:?}");
+        let (from, to) = if legs[0].change < 0 {
+            (&legs[0], &legs[1])
+        } else {
+            (&legs[1], &legs[0])
+        };
+        assert_eq!(from.change, -to.change, "cycle {cycle}: transfer {id}");
+        let reference = from
+            .external_reference
+            .clone()
+            .expect("the sender's leg carries the reference");
+        let gift = by_ref
+            .get(reference.as_str())
+            .unwrap_or_else(|| panic!("cycle {cycle}: unknown transfer {reference}"));
+        assert_eq!(from.change, -gift.amount, "{reference}");
+        let previous = present.insert(reference.clone(), id.clone());
+        assert!(previous.is_none(), "{reference} applied twice");
+    }
+    for (reference, id) in &book.acked {
+        assert_eq!(
+            present.get(reference),
+            Some(id),
+            "cycle {cycle}: acknowledged transfer {reference} is gone after kill -9"
+        );
+    }
+    present.into_keys().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_mid_transfer_moves_each_gift_exactly_once() {
+    let mut server = setup::start();
+    let started = Instant::now();
+    let mut rng = setup::rng(0xBEEF);
+    {
+        let wire = wire(&server);
+        for user in FIRST_RINGER..FIRST_RINGER + RING {
+            wire.fund(user, RING_FUNDING).await;
+        }
+    }
+    let book = Arc::new(Mutex::new(GiftBook::default()));
+    let (mut retried, mut replayed) = (0, 0);
+    for cycle in 0..TRANSFER_CYCLES {
+        let wire = wire(&server);
+        let acked = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers: Vec<_> = (0..TRANSFER_WORKERS)
+            .map(|w| {
+                let (wire, book, acked, done, stop) = (
+                    wire.clone(),
+                    book.clone(),
+                    acked.clone(),
+                    done.clone(),
+                    stop.clone(),
+                );
+                tokio::spawn(async move {
+                    let mut rng = setup::rng(cycle * 100 + w);
+                    let mut n = 0;
+                    while !stop.load(Ordering::SeqCst) {
+                        n += 1;
+                        let reference = format!("t{cycle}-w{w}-{n}");
+                        let from = FIRST_RINGER + rng.random_range(0..RING);
+                        let to = FIRST_RINGER + (from - FIRST_RINGER + 1) % RING;
+                        let amount = rng.random_range(1..=100);
+                        let mut call = Call::transfer(from, to, amount, &reference);
+                        let answer = call.try_send(&wire).await;
+                        let mut book = book.lock().unwrap();
+                        book.sent.push(Gift {
+                            reference: reference.clone(),
+                            from,
+                            to,
+                            amount,
+                            call,
+                        });
+                        match answer {
+                            Ok(reply) if reply.outcome() == (200, "ok") => {
+                                let data = flows::transfer_data(&reply);
+                                assert!(!data.duplicate);
+                                assert_eq!((data.from.telegram_id, data.to.telegram_id), (from, to));
+                                assert_eq!((data.from.change, data.to.change), (-amount, amount));
+                                book.acked.insert(reference, data.transfer_id);
+                                acked.fetch_add(1, Ordering::SeqCst);
+                            }
+                            Ok(reply) if outcome_unknown(&reply) => {}
+                            Ok(reply) => panic!("{reference}: {}", reply.text),
+                            Err(_) => break,
+                        }
+                    }
+                    done.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        let target = rng.random_range(50..300);
+        until_count(&acked, target, &done, TRANSFER_WORKERS as usize).await;
+        server.kill9();
+        stop.store(true, Ordering::SeqCst);
+        for w in workers {
+            w.await.expect("worker");
+        }
+        server.restart();
+        let wire = self::wire(&server);
+        // The workers are done: the book leaves its mutex while it is checked.
+        let mut taken = std::mem::take(&mut *book.lock().unwrap());
+        let present = check_ring(&wire, &taken, cycle).await;
+
+        // Retry each unacknowledged transfer with its reference and a fresh signature.
+        let GiftBook { sent, acked } = &mut taken;
+        for gift in sent.iter_mut() {
+            if acked.contains_key(&gift.reference) {
+                continue;
+            }
+            let reply = gift.call.send(&wire).await;
+            reply.expect_ok();
+            let data = flows::transfer_data(&reply);
+            assert_eq!(
+                data.duplicate,
+                present.contains(&gift.reference),
+                "cycle {cycle}: {} retried: duplicate exactly when it had committed",
+                gift.reference
+            );
+            assert_eq!(data.amount, gift.amount);
+            retried += 1;
+            replayed += usize::from(data.duplicate);
+            acked.insert(gift.reference.clone(), data.transfer_id);
+        }
+        *book.lock().unwrap() = taken;
+    }
+
+    // Every intended transfer applied exactly once: each user's balance is what the
+    // transfers say, and each reference has one pair of legs.
+    let wire = wire(&server);
+    let book = std::mem::take(&mut *book.lock().unwrap());
+    let present = check_ring(&wire, &book, TRANSFER_CYCLES).await;
+    assert_eq!(present.len(), book.sent.len());
+    let mut expected: HashMap<i64, i64> = (FIRST_RINGER..FIRST_RINGER + RING)
+        .map(|u| (u, RING_FUNDING))
+        .collect();
+    for gift in &book.sent {
+        *expected.get_mut(&gift.from).unwrap() -= gift.amount;
+        *expected.get_mut(&gift.to).unwrap() += gift.amount;
+    }
+    for (user, balance) in &expected {
+        let v = flows::view(&wire, *user).await.unwrap();
+        assert_eq!((v.credits, v.held), (*balance, 0), "user {user}");
+    }
+    let sent = book.sent.len();
+    stop_and_verify(&mut server);
+    eprintln!(
+        "flows::kill_9_mid_transfer: {TRANSFER_CYCLES} kill -9 cycles over a ring of {RING}: \
+         {sent} transfers sent, {} acknowledged before a kill, {retried} retried \
+         ({replayed} of them replays), in {:.1?}",
+        sent - retried,
+        started.elapsed()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. kill -9 mid-reversal
+// ---------------------------------------------------------------------------------------
+
+const REVERSAL_CYCLES: u64 = 2;
+const REVERSAL_USERS: i64 = 6;
+const FIRST_REVERSER: i64 = 70_000;
+/// Per user and cycle: adds of 1,000 and deducts of 200 to reverse.
+const ADDS: i64 = 8;
+const DEDUCTS: i64 = 4;
+/// Each original gets this many reversals of 30 % of it: only three fit.
+const REVERSALS_PER_RECORD: usize = 4;
+
+#[derive(Debug, Clone)]
+struct Refund {
+    original: i64,
+    original_change: i64,
+    user: i64,
+    reference: String,
+    call: Call,
+    /// `Some(true)`: applied, `Some(false)`: `reversal_exceeds_record`, `None`: unknown.
+    answered: Option<bool>,
+}
+
+/// Sends one reversal; `None` when the outcome is unknown.
+fn judge_reversal(refund: &Refund, reply: &Reply) -> Option<bool> {
+    match reply.outcome() {
+        (200, "ok") => {
+            let data = flows::reverse_data(reply);
+            assert_eq!(data.reverses, refund.original, "{}", reply.text);
+            assert_eq!(data.change, -refund.original_change * 3 / 10);
+            Some(true)
+        }
+        (409, "reversal_exceeds_record") => Some(false),
+        _ if outcome_unknown(reply) => None,
+        _ => panic!("{}: {}", refund.reference, reply.text),
+    }
+}
+
+/// The reversals of each original never sum to more than it (nor to more than three of
+/// these); returns the references present.
+async fn check_reversals(wire: &Wire, refunds: &[Refund], cycle: u64) -> HashSet<String> {
+    let mut reversed: HashMap<i64, (i64, usize)> = HashMap::new();
+    let mut present = HashSet::new();
+    let mut originals: HashMap<i64, i64> = HashMap::new();
+    for ledger in ledgers(wire, FIRST_REVERSER..FIRST_REVERSER + REVERSAL_USERS).await {
+        for r in &ledger.records {
+            originals.insert(r.id, r.change);
+            if let Some(original) = r.reverses {
+                let e = reversed.entry(original).or_default();
+                e.0 += r.change;
+                e.1 += 1;
+                present.insert(r.external_reference.clone().expect("a referenced reversal"));
+            }
+        }
+    }
+    for (original, (sum, n)) in &reversed {
+        let change = originals[original];
+        assert!(
+            sum.signum() == -change.signum() && sum.abs() <= change.abs() && *n <= 3,
+            "cycle {cycle}: record {original} ({change}) has {n} reversals summing to {sum}"
+        );
+    }
+    for refund in refunds {
+        if refund.answered == Some(true) {
+            assert!(
+                present.contains(&refund.reference),
+                "cycle {cycle}: acknowledged reversal {} is gone after kill -9",
+                refund.reference
+            );
+        }
+    }
+    present
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_mid_reversal_never_reverses_more_than_the_record() {
+    let mut server = setup::start();
+    let started = Instant::now();
+    let mut rng = setup::rng(0xFACE);
+    {
+        let wire = wire(&server);
+        for user in FIRST_REVERSER..FIRST_REVERSER + REVERSAL_USERS {
+            // Enough that reversing the adds never meets insufficient_credits.
+            wire.fund(user, 100_000).await;
+        }
+    }
+    let mut all: Vec<Refund> = Vec::new();
+    let (mut cut, mut unsent) = (0, 0);
+    for cycle in 0..REVERSAL_CYCLES {
+        let wire = wire(&server);
+        let mut refunds = Vec::new();
+        for user in FIRST_REVERSER..FIRST_REVERSER + REVERSAL_USERS {
+            for k in 0..ADDS + DEDUCTS {
+                let change = if k < ADDS { 1_000 } else { -200 };
+                let reference = format!("o{cycle}-{user}-{k}");
+                let reply = wire.sync_v2(user, change, "order", Some(&reference)).await;
+                reply.expect_ok();
+                let original = reply.body["data"]["record_id"].as_i64().expect("record_id");
+                for j in 0..REVERSALS_PER_RECORD {
+                    let reversal = format!("{reference}-rv{j}");
+                    // Half name the original by id, half by the caller's reference.
+                    let target = if j % 2 == 0 {
+                        Ok(original)
+                    } else {
+                        Err(reference.as_str())
+                    };
+                    refunds.push(Refund {
+                        original,
+                        original_change: change,
+                        user,
+                        call: Call::reverse(target, change.abs() * 3 / 10, &reversal),
+                        reference: reversal,
+                        answered: None,
+                    });
+                }
+            }
+        }
+        refunds.shuffle(&mut rng);
+        let total = refunds.len();
+        let refunds: Arc<Vec<Mutex<Refund>>> =
+            Arc::new(refunds.into_iter().map(Mutex::new).collect());
+        let next = Arc::new(AtomicUsize::new(0));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers: Vec<_> = (0..8)
+            .map(|_| {
+                let (wire, refunds, next, answered, done, stop) = (
+                    wire.clone(),
+                    refunds.clone(),
+                    next.clone(),
+                    answered.clone(),
+                    done.clone(),
+                    stop.clone(),
+                );
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::SeqCst) {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= refunds.len() {
+                            break;
+                        }
+                        let mut call = refunds[i].lock().unwrap().call.clone();
+                        let reply = call.try_send(&wire).await;
+                        let mut refund = refunds[i].lock().unwrap();
+                        refund.call = call;
+                        let Ok(reply) = reply else { break };
+                        refund.answered = judge_reversal(&refund, &reply);
+                        if refund.answered.is_some() {
+                            answered.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    done.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        until_count(&answered, rng.random_range(total / 5..total * 3 / 4), &done, 8).await;
+        server.kill9();
+        stop.store(true, Ordering::SeqCst);
+        for w in workers {
+            w.await.expect("worker");
+        }
+        let mut refunds: Vec<Refund> = Arc::try_unwrap(refunds)
+            .expect("the workers are done")
+            .into_iter()
+            .map(|m| m.into_inner().unwrap())
+            .collect();
+        server.restart();
+        let wire = self::wire(&server);
+        let present = check_reversals(&wire, &refunds, cycle).await;
+        for refund in refunds.iter_mut().filter(|r| r.answered.is_none()) {
+            if refund.call.attempts() == 0 {
+                unsent += 1;
+            } else {
+                cut += 1;
+            }
+            let reply = refund.call.send(&wire).await;
+            refund.answered = judge_reversal(refund, &reply);
+            let committed = present.contains(&refund.reference);
+            match refund.answered {
+                Some(true) => assert_eq!(
+                    reply.body["data"]["duplicate"], committed,
+                    "cycle {cycle}: {} retried: duplicate exactly when it had committed",
+                    refund.reference
+                ),
+                Some(false) => assert!(!committed, "{}: {}", refund.reference, reply.text),
+                None => panic!("{}: {}", refund.reference, reply.text),
+            }
+        }
+        let present = check_reversals(&wire, &refunds, cycle).await;
+        // Exactly three reversals of each original stand, whatever the kill cut.
+        let mut applied: HashMap<i64, usize> = HashMap::new();
+        for refund in &refunds {
+            if refund.answered == Some(true) {
+                *applied.entry(refund.original).or_default() += 1;
+            }
+            assert_eq!(
+                present.contains(&refund.reference),
+                refund.answered == Some(true),
+                "{}",
+                refund.reference
+            );
+        }
+        assert!(applied.values().all(|n| *n == 3), "{applied:?}");
+        all.extend(refunds);
+    }
+    let wire = wire(&server);
+    for user in FIRST_REVERSER..FIRST_REVERSER + REVERSAL_USERS {
+        let per_cycle = ADDS * (1_000 - 900) + DEDUCTS * (-200 + 180);
+        let credits = 100_000 + REVERSAL_CYCLES as i64 * per_cycle;
+        let v = flows::view(&wire, user).await.unwrap();
+        assert_eq!((v.credits, v.held), (credits, 0), "user {user}");
+    }
+    let users_checked: HashSet<i64> = all.iter().map(|r| r.user).collect();
+    assert_eq!(users_checked.len(), REVERSAL_USERS as usize);
+    stop_and_verify(&mut server);
+    eprintln!(
+        "flows::kill_9_mid_reversal: {REVERSAL_CYCLES} kill -9 cycles, {} reversals of {} records \
+         ({} applied, {} refused reversal_exceeds_record); after the kills {cut} cut and {unsent} unsent \
+         were sent again, in {:.1?}",
+        all.len(),
+        all.len() / REVERSALS_PER_RECORD,
+        all.iter().filter(|r| r.answered == Some(true)).count(),
+        all.iter().filter(|r| r.answered == Some(false)).count(),
+        started.elapsed()
+    );
+}

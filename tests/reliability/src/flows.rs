@@ -57,7 +57,8 @@ impl Call {
     /// A reversal of `amount` of the record `original` names: `Ok(record_id)` or
     /// `Err(original_reference)`.
     pub fn reverse(original: Result<i64, &str>, amount: i64, reference: &str) -> Call {
-        let mut body = json!({"amount": amount, "reason": "refund", "external_reference": reference});
+        let mut body =
+            json!({"amount": amount, "reason": "refund", "external_reference": reference});
         match original {
             Ok(record_id) => body["record_id"] = json!(record_id),
             Err(original_reference) => body["original_reference"] = json!(original_reference),

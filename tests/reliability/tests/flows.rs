@@ -193,7 +193,11 @@ async fn check_holds(wire: &Wire, slots: &[Slot], cycle: u64) -> HashSet<String>
             let Some(slot) = by_id.get(hold_id.as_str()) else {
                 continue; // an earlier cycle's
             };
-            assert_ne!(slot.plan, Plan::Void, "cycle {cycle}: a voided hold has a record");
+            assert_ne!(
+                slot.plan,
+                Plan::Void,
+                "cycle {cycle}: a voided hold has a record"
+            );
             assert_eq!(r.change, -slot.captured(), "cycle {cycle}: {hold_id}");
             let previous = capture_records.insert(hold_id.clone(), r);
             assert!(
@@ -215,7 +219,11 @@ async fn check_holds(wire: &Wire, slots: &[Slot], cycle: u64) -> HashSet<String>
         let record = capture_records.get(&slot.hold_id);
         match (&slot.outcome, slot.plan) {
             (Outcome::Unsent, _) => {
-                assert!(is_open, "cycle {cycle}: unsent {} is not open", slot.hold_id)
+                assert!(
+                    is_open,
+                    "cycle {cycle}: unsent {} is not open",
+                    slot.hold_id
+                )
             }
             (Outcome::Acked(data), plan) => {
                 assert!(
@@ -393,7 +401,9 @@ async fn assert_books(wire: &Wire, slots: &[Slot], cycle: u64) {
     for ledger in ledgers(wire, FIRST_HOLDER..FIRST_HOLDER + HOLD_USERS).await {
         for r in &ledger.records {
             if let Some(h) = &r.hold_id {
-                *records_of.get_mut(h.as_str()).expect("a hold this test placed") += 1;
+                *records_of
+                    .get_mut(h.as_str())
+                    .expect("a hold this test placed") += 1;
             }
         }
         let user = ledger.telegram_id;
@@ -552,7 +562,10 @@ async fn kill_9_mid_transfer_moves_each_gift_exactly_once() {
                             Ok(reply) if reply.outcome() == (200, "ok") => {
                                 let data = flows::transfer_data(&reply);
                                 assert!(!data.duplicate);
-                                assert_eq!((data.from.telegram_id, data.to.telegram_id), (from, to));
+                                assert_eq!(
+                                    (data.from.telegram_id, data.to.telegram_id),
+                                    (from, to)
+                                );
                                 assert_eq!((data.from.change, data.to.change), (-amount, amount));
                                 book.acked.insert(reference, data.transfer_id);
                                 acked.fetch_add(1, Ordering::SeqCst);
@@ -786,7 +799,13 @@ async fn kill_9_mid_reversal_never_reverses_more_than_the_record() {
                 })
             })
             .collect();
-        until_count(&answered, rng.random_range(total / 5..total * 3 / 4), &done, 8).await;
+        until_count(
+            &answered,
+            rng.random_range(total / 5..total * 3 / 4),
+            &done,
+            8,
+        )
+        .await;
         server.kill9();
         stop.store(true, Ordering::SeqCst);
         for w in workers {
@@ -856,4 +875,414 @@ async fn kill_9_mid_reversal_never_reverses_more_than_the_record() {
         all.iter().filter(|r| r.answered == Some(false)).count(),
         started.elapsed()
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. faults on the retries
+// ---------------------------------------------------------------------------------------
+
+/// A client timeout shorter than the proxy's stall (only the stall's client has it, so
+/// a slow honest answer on a busy box is never mistaken for one).
+const FAULT_TIMEOUT: Duration = Duration::from_millis(1_000);
+const FAULT_STALL: Duration = Duration::from_millis(1_500);
+
+/// `wire` with a client that gives up after [`FAULT_TIMEOUT`].
+fn impatient(wire: Wire) -> Wire {
+    Wire {
+        http: reqwest::Client::builder()
+            .no_proxy()
+            .timeout(FAULT_TIMEOUT)
+            .build()
+            .expect("reqwest client"),
+        ..wire
+    }
+}
+
+/// Sends `call` through the proxy with `fault` on its first attempt, then again with the
+/// same reference and a fresh signature: the retry succeeds and is a replay exactly when
+/// the fault let the first attempt commit.
+async fn through_fault(
+    proxy: &Proxy,
+    via: &Wire,
+    call: &mut Call,
+    fault: &Fault,
+    committed: bool,
+    what: &str,
+) -> Reply {
+    let before = proxy.exchange_count();
+    proxy.push_next(fault.clone());
+    match call.try_send(via).await {
+        Err(_) => {}
+        Ok(reply) => assert!(
+            matches!(reply.status, 502 | 503),
+            "{what} {fault:?}: the first attempt got {}",
+            reply.text
+        ),
+    }
+    let retry = call.send(via).await;
+    assert_eq!(
+        retry.outcome(),
+        (200, "ok"),
+        "{what} {fault:?}: {}",
+        retry.text
+    );
+    assert_eq!(
+        retry.body["data"]["duplicate"], committed,
+        "{what} {fault:?}: the retry's duplicate says whether the first attempt committed"
+    );
+    assert_eq!(
+        retry.header(credit_sync::protocol::headers::IDEMPOTENT_REPLAYED),
+        committed.then_some("true"),
+        "{what} {fault:?}"
+    );
+    assert_eq!(proxy.exchange_count() - before, 2, "{what} {fault:?}");
+    retry
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_flow_retried_after_each_fault_applies_once() {
+    let mut server = setup::start();
+    let proxy = Proxy::start(server.addr());
+    let direct = wire(&server);
+    let patient = Wire::new(&proxy.url(), &setup::media_bot());
+    let stalled = impatient(patient.clone());
+    let cases = [
+        (Fault::DropResponse, true),
+        (Fault::Stall(FAULT_STALL), true),
+        (Fault::ResetMidRequest, false),
+        (Fault::BadGateway, false),
+        (Fault::Unavailable, false),
+    ];
+    for (n, (fault, committed)) in cases.iter().enumerate() {
+        let via = if matches!(fault, Fault::Stall(_)) {
+            &stalled
+        } else {
+            &patient
+        };
+        let (user, peer) = (80_000 + 10 * n as i64, 80_001 + 10 * n as i64);
+        direct.fund(user, 1_000).await;
+        let order = format!("fo-{n}");
+        direct
+            .sync_v2(user, 200, "order", Some(&order))
+            .await
+            .expect_ok();
+
+        let mut hold = Call::hold(user, 100, &format!("fh-{n}"), None);
+        let placed = through_fault(&proxy, via, &mut hold, fault, *committed, "hold").await;
+        let hold_id = flows::hold_data(&placed).hold.hold_id;
+        let list = flows::holds(&direct, user).await.unwrap();
+        assert_eq!(list.holds.len(), 1, "{fault:?}: the hold once");
+        assert_eq!((list.credits, list.held), (1_200, 100));
+
+        let mut capture = Call::capture(&hold_id, Some(60), &format!("fc-{n}"));
+        let captured = through_fault(&proxy, via, &mut capture, fault, *committed, "capture").await;
+        assert_eq!(flows::hold_data(&captured).hold.captured, 60);
+
+        let mut second = Call::hold(user, 50, &format!("fh2-{n}"), None);
+        let second = flows::hold_data(&second.send(&direct).await).hold.hold_id;
+        let mut void = Call::void(&second, &format!("fv-{n}"));
+        let voided = through_fault(&proxy, via, &mut void, fault, *committed, "void").await;
+        assert_eq!(flows::hold_data(&voided).hold.state, HoldState::Voided);
+
+        let mut reverse = Call::reverse(Err(&order), 50, &format!("fr-{n}"));
+        let reversed =
+            through_fault(&proxy, via, &mut reverse, fault, *committed, "reversal").await;
+        assert_eq!(flows::reverse_data(&reversed).remaining, 150);
+
+        let mut transfer = Call::transfer(user, peer, 30, &format!("ft-{n}"));
+        through_fault(&proxy, via, &mut transfer, fault, *committed, "transfer").await;
+
+        // Each flow exactly once: funding, order, capture, reversal, transfer's leg.
+        let ledger = Ledger::read(&direct, user).await;
+        ledger.assert_consistent();
+        assert_eq!(ledger.records.len(), 5, "{fault:?}: {:?}", ledger.records);
+        let credits = 1_000 + 200 - 60 - 50 - 30;
+        assert_eq!(
+            flows::view(&direct, user).await,
+            Some(View {
+                credits,
+                held: 0,
+                available: credits
+            }),
+            "{fault:?}"
+        );
+        assert_eq!(flows::view(&direct, peer).await.unwrap().credits, 30);
+        assert_eq!(direct.record_count(peer).await, 1);
+    }
+    proxy.settle(Duration::from_secs(5));
+    stop_and_verify(&mut server);
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. the hold checks under concurrency
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hold_resolves_once_under_64_concurrent_captures_and_voids() {
+    const CALLS: usize = 64;
+    let mut server = setup::start();
+    let wire = wire(&server);
+    for round in 0..4i64 {
+        let user = 90_000 + round;
+        wire.fund(user, 1_000).await;
+        let mut place = Call::hold(user, 500, &format!("race-{round}"), None);
+        let hold_id = flows::hold_data(&place.send(&wire).await).hold.hold_id;
+        // Round 0 all captures, round 1 all voids, then mixed; amounts vary.
+        let calls: Vec<Call> = (0..CALLS)
+            .map(|i| {
+                let reference = format!("race-{round}-{i}");
+                let capture = match round {
+                    0 => true,
+                    1 => false,
+                    _ => i % 2 == 0,
+                };
+                if capture {
+                    let amount = (i % 4 != 0).then_some(1 + (i as i64 * 37) % 500);
+                    Call::capture(&hold_id, amount, &reference)
+                } else {
+                    Call::void(&hold_id, &reference)
+                }
+            })
+            .collect();
+        let replies = join_all(calls.into_iter().map(|mut call| {
+            let wire = wire.clone();
+            async move {
+                let reply = call.send(&wire).await;
+                (call, reply)
+            }
+        }))
+        .await;
+        let winners: Vec<&(Call, Reply)> = replies
+            .iter()
+            .filter(|(_, r)| r.outcome() == (200, "ok"))
+            .collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "round {round}: exactly one call resolves the hold"
+        );
+        let final_state = flows::hold_data(&winners[0].1);
+        assert!(!final_state.duplicate);
+        for (_, reply) in &replies {
+            if reply.outcome() == (200, "ok") {
+                continue;
+            }
+            assert_eq!(
+                reply.outcome(),
+                (409, "hold_resolved"),
+                "round {round}: {}",
+                reply.text
+            );
+            let data = flows::hold_data(reply);
+            assert_eq!(
+                data.hold, final_state.hold,
+                "round {round}: hold_resolved carries the final state"
+            );
+        }
+        // The winner again with its reference is its replay.
+        let mut winner = winners[0].0.clone();
+        let again = winner.send(&wire).await;
+        again.expect_ok();
+        assert!(flows::hold_data(&again).duplicate);
+
+        let captured = final_state.hold.captured;
+        let ledger = Ledger::read(&wire, user).await;
+        ledger.assert_consistent();
+        let captures: Vec<&Record> = ledger
+            .records
+            .iter()
+            .filter(|r| r.hold_id.as_deref() == Some(hold_id.as_str()))
+            .collect();
+        match final_state.hold.state {
+            HoldState::Captured => {
+                assert_eq!(captures.len(), 1, "round {round}");
+                assert_eq!(captures[0].change, -captured);
+            }
+            HoldState::Voided => assert!(captures.is_empty(), "round {round}"),
+            other => panic!("round {round}: {other:?}"),
+        }
+        assert_eq!(
+            flows::view(&wire, user).await,
+            Some(View {
+                credits: 1_000 - captured,
+                held: 0,
+                available: 1_000 - captured
+            })
+        );
+    }
+    stop_and_verify(&mut server);
+}
+
+/// One of the calls that take from `available`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Take {
+    Deduct,
+    Hold,
+    Transfer,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deducts_holds_and_transfers_racing_never_overdraw_available() {
+    const ROUNDS: u64 = 6;
+    const CALLS: usize = 96;
+    let mut server = setup::start();
+    let wire = wire(&server);
+    let mut rng = setup::rng(0xACE);
+    let mut total_calls = 0;
+    for round in 0..ROUNDS {
+        let user = 91_000 + round as i64;
+        let peer = 92_000 + round as i64;
+        let amount: i64 = rng.random_range(1..=1_000);
+        let k: usize = rng.random_range(1..=40);
+        wire.fund(user, k as i64 * amount).await;
+        let calls: Vec<(Take, Call)> = (0..CALLS)
+            .map(|i| {
+                let reference = format!("take-{round}-{i}");
+                match i % 3 {
+                    0 => (
+                        Take::Deduct,
+                        Call::new(
+                            paths::SYNC,
+                            &wire.change_body(user, -amount, "spend", Some(&reference)),
+                        ),
+                    ),
+                    1 => (Take::Hold, Call::hold(user, amount, &reference, None)),
+                    _ => (
+                        Take::Transfer,
+                        Call::transfer(user, peer, amount, &reference),
+                    ),
+                }
+            })
+            .collect();
+        total_calls += calls.len();
+        let replies = join_all(calls.into_iter().map(|(take, mut call)| {
+            let wire = wire.clone();
+            async move { (take, call.send(&wire).await) }
+        }))
+        .await;
+        let mut won: HashMap<Take, i64> = HashMap::new();
+        for (take, reply) in &replies {
+            match reply.outcome() {
+                (200, "ok") => *won.entry(*take).or_default() += 1,
+                (409, "insufficient_credits") => {}
+                _ => panic!("round {round} {take:?}: {}", reply.text),
+            }
+        }
+        let n = |t: Take| won.get(&t).copied().unwrap_or(0);
+        assert_eq!(
+            (n(Take::Deduct) + n(Take::Hold) + n(Take::Transfer)) as usize,
+            k,
+            "round {round}: exactly {k} of {CALLS} fit in the available {}",
+            k as i64 * amount
+        );
+        let spent = (n(Take::Deduct) + n(Take::Transfer)) * amount;
+        let held = n(Take::Hold) * amount;
+        let credits = k as i64 * amount - spent;
+        assert_eq!(
+            flows::view(&wire, user).await,
+            Some(View {
+                credits,
+                held,
+                available: 0
+            }),
+            "round {round}"
+        );
+        let ledger = Ledger::read(&wire, user).await;
+        ledger.assert_consistent();
+        assert_eq!(
+            ledger.records.len() as i64,
+            1 + n(Take::Deduct) + n(Take::Transfer)
+        );
+        assert_eq!(
+            flows::view(&wire, peer)
+                .await
+                .map(|v| v.credits)
+                .unwrap_or(0),
+            n(Take::Transfer) * amount
+        );
+        // Releasing the holds makes them available again.
+        let list = flows::holds(&wire, user).await.unwrap();
+        assert_eq!(list.holds.len() as i64, n(Take::Hold));
+        for (i, h) in list.holds.iter().enumerate() {
+            Call::void(&h.hold_id, &format!("release-{round}-{i}"))
+                .send(&wire)
+                .await
+                .expect_ok();
+        }
+        assert_eq!(
+            flows::view(&wire, user).await,
+            Some(View {
+                credits,
+                held: 0,
+                available: credits
+            })
+        );
+    }
+    stop_and_verify(&mut server);
+    eprintln!("flows::racing: {ROUNDS} rounds, {total_calls} concurrent takes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_hold_cannot_be_captured_and_no_longer_counts() {
+    let mut server = setup::start();
+    let wire = wire(&server);
+    let user = 93_000;
+    wire.fund(user, 100).await;
+    let mut short = Call::hold(user, 40, "short", Some(1));
+    let hold_id = flows::hold_data(&short.send(&wire).await).hold.hold_id;
+    let mut long = Call::hold(user, 50, "long", None);
+    long.send(&wire).await.expect_ok();
+    assert_eq!(
+        flows::view(&wire, user).await,
+        Some(View {
+            credits: 100,
+            held: 90,
+            available: 10
+        })
+    );
+    wire.sync_v2(user, -11, "spend", Some("too-much"))
+        .await
+        .expect_error(409, "insufficient_credits");
+
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // Expired before any sweeper ran: it no longer counts...
+    assert_eq!(
+        flows::view(&wire, user).await,
+        Some(View {
+            credits: 100,
+            held: 50,
+            available: 50
+        })
+    );
+    let list = flows::holds(&wire, user).await.unwrap();
+    assert_eq!(list.holds.len(), 1);
+    assert_ne!(list.holds[0].hold_id, hold_id);
+    // ...and cannot be captured or voided: hold_resolved, state expired.
+    for mut call in [
+        Call::capture(&hold_id, None, "late-capture"),
+        Call::capture(&hold_id, Some(1), "late-part"),
+        Call::void(&hold_id, "late-void"),
+    ] {
+        let reply = call.send(&wire).await;
+        assert_eq!(reply.outcome(), (409, "hold_resolved"), "{}", reply.text);
+        let data = flows::hold_data(&reply);
+        assert_eq!(data.hold.state, HoldState::Expired, "{}", reply.text);
+        assert_eq!((data.hold.captured, data.hold.record_id), (0, None));
+    }
+    // Its credits are available again: a deduct of them succeeds.
+    wire.sync_v2(user, -50, "spend", Some("freed"))
+        .await
+        .expect_ok();
+    let ledger = Ledger::read(&wire, user).await;
+    ledger.assert_consistent();
+    assert_eq!(ledger.records.len(), 2, "no capture record");
+    assert_eq!(
+        flows::view(&wire, user).await,
+        Some(View {
+            credits: 50,
+            held: 50,
+            available: 0
+        })
+    );
+    stop_and_verify(&mut server);
 }

@@ -61,7 +61,7 @@ async fn ledgers(wire: &Wire, users: impl Iterator<Item = i64>) -> Vec<Ledger> {
 // 1. kill -9 mid-capture
 // ---------------------------------------------------------------------------------------
 
-const HOLD_CYCLES: u64 = 4;
+const HOLD_CYCLES: u64 = 3;
 const HOLD_USERS: i64 = 10;
 const HOLDS_PER_CYCLE: usize = 200;
 const HOLD_WORKERS: usize = 8;
@@ -338,43 +338,56 @@ async fn kill_9_mid_capture_resolves_each_hold_exactly_once() {
 
         // Every unacknowledged resolution again, with its reference and a fresh
         // signature: a replay when it had committed, its first application otherwise.
-        for slot in slots.iter_mut() {
+        for slot in &slots {
             match slot.outcome {
-                Outcome::Acked(_) => {
-                    acked_total += 1;
-                    continue;
-                }
+                Outcome::Acked(_) => acked_total += 1,
                 Outcome::Unknown => unknown_total += 1,
                 Outcome::Unsent => {}
             }
-            let reply = slot.call.send(&wire).await;
-            reply.expect_ok();
-            let data = flows::hold_data(&reply);
-            slot.assert_applied(&data);
-            assert_eq!(
-                data.duplicate,
-                committed.contains(&slot.hold_id),
-                "cycle {cycle}: {} retried: duplicate exactly when it had committed",
-                slot.hold_id
-            );
-            if data.duplicate {
-                replayed_total += 1;
-            } else {
-                first_total += 1;
-            }
-            slot.outcome = Outcome::Acked(Box::new(data));
         }
+        let unacked = slots
+            .iter_mut()
+            .filter(|s| !matches!(s.outcome, Outcome::Acked(_)));
+        let retried: Vec<bool> = futures_util::stream::iter(unacked)
+            .map(|slot| {
+                let (wire, committed) = (&wire, &committed);
+                async move {
+                    let reply = slot.call.send(wire).await;
+                    reply.expect_ok();
+                    let data = flows::hold_data(&reply);
+                    slot.assert_applied(&data);
+                    assert_eq!(
+                        data.duplicate,
+                        committed.contains(&slot.hold_id),
+                        "cycle {cycle}: {} retried: duplicate exactly when it had committed",
+                        slot.hold_id
+                    );
+                    let duplicate = data.duplicate;
+                    slot.outcome = Outcome::Acked(Box::new(data));
+                    duplicate
+                }
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        replayed_total += retried.iter().filter(|d| **d).count();
+        first_total += retried.iter().filter(|d| !**d).count();
         // Each hold resolved exactly once: the same call again replays its final state.
-        for slot in slots.iter_mut() {
-            let reply = slot.call.send(&wire).await;
-            reply.expect_ok();
-            let data = flows::hold_data(&reply);
-            assert!(data.duplicate, "{}: {}", slot.hold_id, reply.text);
-            let Outcome::Acked(first) = &slot.outcome else {
-                unreachable!("every resolution is acknowledged by now")
-            };
-            assert_eq!(data.hold, first.hold, "the replay answers the final state");
-        }
+        futures_util::stream::iter(slots.iter_mut())
+            .for_each_concurrent(8, |slot| {
+                let wire = &wire;
+                async move {
+                    let reply = slot.call.send(wire).await;
+                    reply.expect_ok();
+                    let data = flows::hold_data(&reply);
+                    assert!(data.duplicate, "{}: {}", slot.hold_id, reply.text);
+                    let Outcome::Acked(first) = &slot.outcome else {
+                        unreachable!("every resolution is acknowledged by now")
+                    };
+                    assert_eq!(data.hold, first.hold, "the replay answers the final state");
+                }
+            })
+            .await;
         all.extend(slots);
         assert_books(&wire, &all, cycle).await;
     }
@@ -819,25 +832,33 @@ async fn kill_9_mid_reversal_never_reverses_more_than_the_record() {
         server.restart();
         let wire = self::wire(&server);
         let present = check_reversals(&wire, &refunds, cycle).await;
-        for refund in refunds.iter_mut().filter(|r| r.answered.is_none()) {
+        for refund in refunds.iter().filter(|r| r.answered.is_none()) {
             if refund.call.attempts() == 0 {
                 unsent += 1;
             } else {
                 cut += 1;
             }
-            let reply = refund.call.send(&wire).await;
-            refund.answered = judge_reversal(refund, &reply);
-            let committed = present.contains(&refund.reference);
-            match refund.answered {
-                Some(true) => assert_eq!(
-                    reply.body["data"]["duplicate"], committed,
-                    "cycle {cycle}: {} retried: duplicate exactly when it had committed",
-                    refund.reference
-                ),
-                Some(false) => assert!(!committed, "{}: {}", refund.reference, reply.text),
-                None => panic!("{}: {}", refund.reference, reply.text),
-            }
         }
+        let unanswered = refunds.iter_mut().filter(|r| r.answered.is_none());
+        futures_util::stream::iter(unanswered)
+            .for_each_concurrent(8, |refund| {
+                let (wire, present) = (&wire, &present);
+                async move {
+                    let reply = refund.call.send(wire).await;
+                    refund.answered = judge_reversal(refund, &reply);
+                    let committed = present.contains(&refund.reference);
+                    match refund.answered {
+                        Some(true) => assert_eq!(
+                            reply.body["data"]["duplicate"], committed,
+                            "cycle {cycle}: {} retried: duplicate exactly when it had committed",
+                            refund.reference
+                        ),
+                        Some(false) => assert!(!committed, "{}: {}", refund.reference, reply.text),
+                        None => panic!("{}: {}", refund.reference, reply.text),
+                    }
+                }
+            })
+            .await;
         let present = check_reversals(&wire, &refunds, cycle).await;
         // Exactly three reversals of each original stand, whatever the kill cut.
         let mut applied: HashMap<i64, usize> = HashMap::new();

@@ -1038,98 +1038,105 @@ async fn each_flow_retried_after_each_fault_applies_once() {
 // 5. the hold checks under concurrency
 // ---------------------------------------------------------------------------------------
 
+/// 64 concurrent captures and voids of one new hold of 500, sent round-robin to
+/// `wires` (one server, or two processes on one database): exactly one resolves it, the
+/// others are `hold_resolved` with its final state. Round 0 sends only captures, round 1
+/// only voids, later rounds both; capture amounts vary.
+async fn race_resolutions(wires: &[Wire], user: i64, round: i64) {
+    const CALLS: usize = 64;
+    let wire = &wires[0];
+    wire.fund(user, 1_000).await;
+    let mut place = Call::hold(user, 500, &format!("race-{round}"), None);
+    let hold_id = flows::hold_data(&place.send(wire).await).hold.hold_id;
+    let calls: Vec<Call> = (0..CALLS)
+        .map(|i| {
+            let reference = format!("race-{round}-{i}");
+            let capture = match round {
+                0 => true,
+                1 => false,
+                _ => i % 2 == 0,
+            };
+            if capture {
+                let amount = (i % 4 != 0).then_some(1 + (i as i64 * 37) % 500);
+                Call::capture(&hold_id, amount, &reference)
+            } else {
+                Call::void(&hold_id, &reference)
+            }
+        })
+        .collect();
+    let replies = join_all(calls.into_iter().enumerate().map(|(i, mut call)| {
+        let wire = wires[i % wires.len()].clone();
+        async move {
+            let reply = call.send(&wire).await;
+            (call, reply)
+        }
+    }))
+    .await;
+    let winners: Vec<&(Call, Reply)> = replies
+        .iter()
+        .filter(|(_, r)| r.outcome() == (200, "ok"))
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "round {round}: exactly one call resolves the hold"
+    );
+    let final_state = flows::hold_data(&winners[0].1);
+    assert!(!final_state.duplicate);
+    for (_, reply) in &replies {
+        if reply.outcome() == (200, "ok") {
+            continue;
+        }
+        assert_eq!(
+            reply.outcome(),
+            (409, "hold_resolved"),
+            "round {round}: {}",
+            reply.text
+        );
+        let data = flows::hold_data(reply);
+        assert_eq!(
+            data.hold, final_state.hold,
+            "round {round}: hold_resolved carries the final state"
+        );
+    }
+    // The winner again with its reference is its replay.
+    let mut winner = winners[0].0.clone();
+    let again = winner.send(wire).await;
+    again.expect_ok();
+    assert!(flows::hold_data(&again).duplicate);
+
+    let captured = final_state.hold.captured;
+    let ledger = Ledger::read(wire, user).await;
+    ledger.assert_consistent();
+    let captures: Vec<&Record> = ledger
+        .records
+        .iter()
+        .filter(|r| r.hold_id.as_deref() == Some(hold_id.as_str()))
+        .collect();
+    match final_state.hold.state {
+        HoldState::Captured => {
+            assert_eq!(captures.len(), 1, "round {round}");
+            assert_eq!(captures[0].change, -captured);
+        }
+        HoldState::Voided => assert!(captures.is_empty(), "round {round}"),
+        other => panic!("round {round}: {other:?}"),
+    }
+    assert_eq!(
+        flows::view(wire, user).await,
+        Some(View {
+            credits: 1_000 - captured,
+            held: 0,
+            available: 1_000 - captured
+        })
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hold_resolves_once_under_64_concurrent_captures_and_voids() {
-    const CALLS: usize = 64;
     let mut server = setup::start();
-    let wire = wire(&server);
-    for round in 0..4i64 {
-        let user = 90_000 + round;
-        wire.fund(user, 1_000).await;
-        let mut place = Call::hold(user, 500, &format!("race-{round}"), None);
-        let hold_id = flows::hold_data(&place.send(&wire).await).hold.hold_id;
-        // Round 0 all captures, round 1 all voids, then mixed; amounts vary.
-        let calls: Vec<Call> = (0..CALLS)
-            .map(|i| {
-                let reference = format!("race-{round}-{i}");
-                let capture = match round {
-                    0 => true,
-                    1 => false,
-                    _ => i % 2 == 0,
-                };
-                if capture {
-                    let amount = (i % 4 != 0).then_some(1 + (i as i64 * 37) % 500);
-                    Call::capture(&hold_id, amount, &reference)
-                } else {
-                    Call::void(&hold_id, &reference)
-                }
-            })
-            .collect();
-        let replies = join_all(calls.into_iter().map(|mut call| {
-            let wire = wire.clone();
-            async move {
-                let reply = call.send(&wire).await;
-                (call, reply)
-            }
-        }))
-        .await;
-        let winners: Vec<&(Call, Reply)> = replies
-            .iter()
-            .filter(|(_, r)| r.outcome() == (200, "ok"))
-            .collect();
-        assert_eq!(
-            winners.len(),
-            1,
-            "round {round}: exactly one call resolves the hold"
-        );
-        let final_state = flows::hold_data(&winners[0].1);
-        assert!(!final_state.duplicate);
-        for (_, reply) in &replies {
-            if reply.outcome() == (200, "ok") {
-                continue;
-            }
-            assert_eq!(
-                reply.outcome(),
-                (409, "hold_resolved"),
-                "round {round}: {}",
-                reply.text
-            );
-            let data = flows::hold_data(reply);
-            assert_eq!(
-                data.hold, final_state.hold,
-                "round {round}: hold_resolved carries the final state"
-            );
-        }
-        // The winner again with its reference is its replay.
-        let mut winner = winners[0].0.clone();
-        let again = winner.send(&wire).await;
-        again.expect_ok();
-        assert!(flows::hold_data(&again).duplicate);
-
-        let captured = final_state.hold.captured;
-        let ledger = Ledger::read(&wire, user).await;
-        ledger.assert_consistent();
-        let captures: Vec<&Record> = ledger
-            .records
-            .iter()
-            .filter(|r| r.hold_id.as_deref() == Some(hold_id.as_str()))
-            .collect();
-        match final_state.hold.state {
-            HoldState::Captured => {
-                assert_eq!(captures.len(), 1, "round {round}");
-                assert_eq!(captures[0].change, -captured);
-            }
-            HoldState::Voided => assert!(captures.is_empty(), "round {round}"),
-            other => panic!("round {round}: {other:?}"),
-        }
-        assert_eq!(
-            flows::view(&wire, user).await,
-            Some(View {
-                credits: 1_000 - captured,
-                held: 0,
-                available: 1_000 - captured
-            })
-        );
+    let wires = [wire(&server)];
+    for round in 0..4 {
+        race_resolutions(&wires, 90_000 + round, round).await;
     }
     stop_and_verify(&mut server);
 }
@@ -1142,105 +1149,130 @@ enum Take {
     Transfer,
 }
 
+/// A user funded with K × amount (K in 1..=40), then 96 concurrent takes of `amount`
+/// from it, round-robin over `wires`, a third each deducts, holds and transfers to
+/// `peer`: exactly K succeed and `available` ends at 0; voiding the holds frees them.
+async fn race_takes(wires: &[Wire], user: i64, peer: i64, rng: &mut rand::rngs::StdRng) {
+    const CALLS: usize = 96;
+    let wire = &wires[0];
+    let amount: i64 = rng.random_range(1..=1_000);
+    let k: usize = rng.random_range(1..=40);
+    wire.fund(user, k as i64 * amount).await;
+    let calls: Vec<(Take, Call)> = (0..CALLS)
+        .map(|i| {
+            let reference = format!("take-{user}-{i}");
+            match i % 3 {
+                0 => (
+                    Take::Deduct,
+                    Call::new(
+                        paths::SYNC,
+                        &wire.change_body(user, -amount, "spend", Some(&reference)),
+                    ),
+                ),
+                1 => (Take::Hold, Call::hold(user, amount, &reference, None)),
+                _ => (
+                    Take::Transfer,
+                    Call::transfer(user, peer, amount, &reference),
+                ),
+            }
+        })
+        .collect();
+    let replies = join_all(calls.into_iter().enumerate().map(|(i, (take, mut call))| {
+        let wire = wires[i % wires.len()].clone();
+        async move { (take, call.send(&wire).await) }
+    }))
+    .await;
+    let mut won: HashMap<Take, i64> = HashMap::new();
+    for (take, reply) in &replies {
+        match reply.outcome() {
+            (200, "ok") => *won.entry(*take).or_default() += 1,
+            (409, "insufficient_credits") => {}
+            _ => panic!("user {user} {take:?}: {}", reply.text),
+        }
+    }
+    let n = |t: Take| won.get(&t).copied().unwrap_or(0);
+    assert_eq!(
+        (n(Take::Deduct) + n(Take::Hold) + n(Take::Transfer)) as usize,
+        k,
+        "user {user}: exactly {k} of {CALLS} fit in the available {}",
+        k as i64 * amount
+    );
+    let spent = (n(Take::Deduct) + n(Take::Transfer)) * amount;
+    let held = n(Take::Hold) * amount;
+    let credits = k as i64 * amount - spent;
+    assert_eq!(
+        flows::view(wire, user).await,
+        Some(View {
+            credits,
+            held,
+            available: 0
+        }),
+        "user {user}"
+    );
+    let ledger = Ledger::read(wire, user).await;
+    ledger.assert_consistent();
+    assert_eq!(
+        ledger.records.len() as i64,
+        1 + n(Take::Deduct) + n(Take::Transfer)
+    );
+    assert_eq!(
+        flows::view(wire, peer)
+            .await
+            .map(|v| v.credits)
+            .unwrap_or(0),
+        n(Take::Transfer) * amount
+    );
+    // Releasing the holds makes them available again.
+    let list = flows::holds(wire, user).await.unwrap();
+    assert_eq!(list.holds.len() as i64, n(Take::Hold));
+    for (i, h) in list.holds.iter().enumerate() {
+        Call::void(&h.hold_id, &format!("release-{user}-{i}"))
+            .send(wire)
+            .await
+            .expect_ok();
+    }
+    assert_eq!(
+        flows::view(wire, user).await,
+        Some(View {
+            credits,
+            held: 0,
+            available: credits
+        })
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deducts_holds_and_transfers_racing_never_overdraw_available() {
-    const ROUNDS: u64 = 6;
-    const CALLS: usize = 96;
     let mut server = setup::start();
-    let wire = wire(&server);
+    let wires = [wire(&server)];
     let mut rng = setup::rng(0xACE);
-    let mut total_calls = 0;
-    for round in 0..ROUNDS {
-        let user = 91_000 + round as i64;
-        let peer = 92_000 + round as i64;
-        let amount: i64 = rng.random_range(1..=1_000);
-        let k: usize = rng.random_range(1..=40);
-        wire.fund(user, k as i64 * amount).await;
-        let calls: Vec<(Take, Call)> = (0..CALLS)
-            .map(|i| {
-                let reference = format!("take-{round}-{i}");
-                match i % 3 {
-                    0 => (
-                        Take::Deduct,
-                        Call::new(
-                            paths::SYNC,
-                            &wire.change_body(user, -amount, "spend", Some(&reference)),
-                        ),
-                    ),
-                    1 => (Take::Hold, Call::hold(user, amount, &reference, None)),
-                    _ => (
-                        Take::Transfer,
-                        Call::transfer(user, peer, amount, &reference),
-                    ),
-                }
-            })
-            .collect();
-        total_calls += calls.len();
-        let replies = join_all(calls.into_iter().map(|(take, mut call)| {
-            let wire = wire.clone();
-            async move { (take, call.send(&wire).await) }
-        }))
-        .await;
-        let mut won: HashMap<Take, i64> = HashMap::new();
-        for (take, reply) in &replies {
-            match reply.outcome() {
-                (200, "ok") => *won.entry(*take).or_default() += 1,
-                (409, "insufficient_credits") => {}
-                _ => panic!("round {round} {take:?}: {}", reply.text),
-            }
-        }
-        let n = |t: Take| won.get(&t).copied().unwrap_or(0);
-        assert_eq!(
-            (n(Take::Deduct) + n(Take::Hold) + n(Take::Transfer)) as usize,
-            k,
-            "round {round}: exactly {k} of {CALLS} fit in the available {}",
-            k as i64 * amount
-        );
-        let spent = (n(Take::Deduct) + n(Take::Transfer)) * amount;
-        let held = n(Take::Hold) * amount;
-        let credits = k as i64 * amount - spent;
-        assert_eq!(
-            flows::view(&wire, user).await,
-            Some(View {
-                credits,
-                held,
-                available: 0
-            }),
-            "round {round}"
-        );
-        let ledger = Ledger::read(&wire, user).await;
-        ledger.assert_consistent();
-        assert_eq!(
-            ledger.records.len() as i64,
-            1 + n(Take::Deduct) + n(Take::Transfer)
-        );
-        assert_eq!(
-            flows::view(&wire, peer)
-                .await
-                .map(|v| v.credits)
-                .unwrap_or(0),
-            n(Take::Transfer) * amount
-        );
-        // Releasing the holds makes them available again.
-        let list = flows::holds(&wire, user).await.unwrap();
-        assert_eq!(list.holds.len() as i64, n(Take::Hold));
-        for (i, h) in list.holds.iter().enumerate() {
-            Call::void(&h.hold_id, &format!("release-{round}-{i}"))
-                .send(&wire)
-                .await
-                .expect_ok();
-        }
-        assert_eq!(
-            flows::view(&wire, user).await,
-            Some(View {
-                credits,
-                held: 0,
-                available: credits
-            })
-        );
+    for round in 0..6 {
+        race_takes(&wires, 91_000 + round, 92_000 + round, &mut rng).await;
     }
     stop_and_verify(&mut server);
-    eprintln!("flows::racing: {ROUNDS} rounds, {total_calls} concurrent takes");
+}
+
+/// The same races across two server processes on one PostgreSQL database, each call
+/// sent to one or the other: the checks hold across processes (issue 13: "under any
+/// concurrency and across processes").
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_on_one_postgres_database_keep_the_hold_checks() {
+    let mut first = setup::start();
+    if !first.is_postgres() {
+        eprintln!("skipped: two processes share a database only on PostgreSQL");
+        return;
+    }
+    let mut second = Server::start(setup::config().database(first.database_url()));
+    let wires = [wire(&first), wire(&second)];
+    for round in 0..4 {
+        race_resolutions(&wires, 94_000 + round, round).await;
+    }
+    let mut rng = setup::rng(0xD0E);
+    for round in 0..4 {
+        race_takes(&wires, 95_000 + round, 96_000 + round, &mut rng).await;
+    }
+    second.stop();
+    stop_and_verify(&mut first);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -215,7 +215,11 @@ async fn held_counts_in_every_balance_check(ledger: &impl LedgerBackend) {
         .await
         .unwrap();
     assert_eq!(code(&moved), Code::InsufficientCredits);
-    assert_eq!(ledger.balance(2).await.unwrap(), None, "a refused transfer registered its receiver");
+    assert_eq!(
+        ledger.balance(2).await.unwrap(),
+        None,
+        "a refused transfer registered its receiver"
+    );
     let taken_back = ledger
         .reverse(
             actor(),
@@ -323,23 +327,40 @@ async fn captures_and_voids(ledger: &impl LedgerBackend) {
         assert_eq!(refused.code, Code::HoldResolved);
         let state = refused.hold.expect("the final state");
         assert_eq!(
-            (state.hold.state.as_str(), state.hold.captured, state.credits),
+            (
+                state.hold.state.as_str(),
+                state.hold.captured,
+                state.credits
+            ),
             ("captured", 20, 50)
         );
     }
 
     let voided_hold = hold(ledger, new_hold(3, 10, None)).await.unwrap();
-    let voided = resolve(ledger, actor(), void(&voided_hold.hold.hold_id, Some("v-1")))
-        .await
-        .unwrap();
+    let voided = resolve(
+        ledger,
+        actor(),
+        void(&voided_hold.hold.hold_id, Some("v-1")),
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        (voided.hold.state.as_str(), voided.hold.record_id, voided.credits, voided.held),
+        (
+            voided.hold.state.as_str(),
+            voided.hold.record_id,
+            voided.credits,
+            voided.held
+        ),
         ("voided", None, 50, 0)
     );
     assert_eq!(record_count(ledger).await, count);
-    let replay = resolve(ledger, actor(), void(&voided_hold.hold.hold_id, Some("v-1")))
-        .await
-        .unwrap();
+    let replay = resolve(
+        ledger,
+        actor(),
+        void(&voided_hold.hold.hold_id, Some("v-1")),
+    )
+    .await
+    .unwrap();
     assert!(replay.duplicate);
     for other in [
         void(&voided_hold.hold.hold_id, None),
@@ -353,7 +374,10 @@ async fn captures_and_voids(ledger: &impl LedgerBackend) {
     let missing = resolve(ledger, actor(), void("hold_000000000000000000000000", None)).await;
     assert_eq!(code(&missing), Code::HoldNotFound);
     let listed = ledger.holds(3).await.unwrap().expect("a user");
-    assert_eq!((listed.0.credits, listed.0.held, listed.1.len()), (50, 0, 0));
+    assert_eq!(
+        (listed.0.credits, listed.0.held, listed.1.len()),
+        (50, 0, 0)
+    );
     assert_eq!(ledger.holds(999).await.unwrap(), None);
 }
 
@@ -389,14 +413,20 @@ async fn places_a_hold_once(ledger: &impl LedgerBackend) {
         .await
         .unwrap();
     assert_eq!(code(&reused), Code::SignatureReused);
-    let conflict = hold(ledger, new_hold(4, 6, Some("job-1"))).await.unwrap_err();
+    let conflict = hold(ledger, new_hold(4, 6, Some("job-1")))
+        .await
+        .unwrap_err();
     assert_eq!(
         (conflict.code, conflict.fields.as_slice()),
         (Code::ReferenceConflict, ["amount".to_string()].as_slice())
     );
     // Another source's reference is its own.
     let other = ledger
-        .place_hold(as_source("other", false), new_hold(4, 5, Some("job-1")), fresh())
+        .place_hold(
+            as_source("other", false),
+            new_hold(4, 5, Some("job-1")),
+            fresh(),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -414,7 +444,12 @@ async fn places_a_hold_once(ledger: &impl LedgerBackend) {
     resolve(ledger, actor(), void(&first.hold.hold_id, None))
         .await
         .unwrap();
-    assert!(!hold(ledger, new_hold(4, 1, Some("job-3"))).await.unwrap().duplicate);
+    assert!(
+        !hold(ledger, new_hold(4, 1, Some("job-3")))
+            .await
+            .unwrap()
+            .duplicate
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -476,12 +511,19 @@ async fn captures_only_what_was_held_and_only_by_its_source(ledger: &impl Ledger
         assert_eq!(code(&forbidden), Code::Forbidden);
     }
     assert_eq!(view(ledger, 7).await, (100, 20));
-    let by_admin = resolve(ledger, as_source("admin", true), capture(id, Some(20), None))
-        .await
-        .unwrap();
+    let by_admin = resolve(
+        ledger,
+        as_source("admin", true),
+        capture(id, Some(20), None),
+    )
+    .await
+    .unwrap();
     assert_eq!((by_admin.credits, by_admin.held), (80, 0));
     let records = ledger.records(7, i64::MAX, 1).await.unwrap();
-    assert_eq!((records[0].change, records[0].source.as_str()), (-20, "admin"));
+    assert_eq!(
+        (records[0].change, records[0].source.as_str()),
+        (-20, "admin")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -492,10 +534,9 @@ async fn captures_only_what_was_held_and_only_by_its_source_on_each_backend() {
 /// At most `MAX_OPEN_HOLDS_PER_USER` open holds per user.
 async fn refuses_too_many_holds(ledger: &impl LedgerBackend) {
     add(ledger, 8, 1_000).await;
-    let placed = join_all(
-        (0..limits::MAX_OPEN_HOLDS_PER_USER).map(|_| hold(ledger, new_hold(8, 1, None))),
-    )
-    .await;
+    let placed =
+        join_all((0..limits::MAX_OPEN_HOLDS_PER_USER).map(|_| hold(ledger, new_hold(8, 1, None))))
+            .await;
     assert!(placed.iter().all(Result::is_ok));
     let one_more = hold(ledger, new_hold(8, 1, None)).await;
     assert_eq!(code(&one_more), Code::TooManyHolds);
@@ -612,24 +653,42 @@ async fn reverses_records(ledger: &impl LedgerBackend) {
     .await
     .unwrap();
     assert_eq!(
-        (part.reverses, part.change, part.balance, part.reversed, part.remaining, part.duplicate),
+        (
+            part.reverses,
+            part.change,
+            part.balance,
+            part.reversed,
+            part.remaining,
+            part.duplicate
+        ),
         (order.record_id, -30, 70, 30, 70, false)
     );
     let records = ledger.records(10, i64::MAX, 1).await.unwrap();
     assert_eq!(
-        (records[0].id, records[0].reverses, records[0].reason.as_str()),
+        (
+            records[0].id,
+            records[0].reverses,
+            records[0].reason.as_str()
+        ),
         (part.record_id, Some(order.record_id), "refund")
     );
     // The same reversal with its reference: a replay (even by the original's reference).
     let again = reverse(
         ledger,
         actor(),
-        reversal(Target::Reference("order-1".into()), Some(30), Some("refund-1")),
+        reversal(
+            Target::Reference("order-1".into()),
+            Some(30),
+            Some("refund-1"),
+        ),
     )
     .await
     .unwrap();
     assert!(again.duplicate);
-    assert_eq!((again.record_id, again.reversed, again.remaining), (part.record_id, 30, 70));
+    assert_eq!(
+        (again.record_id, again.reversed, again.remaining),
+        (part.record_id, 30, 70)
+    );
     let conflict = reverse(
         ledger,
         actor(),
@@ -671,7 +730,10 @@ async fn reverses_records(ledger: &impl LedgerBackend) {
     )
     .await
     .unwrap();
-    assert_eq!((rest.change, rest.balance, rest.reversed, rest.remaining), (-70, 0, 100, 0));
+    assert_eq!(
+        (rest.change, rest.balance, rest.reversed, rest.remaining),
+        (-70, 0, 100, 0)
+    );
     let nothing_left = reverse(
         ledger,
         actor(),
@@ -753,18 +815,36 @@ async fn transfers_credits(ledger: &impl LedgerBackend) {
         .await
         .unwrap();
     assert_eq!(
-        (moved.amount, moved.from.change, moved.from.balance, moved.to.change, moved.to.balance),
+        (
+            moved.amount,
+            moved.from.change,
+            moved.from.balance,
+            moved.to.change,
+            moved.to.balance
+        ),
         (30, -30, 20, 30, 35)
     );
     assert!(moved.transfer_id.starts_with(limits::TRANSFER_ID_PREFIX));
     let debit = &ledger.records(20, i64::MAX, 1).await.unwrap()[0];
     let credit = &ledger.records(21, i64::MAX, 1).await.unwrap()[0];
     assert_eq!(
-        (debit.id, debit.external_reference.as_deref(), debit.transfer_id.as_deref()),
-        (moved.from.record_id, Some("gift-1"), Some(moved.transfer_id.as_str()))
+        (
+            debit.id,
+            debit.external_reference.as_deref(),
+            debit.transfer_id.as_deref()
+        ),
+        (
+            moved.from.record_id,
+            Some("gift-1"),
+            Some(moved.transfer_id.as_str())
+        )
     );
     assert_eq!(
-        (credit.id, credit.external_reference.as_deref(), credit.transfer_id.as_deref()),
+        (
+            credit.id,
+            credit.external_reference.as_deref(),
+            credit.transfer_id.as_deref()
+        ),
         (moved.to.record_id, None, Some(moved.transfer_id.as_str()))
     );
 
@@ -805,4 +885,86 @@ async fn transfers_credits(ledger: &impl LedgerBackend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_credits_on_each_backend() {
     on_each_backend!(transfers_credits);
+}
+
+/// `verify` sees every broken link: a `held` that is not its open holds' sum, a void that
+/// charged, a second record of one capture, reversals beyond their original, a third leg.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_finds_every_broken_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = Database::for_suite(dir.path());
+    let ledger = Ledger::open(database.url()).await.unwrap();
+    let backend = ledger.backend();
+    add(backend, 30, 100).await;
+    let spent = backend
+        .apply(actor(), change(30, -20, None), fresh())
+        .await
+        .unwrap()
+        .unwrap();
+    let voided = hold(backend, new_hold(30, 10, None))
+        .await
+        .unwrap()
+        .hold
+        .hold_id;
+    resolve(backend, actor(), void(&voided, None))
+        .await
+        .unwrap();
+    let captured = hold(backend, new_hold(30, 10, None))
+        .await
+        .unwrap()
+        .hold
+        .hold_id;
+    resolve(backend, actor(), capture(&captured, None, None))
+        .await
+        .unwrap();
+    let moved = send(backend, actor(), transfer(30, 31, 5, None))
+        .await
+        .unwrap()
+        .transfer_id;
+    sound(backend).await;
+
+    let insert = "INSERT INTO records
+         (telegram_id, source, change, balance_after, reason, request_hash, created_at,
+          reverses, hold_id, transfer_id)
+         VALUES";
+    let at = "'2026-01-01T00:00:00.000Z'";
+    let tampered = support::raw_execute(
+        database.url(),
+        &[
+            "UPDATE users SET held = held + 1 WHERE telegram_id = 30",
+            &format!("UPDATE holds SET captured = 1 WHERE hold_id = '{voided}'"),
+            &format!(
+                "{insert} (30, 'bot', 25, 90, 'x', 'x', {at}, {}, NULL, NULL)",
+                spent.record_id
+            ),
+            &format!("{insert} (30, 'bot', -1, 89, 'x', 'x', {at}, NULL, '{captured}', NULL)"),
+            &format!("{insert} (31, 'bot', 1, 6, 'x', 'x', {at}, NULL, NULL, '{moved}')"),
+        ],
+    );
+    assert!(tampered.iter().all(Result::is_ok), "{tampered:?}");
+    let findings = backend.verify().await.unwrap();
+    assert_eq!(findings.held.len(), 1, "{findings:?}");
+    assert_eq!((findings.held[0].held, findings.held[0].sum), (1, 0));
+    let mut holds: Vec<&str> = findings
+        .captures
+        .iter()
+        .map(|c| c.hold_id.as_str())
+        .collect();
+    holds.sort_unstable();
+    let mut expected = [voided.as_str(), captured.as_str()];
+    expected.sort_unstable();
+    assert_eq!(holds, expected, "{findings:?}");
+    assert_eq!(findings.reversals.len(), 1, "{findings:?}");
+    assert_eq!(
+        (findings.reversals[0].id, findings.reversals[0].reversed),
+        (spent.record_id, 25)
+    );
+    assert_eq!(findings.transfers.len(), 1, "{findings:?}");
+    assert_eq!(
+        (findings.transfers[0].legs, findings.transfers[0].sum),
+        (3, 1)
+    );
+    let lines = ledger.verify().await.unwrap();
+    assert!(lines.iter().any(|l| l.contains("held 1")), "{lines:?}");
+    ledger.close().await;
 }

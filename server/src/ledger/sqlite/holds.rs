@@ -144,8 +144,7 @@ impl PlaceHold {
             return Ok(Err(Refusal::user_not_found(new.telegram_id)));
         };
         // After settling, every open hold is unexpired; none at all when nothing is held.
-        if funds.held > 0 && open_holds(db, new.telegram_id)? >= limits::MAX_OPEN_HOLDS_PER_USER
-        {
+        if funds.held > 0 && open_holds(db, new.telegram_id)? >= limits::MAX_OPEN_HOLDS_PER_USER {
             return Ok(Err(hold::too_many(new.telegram_id)));
         }
         if funds.available() < new.amount {

@@ -55,7 +55,11 @@ impl MoveCredits {
             Some(transfer_id) => other_leg(db, transfer_id, debit.id)?,
             None => None,
         };
-        Ok(Some(transfer::replay(&self.transfer, &debit, credit.as_ref())))
+        Ok(Some(transfer::replay(
+            &self.transfer,
+            &debit,
+            credit.as_ref(),
+        )))
     }
 
     fn transfer(&self, db: &mut Db) -> Result<TransferOutcome, sqlx::Error> {

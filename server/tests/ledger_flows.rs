@@ -968,3 +968,47 @@ async fn verify_finds_every_broken_link() {
     assert!(lines.iter().any(|l| l.contains("held 1")), "{lines:?}");
     ledger.close().await;
 }
+
+/// Two ledgers on one database (two server processes): a hold still resolves once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hold_resolves_exactly_once_across_two_ledgers() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = Database::for_suite(dir.path());
+    let first = Ledger::open(database.url()).await.unwrap();
+    let second = Ledger::open(database.url()).await.unwrap();
+    add(first.backend(), 40, 100).await;
+    let placed = hold(second.backend(), new_hold(40, 40, None))
+        .await
+        .unwrap();
+    let calls = join_all((0..64).map(|i| {
+        let ledger = if i % 2 == 0 { &first } else { &second }.backend().clone();
+        let id = placed.hold.hold_id.clone();
+        tokio::spawn(async move {
+            let call = if i % 4 < 2 {
+                capture(&id, None, None)
+            } else {
+                void(&id, None)
+            };
+            ledger.resolve_hold(actor(), call, fresh()).await
+        })
+    }))
+    .await;
+    let mut won = 0;
+    for call in calls {
+        // A busy database is an honest answer between two processes; a second win is not.
+        match call.unwrap() {
+            Ok(Ok(_)) => won += 1,
+            Ok(Err(refusal)) => assert_eq!(refusal.code, Code::HoldResolved),
+            Err(busy) => eprintln!("not applied: {busy}"),
+        }
+    }
+    assert_eq!(won, 1);
+    let (credits, held) = view(first.backend(), 40).await;
+    assert!(
+        held == 0 && (credits == 60 || credits == 100),
+        "{credits} {held}"
+    );
+    assert_eq!(first.verify().await.unwrap(), Vec::<String>::new());
+    first.close().await;
+    second.close().await;
+}

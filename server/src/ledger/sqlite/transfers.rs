@@ -64,6 +64,12 @@ impl MoveCredits {
 
     fn transfer(&self, db: &mut Db) -> Result<TransferOutcome, sqlx::Error> {
         let t = &self.transfer;
+        if t.from == t.to {
+            // Validation refuses it; both legs on one balance would break its chain.
+            return Err(sqlx::Error::Protocol(
+                "a transfer to its own sender reached the ledger".into(),
+            ));
+        }
         let Some(sender) = funds(db, t.from, now_ms())? else {
             return Ok(Err(Refusal::user_not_found(t.from)));
         };

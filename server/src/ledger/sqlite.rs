@@ -1,6 +1,8 @@
 //! The SQLite backend: one writer task owns the write connection and commits queued writes
 //! in groups (see [`group_commit`]: one `BEGIN IMMEDIATE` transaction and one fsync for many
 //! requests, each in its own savepoint), and a pool of readers serves reads in parallel.
+//! Every write is a [`Job`] of that writer: a sync and a batch here, holds, reversals and
+//! transfers in their own modules; [`funds`] is what any of them may take from a user.
 
 mod funds;
 mod group_commit;

@@ -1279,6 +1279,32 @@ async fn two_processes_on_one_postgres_database_keep_the_hold_checks() {
 async fn an_expired_hold_cannot_be_captured_and_no_longer_counts() {
     let mut server = setup::start();
     let wire = wire(&server);
+    // A user at the limit of open holds, all of them expiring within 2 s.
+    let crowded = 93_002;
+    wire.fund(crowded, 1_000).await;
+    let limit = credit_sync::protocol::limits::MAX_OPEN_HOLDS_PER_USER;
+    futures_util::stream::iter(0..limit)
+        .for_each_concurrent(8, |i| {
+            let wire = &wire;
+            async move {
+                Call::hold(crowded, 1, &format!("crowd-{i}"), Some(2))
+                    .send(wire)
+                    .await
+                    .expect_ok();
+            }
+        })
+        .await;
+    let crowd_placed = Instant::now();
+    let refused = Call::hold(crowded, 1, "one-too-many", None)
+        .send(&wire)
+        .await;
+    assert_eq!(
+        refused.outcome(),
+        (409, "too_many_holds"),
+        "{}",
+        refused.text
+    );
+
     let user = 93_000;
     wire.fund(user, 100).await;
     let mut short = Call::hold(user, 40, "short", Some(1));
@@ -1296,8 +1322,16 @@ async fn an_expired_hold_cannot_be_captured_and_no_longer_counts() {
     wire.sync_v2(user, -11, "spend", Some("too-much"))
         .await
         .expect_error(409, "insufficient_credits");
-
+    // A short hold captured in time: its capture stays a capture after the expiry.
+    let in_time = 93_001;
+    wire.fund(in_time, 100).await;
+    let mut quick = Call::hold(in_time, 30, "quick", Some(1));
+    let quick_id = flows::hold_data(&quick.send(&wire).await).hold.hold_id;
+    let mut quick_capture = Call::capture(&quick_id, Some(20), "quick-capture");
+    quick_capture.send(&wire).await.expect_ok();
+    // 1.1 s after the short holds, and after the crowd's.
     tokio::time::sleep(Duration::from_millis(1_100)).await;
+    tokio::time::sleep_until((crowd_placed + Duration::from_millis(2_100)).into()).await;
     // Expired before any sweeper ran: it no longer counts...
     assert_eq!(
         flows::view(&wire, user).await,
@@ -1322,6 +1356,30 @@ async fn an_expired_hold_cannot_be_captured_and_no_longer_counts() {
         assert_eq!(data.hold.state, HoldState::Expired, "{}", reply.text);
         assert_eq!((data.hold.captured, data.hold.record_id), (0, None));
     }
+    // The expired hold's own reference replays it, as it is now.
+    let replay = short.send(&wire).await;
+    replay.expect_ok();
+    let data = flows::hold_data(&replay);
+    assert!(data.duplicate, "{}", replay.text);
+    assert_eq!(data.hold.state, HoldState::Expired, "{}", replay.text);
+    // A capture made in time is still a capture (and its replay) after the expiry.
+    let replay = quick_capture.send(&wire).await;
+    replay.expect_ok();
+    let data = flows::hold_data(&replay);
+    assert!(data.duplicate, "{}", replay.text);
+    assert_eq!(
+        (data.hold.state, data.hold.captured),
+        (HoldState::Captured, 20),
+        "{}",
+        replay.text
+    );
+    assert_eq!(flows::view(&wire, in_time).await.unwrap().credits, 80);
+    // Expired holds are not open: the crowded user may hold again.
+    assert!(flows::holds(&wire, crowded).await.unwrap().holds.is_empty());
+    let again = Call::hold(crowded, 1, "after-the-crowd", None)
+        .send(&wire)
+        .await;
+    assert_eq!(again.outcome(), (200, "ok"), "{}", again.text);
     // Its credits are available again: a deduct of them succeeds.
     wire.sync_v2(user, -50, "spend", Some("freed"))
         .await

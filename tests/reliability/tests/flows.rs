@@ -444,6 +444,205 @@ async fn assert_books(wire: &Wire, slots: &[Slot], cycle: u64) {
     }
 }
 
+/// One hold a worker placed, and what is known of it.
+#[derive(Debug, Clone)]
+struct Placement {
+    reference: String,
+    user: i64,
+    amount: i64,
+    call: Call,
+    /// The hold's id once an answer named it.
+    hold_id: Option<String>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_mid_hold_keeps_held_in_step_with_the_holds() {
+    const CYCLES: u64 = 3;
+    const USERS: i64 = 10;
+    const FIRST: i64 = 55_000;
+    const FUNDING: i64 = 1_000_000;
+    let mut server = setup::start();
+    let started = Instant::now();
+    let mut rng = setup::rng(0x4011D);
+    {
+        let wire = wire(&server);
+        for user in FIRST..FIRST + USERS {
+            wire.fund(user, FUNDING).await;
+        }
+    }
+    let (mut sent, mut acked_total, mut retried, mut replayed) = (0, 0, 0, 0);
+    for cycle in 0..CYCLES {
+        let wire = wire(&server);
+        let book: Arc<Mutex<Vec<Placement>>> = Arc::default();
+        let acked = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers: Vec<_> = (0..8u64)
+            .map(|w| {
+                let (wire, book, acked, done, stop) = (
+                    wire.clone(),
+                    book.clone(),
+                    acked.clone(),
+                    done.clone(),
+                    stop.clone(),
+                );
+                tokio::spawn(async move {
+                    let mut rng = setup::rng(cycle * 100 + w);
+                    // Up to 8 holds per user and worker: never near the open-holds limit.
+                    for n in 0..8 * USERS {
+                        if stop.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let reference = format!("p{cycle}-w{w}-{n}");
+                        let user = FIRST + n % USERS;
+                        let amount = rng.random_range(1..=1_000);
+                        let mut call = Call::hold(user, amount, &reference, None);
+                        let answer = call.try_send(&wire).await;
+                        let mut placement = Placement {
+                            reference,
+                            user,
+                            amount,
+                            call,
+                            hold_id: None,
+                        };
+                        let cut = match answer {
+                            Ok(reply) if reply.outcome() == (200, "ok") => {
+                                let data = flows::hold_data(&reply);
+                                assert!(!data.duplicate);
+                                assert_eq!(data.hold.amount, amount);
+                                placement.hold_id = Some(data.hold.hold_id);
+                                acked.fetch_add(1, Ordering::SeqCst);
+                                false
+                            }
+                            Ok(reply) if outcome_unknown(&reply) => false,
+                            Ok(reply) => panic!("{}: {}", placement.reference, reply.text),
+                            Err(_) => true,
+                        };
+                        book.lock().unwrap().push(placement);
+                        if cut {
+                            break;
+                        }
+                    }
+                    done.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        let target = rng.random_range(100..500);
+        until_count(&acked, target, &done, 8).await;
+        server.kill9();
+        stop.store(true, Ordering::SeqCst);
+        for w in workers {
+            w.await.expect("worker");
+        }
+        server.restart();
+        let wire = self::wire(&server);
+        let mut placements = std::mem::take(&mut *book.lock().unwrap());
+        sent += placements.len();
+
+        // After the restart: the open holds are exactly acknowledged ones plus some of the
+        // unknown ones, each once, and `held` is their sum (the holds list checks it, and
+        // the balance read must agree).
+        let by_ref: HashMap<&str, &Placement> = placements
+            .iter()
+            .map(|p| (p.reference.as_str(), p))
+            .collect();
+        let mut open: HashMap<String, String> = HashMap::new();
+        for user in FIRST..FIRST + USERS {
+            let list = flows::holds(&wire, user).await.expect("a funded user");
+            let v = flows::view(&wire, user).await.unwrap();
+            assert_eq!(
+                (v.credits, v.held),
+                (list.credits, list.held),
+                "user {user}"
+            );
+            for h in list.holds {
+                let reference = h.external_reference.clone().expect("a referenced hold");
+                let p = by_ref
+                    .get(reference.as_str())
+                    .unwrap_or_else(|| panic!("cycle {cycle}: unknown hold {reference}"));
+                assert_eq!((h.telegram_id, h.amount), (p.user, p.amount));
+                let previous = open.insert(reference, h.hold_id);
+                assert!(previous.is_none(), "cycle {cycle}: a hold placed twice");
+            }
+        }
+        for p in &placements {
+            if let Some(id) = &p.hold_id {
+                acked_total += 1;
+                assert_eq!(
+                    open.get(&p.reference),
+                    Some(id),
+                    "cycle {cycle}: acknowledged hold {} is gone after kill -9",
+                    p.reference
+                );
+            }
+        }
+        // Every unacknowledged placement again: a replay exactly when it had committed.
+        for p in placements.iter_mut().filter(|p| p.hold_id.is_none()) {
+            let reply = p.call.send(&wire).await;
+            reply.expect_ok();
+            let data = flows::hold_data(&reply);
+            let committed = open.get(&p.reference);
+            assert_eq!(
+                data.duplicate,
+                committed.is_some(),
+                "cycle {cycle}: {} retried: duplicate exactly when it had committed",
+                p.reference
+            );
+            if let Some(id) = committed {
+                assert_eq!(&data.hold.hold_id, id);
+            }
+            retried += 1;
+            replayed += usize::from(data.duplicate);
+            p.hold_id = Some(data.hold.hold_id);
+        }
+        // Each placement is one open hold; `held` is what they add up to, then voiding
+        // them all brings it back to 0.
+        let mut expected: HashMap<i64, i64> = HashMap::new();
+        for p in &placements {
+            *expected.entry(p.user).or_default() += p.amount;
+        }
+        for user in FIRST..FIRST + USERS {
+            let list = flows::holds(&wire, user).await.unwrap();
+            let wanted = placements.iter().filter(|p| p.user == user).count();
+            assert_eq!(list.holds.len(), wanted, "cycle {cycle}: user {user}");
+            assert_eq!(
+                list.held,
+                expected.get(&user).copied().unwrap_or(0),
+                "user {user}"
+            );
+        }
+        futures_util::stream::iter(placements.iter())
+            .for_each_concurrent(8, |p| {
+                let wire = &wire;
+                async move {
+                    let id = p.hold_id.as_deref().unwrap();
+                    Call::void(id, &format!("{}-void", p.reference))
+                        .send(wire)
+                        .await
+                        .expect_ok();
+                }
+            })
+            .await;
+        for user in FIRST..FIRST + USERS {
+            assert_eq!(
+                flows::view(&wire, user).await,
+                Some(View {
+                    credits: FUNDING,
+                    held: 0,
+                    available: FUNDING
+                })
+            );
+        }
+    }
+    stop_and_verify(&mut server);
+    eprintln!(
+        "flows::kill_9_mid_hold: {CYCLES} kill -9 cycles, {sent} holds placed on {USERS} users: \
+         {acked_total} acknowledged before a kill, {retried} retried ({replayed} of them \
+         replays), in {:.1?}",
+        started.elapsed()
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. kill -9 mid-transfer
 // ---------------------------------------------------------------------------------------

@@ -488,8 +488,8 @@ async fn kill_9_mid_hold_keeps_held_in_step_with_the_holds() {
                 );
                 tokio::spawn(async move {
                     let mut rng = setup::rng(cycle * 100 + w);
-                    // Up to 8 holds per user and worker: never near the open-holds limit.
-                    for n in 0..8 * USERS {
+                    // Up to 5 holds per user and worker: never near the open-holds limit.
+                    for n in 0..5 * USERS {
                         if stop.load(Ordering::SeqCst) {
                             break;
                         }
@@ -527,7 +527,7 @@ async fn kill_9_mid_hold_keeps_held_in_step_with_the_holds() {
                 })
             })
             .collect();
-        let target = rng.random_range(100..500);
+        let target = rng.random_range(60..250);
         until_count(&acked, target, &done, 8).await;
         server.kill9();
         stop.store(true, Ordering::SeqCst);

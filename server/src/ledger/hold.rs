@@ -4,8 +4,8 @@
 //! answer looks like. A backend only reads and writes the rows.
 
 use super::rows::HoldRow;
-use super::{Actor, Refusal};
-use credit_sync::protocol::{fields, limits, Code, HoldState};
+use super::{rfc3339_ms, Actor, Refusal};
+use credit_sync::protocol::{fields, limits, Code, Hold, HoldData, HoldState};
 
 /// A hold to place (already validated).
 #[derive(Debug, Clone)]
@@ -55,6 +55,37 @@ impl HoldApplied {
 }
 
 pub type HoldOutcome = Result<HoldApplied, Refusal>;
+
+/// A hold as the wire shows it (its state as stored: pass a row through [`as_of`] first).
+pub fn wire(row: &HoldRow) -> Hold {
+    Hold {
+        hold_id: row.hold_id.clone(),
+        telegram_id: row.telegram_id,
+        source: row.source.clone(),
+        amount: row.amount,
+        captured: row.captured,
+        state: HoldState::parse(&row.state).unwrap_or(HoldState::Expired),
+        reason: row.reason.clone(),
+        external_reference: row.external_reference.clone(),
+        created_at: row.created_at.clone(),
+        expires_at: rfc3339_ms(row.expires_at_ms),
+        resolved_at: row.resolved_at.clone(),
+        record_id: row.record_id,
+    }
+}
+
+impl HoldApplied {
+    /// The `data` of a hold answer (and of `hold_resolved`).
+    pub fn data(&self) -> HoldData {
+        HoldData {
+            hold: wire(&self.hold),
+            credits: self.credits,
+            held: self.held,
+            available: self.available(),
+            duplicate: self.duplicate,
+        }
+    }
+}
 
 /// A new hold id: [`limits::HOLD_ID_PREFIX`] and random lowercase hex.
 pub fn new_hold_id() -> String {

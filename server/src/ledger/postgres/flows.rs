@@ -842,6 +842,12 @@ async fn move_credits(
     now: i64,
 ) -> Result<Step<Transferred>, sqlx::Error> {
     let (from, to, amount) = (transfer.from, transfer.to, transfer.amount);
+    if from == to {
+        // Validation refuses it; both legs on one balance would break its chain.
+        return Err(sqlx::Error::Protocol(
+            "a transfer to its own sender reached the ledger".into(),
+        ));
+    }
     let mut users = [from, to];
     users.sort_unstable();
     let rows: Vec<(i64, i64, i64)> = sqlx::query_as(

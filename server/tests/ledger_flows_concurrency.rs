@@ -540,3 +540,78 @@ async fn holds_on_many_users(ledger: &impl LedgerBackend) {
 async fn holds_on_100_users_at_once() {
     on_each_backend!(holds_on_many_users);
 }
+
+/// Every flow at once on two users: captures and voids of open holds, new holds, deducts,
+/// transfers both ways and reversals. Nothing deadlocks or fails but for the refusals the
+/// rules give, `available` stays at or above zero, and the ledger verifies.
+async fn every_flow_at_once(ledger: &impl LedgerBackend) {
+    let funded = add(ledger, 11, 500).await;
+    add(ledger, 12, 500).await;
+    let mut open = Vec::new();
+    for _ in 0..16 {
+        open.push(place(ledger, new_hold(11, 10, None)).await.hold.hold_id);
+    }
+    let outcomes = all_at_once(80, |i| {
+        let ledger = ledger.clone();
+        let hold_id = open[i % 16].clone();
+        async move {
+            let refused = match i / 16 {
+                0 => {
+                    let resolution = if i % 2 == 0 {
+                        Resolution::Capture { amount: Some(5) }
+                    } else {
+                        Resolution::Void
+                    };
+                    let resolve = resolve(&hold_id, resolution);
+                    ledger
+                        .resolve_hold(actor(), resolve, fresh())
+                        .await
+                        .unwrap()
+                        .err()
+                }
+                1 => ledger
+                    .place_hold(actor(), new_hold(11 + (i % 2) as i64, 20, None), fresh())
+                    .await
+                    .unwrap()
+                    .err(),
+                2 => ledger
+                    .apply(actor(), change(11 + (i % 2) as i64, -15), fresh())
+                    .await
+                    .unwrap()
+                    .err(),
+                3 => {
+                    let (from, to) = if i % 2 == 0 { (11, 12) } else { (12, 11) };
+                    let moved = transfer(from, to, 25, None);
+                    ledger
+                        .transfer(actor(), moved, fresh())
+                        .await
+                        .unwrap()
+                        .err()
+                }
+                _ => ledger
+                    .reverse(actor(), reversal(funded, 20, None), fresh())
+                    .await
+                    .unwrap()
+                    .err(),
+            };
+            refused.map(|refusal| refusal.code)
+        }
+    })
+    .await;
+    for (i, refused) in outcomes.iter().enumerate() {
+        if let Some(code) = refused {
+            assert_eq!(*code, Code::InsufficientCredits, "call {i}: {outcomes:?}");
+        }
+    }
+    for user in [11, 12] {
+        let (balance, holds) = ledger.holds(user).await.unwrap().unwrap();
+        assert!(balance.credits >= balance.held, "{balance:?}");
+        assert_eq!(holds.iter().map(|h| h.amount).sum::<i64>(), balance.held);
+    }
+    assert_sound(ledger).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_flow_at_once_on_two_users_keeps_the_books() {
+    on_each_backend!(every_flow_at_once);
+}

@@ -441,6 +441,7 @@ async fn hold_view(
     })
 }
 
+/// A hold by its id; with `lock`, locked too (only ever after its user's row).
 async fn find_hold(
     conn: &mut PgConnection,
     hold_id: &str,

@@ -166,7 +166,7 @@ pub(super) struct Locked {
     held: i64,
     /// The open holds that have not expired: what `available` subtracts.
     pub(super) live: i64,
-    /// How many holds `live` sums.
+    /// How many holds `live` sums, where a flow counts them (placing a hold).
     open: i64,
 }
 
@@ -441,25 +441,24 @@ async fn hold_view(
     })
 }
 
-/// A hold by its id; with `lock`, locked too (only ever after its user's row).
-async fn find_hold(
-    conn: &mut PgConnection,
-    hold_id: &str,
-    lock: bool,
-) -> Result<Option<HoldRow>, sqlx::Error> {
-    let query = if lock {
-        concat!(
-            "SELECT ",
-            hold_columns!(),
-            " FROM holds WHERE hold_id = $1 FOR UPDATE"
-        )
-    } else {
-        concat!("SELECT ", hold_columns!(), " FROM holds WHERE hold_id = $1")
-    };
-    sqlx::query_as(query)
-        .bind(hold_id)
-        .fetch_optional(&mut *conn)
-        .await
+/// A hold by its id (without a lock).
+async fn find_hold(conn: &mut PgConnection, hold_id: &str) -> Result<Option<HoldRow>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        hold_columns!(),
+        " FROM holds WHERE hold_id = $1"
+    ))
+    .bind(hold_id)
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// A hold under this transaction's lock, and what its user's open, unexpired holds hold.
+#[derive(sqlx::FromRow)]
+struct LockedHold {
+    #[sqlx(flatten)]
+    row: HoldRow,
+    live: i64,
 }
 
 /// `resolve_hold`.
@@ -479,7 +478,7 @@ impl Flow for ResolveHold {
         let (actor, resolve) = (&self.actor, &self.resolve);
         let now = now_ms();
         if !spend_in(conn, spend).await? {
-            let replay = match find_hold(conn, &resolve.hold_id, false).await? {
+            let replay = match find_hold(conn, &resolve.hold_id).await? {
                 Some(row) if hold::judge(actor, &row, resolve, now) == Verdict::Replay => {
                     Some(Ok(hold_view(conn, row, now, true).await?))
                 }
@@ -487,21 +486,40 @@ impl Flow for ResolveHold {
             };
             return Ok(Decided::spent(replay));
         }
-        // A hold's user never changes: found without a lock, then locked user first.
-        let owner: Option<i64> =
-            sqlx::query_scalar("SELECT telegram_id FROM holds WHERE hold_id = $1")
-                .bind(&resolve.hold_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        let Some(owner) = owner else {
+        // The hold's user, locked first. A hold's user never changes, so the join may read
+        // the hold as it was before the lock.
+        let owner: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT u.telegram_id, u.credits, u.held
+             FROM holds h JOIN users u ON u.telegram_id = h.telegram_id
+             WHERE h.hold_id = $1
+             FOR UPDATE OF u",
+        )
+        .bind(&resolve.hold_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((owner, credits, held)) = owner else {
             return Ok(Decided::kept(Err(hold::not_found(&resolve.hold_id))));
         };
-        let user = lock_user(conn, owner, now)
-            .await?
-            .ok_or_else(|| vanished("the user of a hold"))?;
-        let row = find_hold(conn, &resolve.hold_id, true)
-            .await?
-            .ok_or_else(|| vanished("a hold"))?;
+        // Then the hold, locked, with the user's live holds: this statement starts after
+        // the user's lock, so it sees every hold committed before it.
+        let LockedHold { row, live } = sqlx::query_as(concat!(
+            "SELECT ",
+            hold_columns!(),
+            ", (SELECT COALESCE(SUM(o.amount), 0) FROM holds o
+                WHERE o.telegram_id = holds.telegram_id AND o.state = 'open'
+                  AND o.expires_at_ms > $2)::BIGINT AS live
+             FROM holds WHERE hold_id = $1 FOR UPDATE"
+        ))
+        .bind(&resolve.hold_id)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await?;
+        let user = Locked {
+            credits,
+            held,
+            live,
+            open: 0,
+        };
         let (state, captured) = match hold::judge(actor, &row, resolve, now) {
             Verdict::Capture(amount) => (HoldState::Captured, amount),
             Verdict::Void => (HoldState::Voided, 0),

@@ -5,11 +5,12 @@
 //! `CHECK (credits >= 0)`; `held` counts expired holds too until a write settles them, so
 //! this only ever refuses too much, and the full path then judges on the live holds under
 //! the user's row lock), in the common case together with the record's INSERT and the
-//! signature's spending in one statement; a signature is spent once because of the primary key of `spent_signatures`;
-//! and a reference applies once because `UNIQUE (source, external_reference)` (a unique
-//! violation, or `ON CONFLICT ... DO NOTHING` in the full path) waits for any other
-//! transaction holding that reference and then either inserts or finds it taken: the loser
-//! rolls its change back and answers with the replay of the winner's record. Transactions
+//! signature's spending in one statement; a signature is spent once because of the
+//! primary key of `spent_signatures`; and a reference applies once because
+//! `UNIQUE (source, external_reference)` (a unique violation, or `ON CONFLICT ... DO
+//! NOTHING` in the full path) waits for any other transaction holding that reference and
+//! then either inserts or finds it taken: the loser rolls its change back and answers
+//! with the replay of the winner's record. Transactions
 //! run at READ COMMITTED; serialization failures and deadlocks (40001, 40P01) are retried
 //! here and never reach a client. The money flows (holds, reversals, transfers) are in
 //! `postgres/flows.rs`: each locks its users' rows first and judges only what it reads

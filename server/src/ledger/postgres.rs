@@ -10,11 +10,10 @@
 //! `UNIQUE (source, external_reference)` (a unique violation, or `ON CONFLICT ... DO
 //! NOTHING` in the full path) waits for any other transaction holding that reference and
 //! then either inserts or finds it taken: the loser rolls its change back and answers
-//! with the replay of the winner's record. Transactions
-//! run at READ COMMITTED; serialization failures and deadlocks (40001, 40P01) are retried
-//! here and never reach a client. The money flows (holds, reversals, transfers) are in
-//! `postgres/flows.rs`: each locks its users' rows first and judges only what it reads
-//! after the lock.
+//! with the replay of the winner's record. Transactions run at READ COMMITTED;
+//! serialization failures and deadlocks (40001, 40P01) are retried here and never reach a
+//! client. The money flows (holds, reversals, transfers) are in `postgres/flows.rs`: each
+//! locks its users' rows first and judges only what it reads after the lock.
 
 use super::rows::{
     BalanceRow, BrokenTransfer, CaptureMismatch, ChainBreak, Counts, Findings, HeldMismatch,

@@ -89,6 +89,14 @@ impl Call {
     /// One attempt: `Err` when no whole answer arrived (refused, cut, timed out).
     pub async fn try_send(&mut self, wire: &Wire) -> Result<Reply, reqwest::Error> {
         let t = self.fresh_time();
+        self.try_send_at(wire, t).await
+    }
+
+    /// One attempt signed at `t` (copies of one call sent at once each take their own).
+    pub async fn try_send_at(&mut self, wire: &Wire, t: i64) -> Result<Reply, reqwest::Error> {
+        if !self.signed_at.contains(&t) {
+            self.signed_at.push(t);
+        }
         let sig = signature::v2_header(&wire.secret, t, "POST", &self.path, &self.body);
         wire.send(
             "POST",

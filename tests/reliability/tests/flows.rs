@@ -1596,3 +1596,112 @@ async fn an_expired_hold_cannot_be_captured_and_no_longer_counts() {
     );
     stop_and_verify(&mut server);
 }
+
+/// 64 copies of one call with one reference sent at once, each signed at its own second
+/// (as 64 honest retries would be): all succeed, exactly one is the original and 63
+/// replay it, all naming the same hold, record or transfer.
+async fn copies_at_once(wire: &Wire, call: &Call) -> Vec<Reply> {
+    const COPIES: i64 = 64;
+    let now = credit_sync_testkit::now();
+    let replies = join_all((0..COPIES).map(|i| {
+        let (wire, mut call) = (wire.clone(), call.clone());
+        async move {
+            call.try_send_at(&wire, now - i)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", call.path))
+        }
+    }))
+    .await;
+    for reply in &replies {
+        assert_eq!(
+            reply.outcome(),
+            (200, "ok"),
+            "{}: {}",
+            call.path,
+            reply.text
+        );
+    }
+    let originals = replies
+        .iter()
+        .filter(|r| r.body["data"]["duplicate"] == false)
+        .count();
+    assert_eq!(
+        originals, 1,
+        "{}: exactly one copy is the original",
+        call.path
+    );
+    replies
+}
+
+/// The same value in every reply.
+fn one_value(replies: &[Reply], pointer: &str) -> serde_json::Value {
+    let first = replies[0]
+        .body
+        .pointer(pointer)
+        .cloned()
+        .unwrap_or_default();
+    assert!(!first.is_null(), "{pointer}: {}", replies[0].text);
+    for r in replies {
+        assert_eq!(
+            r.body.pointer(pointer),
+            Some(&first),
+            "{pointer}: {}",
+            r.text
+        );
+    }
+    first
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_reference_one_flow_under_64_concurrent_copies() {
+    let mut server = setup::start();
+    let wire = wire(&server);
+    let (user, peer) = (97_000, 97_001);
+    wire.fund(user, 10_000).await;
+    wire.sync_v2(user, 1_000, "order", Some("copied-order"))
+        .await
+        .expect_ok();
+
+    let placed = copies_at_once(&wire, &Call::hold(user, 300, "copied-hold", None)).await;
+    let hold_id = one_value(&placed, "/data/hold/hold_id");
+    let hold_id = hold_id.as_str().unwrap();
+    let open = flows::holds(&wire, user).await.unwrap();
+    assert_eq!((open.holds.len(), open.held), (1, 300), "one hold");
+
+    let captured =
+        copies_at_once(&wire, &Call::capture(hold_id, Some(120), "copied-capture")).await;
+    one_value(&captured, "/data/hold/record_id");
+
+    let second = copies_at_once(&wire, &Call::hold(user, 200, "copied-hold-2", None)).await;
+    let second = one_value(&second, "/data/hold/hold_id");
+    let voided = copies_at_once(&wire, &Call::void(second.as_str().unwrap(), "copied-void")).await;
+    assert_eq!(one_value(&voided, "/data/hold/state"), "voided");
+
+    let reversed = copies_at_once(
+        &wire,
+        &Call::reverse(Err("copied-order"), 400, "copied-reversal"),
+    )
+    .await;
+    one_value(&reversed, "/data/record_id");
+    assert_eq!(one_value(&reversed, "/data/remaining"), 600);
+
+    let moved = copies_at_once(&wire, &Call::transfer(user, peer, 250, "copied-gift")).await;
+    one_value(&moved, "/data/transfer_id");
+
+    // Each once: funding, order, capture, reversal, transfer's leg.
+    let ledger = Ledger::read(&wire, user).await;
+    ledger.assert_consistent();
+    assert_eq!(ledger.records.len(), 5, "{:?}", ledger.records);
+    let credits = 10_000 + 1_000 - 120 - 400 - 250;
+    assert_eq!(
+        flows::view(&wire, user).await,
+        Some(View {
+            credits,
+            held: 0,
+            available: credits
+        })
+    );
+    assert_eq!(flows::view(&wire, peer).await.unwrap().credits, 250);
+    assert_eq!(wire.record_count(peer).await, 1);
+    stop_and_verify(&mut server);
+}

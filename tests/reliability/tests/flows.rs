@@ -1,9 +1,11 @@
-//! The money flows under crashes, faults and contention, over HTTP: holds resolve exactly
-//! once when the server is killed mid-capture, a transfer has both legs or neither when
-//! it is killed mid-transfer, reversals never exceed their record, a retry after a fault
-//! with the same reference is a replay exactly when the first attempt had committed, and
-//! concurrent captures, voids, deducts and holds on one user keep the balance checks.
-//! Every test ends with `credit-sync-server verify` clean.
+//! The money flows (holds, captures, voids, reversals, transfers) under crashes, faults
+//! and contention, over HTTP: across `kill -9` a hold is placed and resolved exactly once,
+//! a transfer has both legs or neither, reversals never exceed their record; a retry after
+//! a fault (or a kill) with the same reference is a replay exactly when the first attempt
+//! had committed; concurrent copies of one call apply once; concurrent captures and voids
+//! resolve a hold once; deducts, holds and transfers racing on one user (in one process or
+//! two) never take `available` below zero; an expired hold stops counting. Every test ends
+//! with `credit-sync-server verify` clean, on either backend.
 
 use credit_sync::protocol::{paths, HoldData, HoldState, Record};
 use credit_sync_reliability::flows::{self, Call, View};

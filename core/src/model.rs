@@ -345,6 +345,23 @@ pub enum Original {
     Reference(String),
 }
 
+impl Original {
+    /// The original from a binding's two optional arguments (Python's `record_id=` and
+    /// `reference=`): exactly one must be given (`invalid_argument` otherwise).
+    pub fn from_parts(record_id: Option<i64>, reference: Option<String>) -> Result<Self, Error> {
+        match (record_id, reference) {
+            (Some(id), None) => Ok(Original::Record(id)),
+            (None, Some(reference)) => Ok(Original::Reference(reference)),
+            (None, None) => Err(Error::invalid_argument(
+                "name the record to reverse: give its record_id or its reference",
+            )),
+            (Some(_), Some(_)) => Err(Error::invalid_argument(
+                "give the record's record_id or its reference, not both",
+            )),
+        }
+    }
+}
+
 pub use crate::protocol::{
     Balance, Hold, HoldData, HoldState, Record, RecordsPage, ReverseData, TransferData,
     TransferLeg, UserData,

@@ -3,7 +3,9 @@
 
 use crate::stats::Sample;
 use clap::ValueEnum;
-use credit_sync::protocol::{headers, paths, BatchItem, BatchRequest, SyncRequest};
+use credit_sync::protocol::{
+    headers, paths, BatchItem, BatchRequest, CaptureRequest, HoldRequest, SyncRequest,
+};
 use credit_sync::signature;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -18,6 +20,9 @@ pub enum Mix {
     Batch,
     /// Balance reads (v2-signed GETs) over `--users` seeded users.
     Reads,
+    /// A hold of 1 credit, then its capture, on users spread over `--users` (funded
+    /// first): one operation is the pair, two requests.
+    Holds,
 }
 
 impl std::fmt::Display for Mix {
@@ -81,6 +86,65 @@ impl Signer {
         serde_json::to_vec(&body).expect("serializable")
     }
 
+    /// Places a hold and captures it; whether both succeeded.
+    async fn hold_and_capture(
+        &self,
+        http: &reqwest::Client,
+        telegram_id: i64,
+        reference: String,
+    ) -> Result<bool, reqwest::Error> {
+        let hold = HoldRequest {
+            telegram_id,
+            amount: 1,
+            reason: "bench".into(),
+            external_reference: Some(reference.clone()),
+            ttl_secs: None,
+            source: None,
+        };
+        let body = serde_json::to_vec(&hold).expect("serializable");
+        let Some(answer) = self
+            .send_json(http, reqwest::Method::POST, paths::HOLDS, body)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let Some(hold_id) = answer["data"]["hold"]["hold_id"].as_str() else {
+            return Ok(false);
+        };
+        let capture = CaptureRequest {
+            amount: None,
+            external_reference: Some(format!("{reference}-c")),
+            source: None,
+        };
+        let body = serde_json::to_vec(&capture).expect("serializable");
+        self.send(http, reqwest::Method::POST, &paths::capture(hold_id), body)
+            .await
+    }
+
+    /// Sends one signed request; its JSON answer when the server answered 2xx.
+    async fn send_json(
+        &self,
+        http: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<Option<serde_json::Value>, reqwest::Error> {
+        let header = signature::v2_header(&self.secret, now(), method.as_str(), path, &body);
+        let response = http
+            .request(method, format!("{}{}", self.base_url, path))
+            .header(headers::API_KEY, &self.api_key)
+            .header(headers::SIGNATURE, header)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            response.bytes().await?;
+            return Ok(None);
+        }
+        Ok(response.json().await.ok())
+    }
+
     /// Sends one signed request; returns whether the server answered 2xx.
     async fn send(
         &self,
@@ -134,12 +198,18 @@ impl Plan {
                     "fund the hot user",
                 )?;
             }
-            Mix::Reads => {
+            Mix::Reads | Mix::Holds => {
+                // The holds mix funds its users well: each pair takes one credit.
+                let amount = if self.mix == Mix::Holds {
+                    1_000_000_000
+                } else {
+                    1
+                };
                 let users: Vec<i64> = (1..=self.users.min(MAX_READ_USERS)).collect();
                 for chunk in users.chunks(credit_sync::protocol::limits::MAX_BATCH_ITEMS) {
                     let items = chunk
                         .iter()
-                        .map(|&id| item(id, 1, format!("bench-seed-{run}-{id}")))
+                        .map(|&id| item(id, amount, format!("bench-seed-{run}-{id}")))
                         .collect();
                     ensure(
                         signer
@@ -207,6 +277,13 @@ impl Plan {
                 Mix::Reads => {
                     let id = 1 + user % self.users.min(MAX_READ_USERS);
                     (reqwest::Method::GET, paths::balance(id), Vec::new(), 1)
+                }
+                Mix::Holds => {
+                    let id = 1 + user % self.users.min(MAX_READ_USERS);
+                    let started = Instant::now();
+                    let ok = matches!(signer.hold_and_capture(http, id, reference).await, Ok(true));
+                    sample.record(started.elapsed(), 1, ok);
+                    continue;
                 }
             };
             let started = Instant::now();

@@ -29,6 +29,8 @@ pub struct ApiError {
     pub balance: Option<i64>,
     /// Seconds, for `rate_limited`.
     pub retry_after: Option<u64>,
+    /// The envelope's `data` on an error: `hold_resolved` shows the hold's final state.
+    pub data: Option<Box<Value>>,
 }
 
 impl ApiError {
@@ -40,6 +42,7 @@ impl ApiError {
             fields: None,
             balance: None,
             retry_after: None,
+            data: None,
         }
     }
 
@@ -80,6 +83,9 @@ impl From<Refusal> for ApiError {
         ApiError {
             balance: refusal.balance,
             fields: (!refusal.fields.is_empty()).then_some(refusal.fields),
+            data: refusal.hold.map(|hold| {
+                Box::new(serde_json::to_value(hold.data()).expect("hold data serializes"))
+            }),
             ..ApiError::new(refusal.code, refusal.message)
         }
     }
@@ -130,7 +136,7 @@ impl IntoResponse for ApiError {
             code: self.code,
             message: self.message,
             balance: self.balance,
-            data: None,
+            data: self.data.map(|data| *data),
             field: self.field,
             fields: self.fields,
             server_time: Some(unix_now()),

@@ -19,6 +19,7 @@ fn actor(auto_register: bool) -> Actor {
     Actor {
         source: SOURCE.into(),
         auto_register,
+        admin: false,
     }
 }
 

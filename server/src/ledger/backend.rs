@@ -4,9 +4,12 @@
 //! no box and no virtual call.
 
 use super::postgres::PgLedger;
-use super::rows::{BalanceRow, Counts, Findings, RecordRow};
+use super::rows::{BalanceRow, Counts, Findings, HoldRow, RecordRow};
 use super::sqlite::SqliteLedger;
-use super::{Actor, Change, LedgerError, Outcome, Refusal, Spend, User};
+use super::{
+    Actor, Change, HoldOutcome, LedgerError, NewHold, Outcome, Refusal, Resolve, Reversal,
+    ReverseOutcome, Spend, Transfer, TransferOutcome, User,
+};
 use std::future::Future;
 
 /// What a database must do for the ledger. Each write is atomic: it is applied whole, with
@@ -52,7 +55,58 @@ pub trait LedgerBackend: Clone + Send + Sync + 'static {
         spend: Option<Spend>,
     ) -> impl Future<Output = Result<Result<User, Refusal>, LedgerError>> + Send;
 
-    /// A user's balance and nickname; `None` for an unknown user.
+    /// Places a hold of `hold.amount` on the user's available credits (`credits` minus
+    /// the open, unexpired holds), at most `MAX_OPEN_HOLDS_PER_USER` open at once. A hold's
+    /// reference is unique among its source's holds: the same hold again is its replay
+    /// (`duplicate`), another is `reference_conflict`. Spends `spend` like `apply`.
+    fn place_hold(
+        &self,
+        actor: Actor,
+        hold: NewHold,
+        spend: Spend,
+    ) -> impl Future<Output = Result<HoldOutcome, LedgerError>> + Send;
+
+    /// Captures (one deduction record, linked to the hold; the rest released) or voids
+    /// (no record) an open hold, exactly once, as `hold::judge` decides; a refusal of an
+    /// already resolved hold carries its final state (`Refusal::with_hold`). Spends
+    /// `spend` like `apply` (a replay spends nothing).
+    fn resolve_hold(
+        &self,
+        actor: Actor,
+        resolve: Resolve,
+        spend: Spend,
+    ) -> impl Future<Output = Result<HoldOutcome, LedgerError>> + Send;
+
+    /// A user's balance view and open, unexpired holds (oldest first); `None` for an
+    /// unknown user.
+    fn holds(
+        &self,
+        telegram_id: i64,
+    ) -> impl Future<Output = Result<Option<(BalanceRow, Vec<HoldRow>)>, LedgerError>> + Send;
+
+    /// Writes a reversal of all or part of a record, as `reversal::judge` decides: a
+    /// reversal of an add deducts (from the available balance), of a deduct or a capture
+    /// adds back. Idempotent by reference like any change. Spends `spend` like `apply`.
+    fn reverse(
+        &self,
+        actor: Actor,
+        reversal: Reversal,
+        spend: Spend,
+    ) -> impl Future<Output = Result<ReverseOutcome, LedgerError>> + Send;
+
+    /// Moves credits from one user's available balance to another user: two records with
+    /// one `transfer_id`, written together or not at all (the sender's carries the
+    /// reference). The receiver is registered when the actor auto-registers. Spends
+    /// `spend` like `apply`.
+    fn transfer(
+        &self,
+        actor: Actor,
+        transfer: Transfer,
+        spend: Spend,
+    ) -> impl Future<Output = Result<TransferOutcome, LedgerError>> + Send;
+
+    /// A user's balance, nickname and open, unexpired holds' sum; `None` for an unknown
+    /// user.
     fn balance(
         &self,
         telegram_id: i64,
@@ -136,6 +190,64 @@ impl LedgerBackend for AnyBackend {
         match self {
             AnyBackend::Sqlite(db) => db.register(telegram_id, nickname, spend).await,
             AnyBackend::Postgres(db) => db.register(telegram_id, nickname, spend).await,
+        }
+    }
+
+    async fn place_hold(
+        &self,
+        actor: Actor,
+        hold: NewHold,
+        spend: Spend,
+    ) -> Result<HoldOutcome, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.place_hold(actor, hold, spend).await,
+            AnyBackend::Postgres(db) => db.place_hold(actor, hold, spend).await,
+        }
+    }
+
+    async fn resolve_hold(
+        &self,
+        actor: Actor,
+        resolve: Resolve,
+        spend: Spend,
+    ) -> Result<HoldOutcome, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.resolve_hold(actor, resolve, spend).await,
+            AnyBackend::Postgres(db) => db.resolve_hold(actor, resolve, spend).await,
+        }
+    }
+
+    async fn holds(
+        &self,
+        telegram_id: i64,
+    ) -> Result<Option<(BalanceRow, Vec<HoldRow>)>, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.holds(telegram_id).await,
+            AnyBackend::Postgres(db) => db.holds(telegram_id).await,
+        }
+    }
+
+    async fn reverse(
+        &self,
+        actor: Actor,
+        reversal: Reversal,
+        spend: Spend,
+    ) -> Result<ReverseOutcome, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.reverse(actor, reversal, spend).await,
+            AnyBackend::Postgres(db) => db.reverse(actor, reversal, spend).await,
+        }
+    }
+
+    async fn transfer(
+        &self,
+        actor: Actor,
+        transfer: Transfer,
+        spend: Spend,
+    ) -> Result<TransferOutcome, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.transfer(actor, transfer, spend).await,
+            AnyBackend::Postgres(db) => db.transfer(actor, transfer, spend).await,
         }
     }
 

@@ -7,11 +7,14 @@
 
 mod backend;
 mod error;
+pub mod hold;
 mod postgres;
 mod reads;
+pub mod reversal;
 pub mod rows;
 mod spend;
 mod sqlite;
+pub mod transfer;
 mod url;
 mod verify;
 
@@ -23,8 +26,12 @@ pub use spend::Spend;
 pub use sqlite::SqliteLedger;
 pub use url::redact;
 
+pub use hold::{HoldApplied, HoldOutcome, NewHold, Resolution, Resolve};
+pub use reversal::{Reversal, ReverseOutcome, Reversed, Target};
+pub use transfer::{Leg, Transfer, TransferOutcome, Transferred};
+
 use credit_sync::protocol::{messages, Code};
-use rows::OriginalRecord;
+use rows::{BalanceRow, HoldRow, OriginalRecord};
 use sha2::{Digest, Sha256};
 use spend::reused;
 use std::future::Future;
@@ -43,6 +50,8 @@ pub struct Change {
 pub struct Actor {
     pub source: String,
     pub auto_register: bool,
+    /// An `admin` source may also resolve other sources' holds and reverse their records.
+    pub admin: bool,
 }
 
 /// A change that is in the ledger (now, or already before: `duplicate`).
@@ -64,6 +73,8 @@ pub struct Refusal {
     pub balance: Option<i64>,
     /// For `reference_conflict`: the fields that differ from the original.
     pub fields: Vec<String>,
+    /// For `hold_resolved`: the hold's final state (the backend fills in the balance view).
+    pub hold: Option<Box<HoldApplied>>,
 }
 
 impl Refusal {
@@ -73,6 +84,58 @@ impl Refusal {
             message: message.into(),
             balance: None,
             fields: Vec::new(),
+            hold: None,
+        }
+    }
+
+    /// `reference_conflict`: the reference was used before, and these fields differ
+    /// (`operation`: by another kind of operation).
+    fn conflict(fields: &[&str]) -> Self {
+        Refusal {
+            fields: fields.iter().map(|f| f.to_string()).collect(),
+            ..Refusal::new(
+                Code::ReferenceConflict,
+                format!(
+                    "external_reference was already used with a different {}",
+                    fields.join(", ")
+                ),
+            )
+        }
+    }
+
+    /// `hold_resolved`, without the hold's state yet (see [`Refusal::with_hold`]).
+    fn hold_resolved(hold_id: &str, state: credit_sync::protocol::HoldState) -> Self {
+        Refusal::new(
+            Code::HoldResolved,
+            format!("hold {hold_id} is already {}", state.as_str()),
+        )
+    }
+
+    /// This refusal with the hold's final state and its user's balance view.
+    pub fn with_hold(self, hold: HoldApplied) -> Self {
+        Refusal {
+            balance: Some(hold.credits),
+            hold: Some(Box::new(hold)),
+            ..self
+        }
+    }
+
+    /// A deduct (or hold, or transfer) of `amount` (negative) that the available balance
+    /// (`credits - held`) does not cover.
+    pub fn unavailable(credits: i64, held: i64, amount: i64) -> Self {
+        if held == 0 {
+            return Refusal::insufficient(credits, amount);
+        }
+        Refusal {
+            balance: Some(credits),
+            ..Refusal::new(
+                Code::InsufficientCredits,
+                format!(
+                    "insufficient credits: balance {credits}, of which {held} held, available {}, deduct {}",
+                    credits - held,
+                    amount.unsigned_abs()
+                ),
+            )
         }
     }
 
@@ -238,6 +301,56 @@ impl Ledger {
     }
 }
 
+impl Ledger {
+    /// Places a hold on the user's available credits (see [`LedgerBackend::place_hold`]).
+    pub async fn place_hold(
+        &self,
+        actor: Actor,
+        hold: NewHold,
+        spend: Spend,
+    ) -> Result<HoldOutcome, LedgerError> {
+        self.backend.place_hold(actor, hold, spend).await
+    }
+
+    /// Captures or voids a hold (see [`LedgerBackend::resolve_hold`]).
+    pub async fn resolve_hold(
+        &self,
+        actor: Actor,
+        resolve: Resolve,
+        spend: Spend,
+    ) -> Result<HoldOutcome, LedgerError> {
+        self.backend.resolve_hold(actor, resolve, spend).await
+    }
+
+    /// A user's balance and open holds; `None` for an unknown user.
+    pub async fn holds(
+        &self,
+        telegram_id: i64,
+    ) -> Result<Option<(BalanceRow, Vec<HoldRow>)>, LedgerError> {
+        self.backend.holds(telegram_id).await
+    }
+
+    /// Reverses all or part of a record (see [`LedgerBackend::reverse`]).
+    pub async fn reverse(
+        &self,
+        actor: Actor,
+        reversal: Reversal,
+        spend: Spend,
+    ) -> Result<ReverseOutcome, LedgerError> {
+        self.backend.reverse(actor, reversal, spend).await
+    }
+
+    /// Moves credits between two users (see [`LedgerBackend::transfer`]).
+    pub async fn transfer(
+        &self,
+        actor: Actor,
+        transfer: Transfer,
+        spend: Spend,
+    ) -> Result<TransferOutcome, LedgerError> {
+        self.backend.transfer(actor, transfer, spend).await
+    }
+}
+
 /// The outcomes of an atomic batch whose item `failed` was refused: that refusal, and
 /// `batch_aborted` for every other item.
 fn aborted_batch(len: usize, failed: usize, refusal: Outcome) -> Vec<Outcome> {
@@ -259,6 +372,9 @@ async fn detached<T: Send + 'static>(
 /// The answer to a reference seen before: the original result, or the fields that differ.
 fn replay(change: &Change, original: OriginalRecord) -> Outcome {
     use credit_sync::protocol::fields;
+    if original.hold_id.is_some() || original.reverses.is_some() || original.transfer_id.is_some() {
+        return Err(Refusal::conflict(&[fields::OPERATION]));
+    }
     let mut differ = Vec::new();
     if original.telegram_id != change.telegram_id {
         differ.push(fields::TELEGRAM_ID.to_string());
@@ -300,6 +416,24 @@ fn request_hash(source: &str, change: &Change) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
+/// The server's clock in Unix milliseconds: what hold expiry is judged by, on both
+/// backends (never the database's clock).
+pub fn now_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Unix milliseconds as RFC 3339 UTC with milliseconds (a hold's `expires_at`).
+pub fn rfc3339_ms(ms: i64) -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| "9999-12-31T23:59:59.999Z".to_string())
+}
+
 /// RFC 3339 UTC with milliseconds, e.g. `2026-11-25T11:20:49.123Z`.
 pub fn now_rfc3339() -> String {
     let format = time::macros::format_description!(
@@ -325,13 +459,23 @@ mod tests {
         let original = |telegram_id, change| OriginalRecord {
             id: 9,
             telegram_id,
+            source: "s".into(),
             change,
             reason: "a".into(),
             balance_after: 5,
+            hold_id: None,
+            reverses: None,
+            transfer_id: None,
         };
         assert!(replay(&change, original(1, 5)).unwrap().duplicate);
         let err = replay(&change, original(2, 6)).unwrap_err();
         assert_eq!(err.code, Code::ReferenceConflict);
         assert_eq!(err.fields, ["telegram_id", "amount"]);
+        let capture = OriginalRecord {
+            hold_id: Some("hold_1".into()),
+            ..original(1, 5)
+        };
+        assert_eq!(replay(&change, capture).unwrap_err().fields, ["operation"]);
+        assert_eq!(rfc3339_ms(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
     }
 }

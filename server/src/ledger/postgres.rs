@@ -12,12 +12,14 @@
 //! here and never reach a client.
 
 use super::rows::{
-    BalanceRow, ChainBreak, Counts, Findings, OriginalRecord, Orphan, RecordRow, SumMismatch,
+    BalanceRow, ChainBreak, Counts, Findings, HoldRow, OriginalRecord, Orphan, RecordRow,
+    SumMismatch,
 };
 use super::url::redact;
 use super::{
-    aborted_batch, detached, replay, request_hash, reused, Actor, Applied, Change, LedgerBackend,
-    LedgerError, Outcome, Refusal, Spend, User,
+    aborted_batch, detached, now_ms, replay, request_hash, reused, Actor, Applied, Change,
+    HoldOutcome, LedgerBackend, LedgerError, NewHold, Outcome, Refusal, Resolve, Reversal,
+    ReverseOutcome, Spend, Transfer, TransferOutcome, User,
 };
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
@@ -412,11 +414,11 @@ impl LedgerBackend for PgLedger {
                     .execute(&mut *tx)
                     .await?;
                 }
-                let user: BalanceRow =
-                    sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = $1")
-                        .bind(telegram_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
+                let user: BalanceRow = sqlx::query_as(BALANCE_SQL)
+                    .bind(telegram_id)
+                    .bind(now_ms())
+                    .fetch_one(&mut *tx)
+                    .await?;
                 tx.commit().await.map_err(unknown_if_lost)?;
                 Ok(Ok(User {
                     telegram_id,
@@ -431,9 +433,53 @@ impl LedgerBackend for PgLedger {
         .map_err(ledger_error)
     }
 
+    async fn place_hold(
+        &self,
+        _actor: Actor,
+        _hold: NewHold,
+        _spend: Spend,
+    ) -> Result<HoldOutcome, LedgerError> {
+        Err(LedgerError::internal("holds: not yet on this backend"))
+    }
+
+    async fn resolve_hold(
+        &self,
+        _actor: Actor,
+        _resolve: Resolve,
+        _spend: Spend,
+    ) -> Result<HoldOutcome, LedgerError> {
+        Err(LedgerError::internal("holds: not yet on this backend"))
+    }
+
+    async fn holds(
+        &self,
+        _telegram_id: i64,
+    ) -> Result<Option<(BalanceRow, Vec<HoldRow>)>, LedgerError> {
+        Err(LedgerError::internal("holds: not yet on this backend"))
+    }
+
+    async fn reverse(
+        &self,
+        _actor: Actor,
+        _reversal: Reversal,
+        _spend: Spend,
+    ) -> Result<ReverseOutcome, LedgerError> {
+        Err(LedgerError::internal("reversals: not yet on this backend"))
+    }
+
+    async fn transfer(
+        &self,
+        _actor: Actor,
+        _transfer: Transfer,
+        _spend: Spend,
+    ) -> Result<TransferOutcome, LedgerError> {
+        Err(LedgerError::internal("transfers: not yet on this backend"))
+    }
+
     async fn balance(&self, telegram_id: i64) -> Result<Option<BalanceRow>, LedgerError> {
-        sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = $1")
+        sqlx::query_as(BALANCE_SQL)
             .bind(telegram_id)
+            .bind(now_ms())
             .fetch_optional(&self.pool)
             .await
             .map_err(ledger_error)
@@ -449,7 +495,8 @@ impl LedgerBackend for PgLedger {
         sqlx::query_as(
             r#"SELECT id, change, balance_after, reason, source, external_reference,
                       to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-                          AS created_at
+                          AS created_at,
+                      hold_id, reverses, transfer_id
                FROM records WHERE telegram_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"#,
         )
         .bind(telegram_id)
@@ -510,6 +557,7 @@ impl PgLedger {
             sums,
             chain,
             orphans,
+            ..Findings::default()
         })
     }
 }
@@ -611,7 +659,8 @@ async fn find_original(
         return Ok(None);
     };
     let original: Option<OriginalRecord> = sqlx::query_as(
-        "SELECT id, telegram_id, change, reason, balance_after
+        "SELECT id, telegram_id, source, change, reason, balance_after, hold_id, reverses,
+                transfer_id
          FROM records WHERE source = $1 AND external_reference = $2",
     )
     .bind(&actor.source)
@@ -620,6 +669,13 @@ async fn find_original(
     .await?;
     Ok(original.map(|original| replay(change, original)))
 }
+
+/// A user's balance, nickname and open, unexpired holds (`$1` the user, `$2` now in Unix ms).
+const BALANCE_SQL: &str = "SELECT credits, nickname,
+        (SELECT COALESCE(SUM(amount), 0) FROM holds
+         WHERE holds.telegram_id = users.telegram_id AND state = 'open' AND expires_at_ms > $2)::BIGINT
+            AS held
+     FROM users WHERE telegram_id = $1";
 
 /// The answer after losing a race on a reference: the winner's record is committed now.
 async fn replay_after_race(

@@ -10,6 +10,8 @@ impl Ledger {
             telegram_id,
             credits: row.credits,
             nickname: row.nickname,
+            held: row.held,
+            available: Some(row.credits - row.held),
         }))
     }
 
@@ -41,6 +43,9 @@ impl Ledger {
                 source: row.source,
                 external_reference: row.external_reference,
                 created_at: row.created_at,
+                hold_id: row.hold_id,
+                reverses: row.reverses,
+                transfer_id: row.transfer_id,
             })
             .collect();
         Ok(RecordsPage {

@@ -7,12 +7,14 @@ mod raw;
 mod store;
 
 use super::rows::{
-    BalanceRow, ChainBreak, Counts, Findings, OriginalRecord, Orphan, RecordRow, SumMismatch,
+    BalanceRow, ChainBreak, Counts, Findings, HoldRow, OriginalRecord, Orphan, RecordRow,
+    SumMismatch,
 };
 use super::spend::expired_before;
 use super::{
-    aborted_batch, now_rfc3339, replay, request_hash, reused, Actor, Applied, Change,
-    LedgerBackend, LedgerError, Outcome, Refusal, Spend, User,
+    aborted_batch, now_ms, now_rfc3339, replay, request_hash, reused, Actor, Applied, Change,
+    HoldOutcome, LedgerBackend, LedgerError, NewHold, Outcome, Refusal, Resolve, Reversal,
+    ReverseOutcome, Spend, Transfer, TransferOutcome, User,
 };
 use group_commit::{GroupCommit, Job, Limits, Step, Upkeep};
 use libsqlite3_sys as ffi;
@@ -128,8 +130,52 @@ impl LedgerBackend for SqliteLedger {
             .map_err(ledger_error)
     }
 
+    async fn place_hold(
+        &self,
+        _actor: Actor,
+        _hold: NewHold,
+        _spend: Spend,
+    ) -> Result<HoldOutcome, LedgerError> {
+        Err(LedgerError::internal("holds: not yet on this backend"))
+    }
+
+    async fn resolve_hold(
+        &self,
+        _actor: Actor,
+        _resolve: Resolve,
+        _spend: Spend,
+    ) -> Result<HoldOutcome, LedgerError> {
+        Err(LedgerError::internal("holds: not yet on this backend"))
+    }
+
+    async fn holds(
+        &self,
+        _telegram_id: i64,
+    ) -> Result<Option<(BalanceRow, Vec<HoldRow>)>, LedgerError> {
+        Err(LedgerError::internal("holds: not yet on this backend"))
+    }
+
+    async fn reverse(
+        &self,
+        _actor: Actor,
+        _reversal: Reversal,
+        _spend: Spend,
+    ) -> Result<ReverseOutcome, LedgerError> {
+        Err(LedgerError::internal("reversals: not yet on this backend"))
+    }
+
+    async fn transfer(
+        &self,
+        _actor: Actor,
+        _transfer: Transfer,
+        _spend: Spend,
+    ) -> Result<TransferOutcome, LedgerError> {
+        Err(LedgerError::internal("transfers: not yet on this backend"))
+    }
+
     async fn balance(&self, telegram_id: i64) -> Result<Option<BalanceRow>, LedgerError> {
-        sqlx::query_as("SELECT credits, nickname FROM users WHERE telegram_id = ?")
+        sqlx::query_as(BALANCE_SQL)
+            .bind(now_ms())
             .bind(telegram_id)
             .fetch_optional(&self.store.reader)
             .await
@@ -143,7 +189,8 @@ impl LedgerBackend for SqliteLedger {
         limit: i64,
     ) -> Result<Vec<RecordRow>, LedgerError> {
         sqlx::query_as(
-            "SELECT id, change, balance_after, reason, source, external_reference, created_at
+            "SELECT id, change, balance_after, reason, source, external_reference, created_at,
+                    hold_id, reverses, transfer_id
              FROM records WHERE telegram_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
         )
         .bind(telegram_id)
@@ -189,6 +236,7 @@ impl LedgerBackend for SqliteLedger {
             sums,
             chain,
             orphans,
+            ..Findings::default()
         })
     }
 
@@ -375,11 +423,12 @@ impl Job for Register {
         }
         let user = db
             .query(
-                "SELECT credits, nickname FROM users WHERE telegram_id = ?",
-                &[Value::Int(telegram_id)],
+                BALANCE_SQL,
+                &[Value::Int(now_ms()), Value::Int(telegram_id)],
                 |row| BalanceRow {
                     credits: row.int(0),
                     nickname: row.opt_text(1),
+                    held: row.int(2),
                 },
             )?
             .ok_or(sqlx::Error::RowNotFound)?;
@@ -445,19 +494,36 @@ fn original(db: &mut Db, actor: &Actor, change: &Change) -> Result<Option<Outcom
         return Ok(None);
     };
     let original = db.query(
-        "SELECT id, telegram_id, change, reason, balance_after
+        "SELECT id, telegram_id, source, change, reason, balance_after, hold_id, reverses,
+                transfer_id
          FROM records WHERE source = ? AND external_reference = ?",
         &[Value::Text(&actor.source), Value::Text(reference)],
-        |row| OriginalRecord {
-            id: row.int(0),
-            telegram_id: row.int(1),
-            change: row.int(2),
-            reason: row.text(3),
-            balance_after: row.int(4),
-        },
+        original_record,
     )?;
     Ok(original.map(|original| replay(change, original)))
 }
+
+/// An [`OriginalRecord`] from a row of its columns in declaration order.
+fn original_record(row: &raw::Row) -> OriginalRecord {
+    OriginalRecord {
+        id: row.int(0),
+        telegram_id: row.int(1),
+        source: row.text(2),
+        change: row.int(3),
+        reason: row.text(4),
+        balance_after: row.int(5),
+        hold_id: row.opt_text(6),
+        reverses: row.opt_int(7),
+        transfer_id: row.opt_text(8),
+    }
+}
+
+/// A user's balance, nickname and open, unexpired holds (`?1` now in Unix ms, `?2` the user).
+const BALANCE_SQL: &str = "SELECT credits, nickname,
+        (SELECT COALESCE(SUM(amount), 0) FROM holds
+         WHERE holds.telegram_id = users.telegram_id AND state = 'open' AND expires_at_ms > ?1)
+            AS held
+     FROM users WHERE telegram_id = ?2";
 
 /// The rules of one change, inside the writer's transaction. Writes only when it returns
 /// `Ok(Ok(applied))` with `duplicate == false`.
@@ -546,6 +612,7 @@ mod tests {
         let actor = Actor {
             source: "s".into(),
             auto_register: true,
+            admin: false,
         };
         let change = || Change {
             telegram_id: 1,

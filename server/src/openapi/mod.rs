@@ -8,8 +8,10 @@ mod examples;
 mod operations;
 
 use credit_sync::protocol::{
-    headers, schema, BalanceResponse, BatchData, BatchItem, BatchRequest, Code, Envelope,
-    RecordsResponse, RegisterUserRequest, SyncData, SyncRequest, UserData,
+    headers, schema, BalanceResponse, BatchData, BatchItem, BatchRequest, CaptureRequest, Code,
+    Envelope, HoldData, HoldRequest, HoldsResponse, RecordsResponse, RegisterUserRequest,
+    ReverseData, ReverseRequest, SyncData, SyncRequest, TransferData, TransferRequest, UserData,
+    VoidRequest,
 };
 use serde_json::{json, Value};
 use std::sync::OnceLock;
@@ -92,6 +94,15 @@ fn components() -> utoipa::openapi::Components {
     register::<UserData>(&mut named);
     register::<BalanceResponse>(&mut named);
     register::<RecordsResponse>(&mut named);
+    register::<HoldRequest>(&mut named);
+    register::<CaptureRequest>(&mut named);
+    register::<VoidRequest>(&mut named);
+    register::<ReverseRequest>(&mut named);
+    register::<TransferRequest>(&mut named);
+    register::<HoldData>(&mut named);
+    register::<HoldsResponse>(&mut named);
+    register::<ReverseData>(&mut named);
+    register::<TransferData>(&mut named);
     // `data` of the plain envelope: any value but `null` (which its `oneOf` lists apart).
     named.push((
         Value::name().into(),
@@ -109,6 +120,12 @@ fn components() -> utoipa::openapi::Components {
     named.push(("SyncResponse".into(), Envelope::<SyncData>::schema()));
     named.push(("BatchResponse".into(), Envelope::<BatchData>::schema()));
     named.push(("UserResponse".into(), Envelope::<UserData>::schema()));
+    named.push(("HoldResponse".into(), Envelope::<HoldData>::schema()));
+    named.push(("ReverseResponse".into(), Envelope::<ReverseData>::schema()));
+    named.push((
+        "TransferResponse".into(),
+        Envelope::<TransferData>::schema(),
+    ));
     named.push((ENVELOPE.into(), Envelope::<Value>::schema()));
     named.push((ERROR.into(), error_schema()));
     for (name, schema) in named {
@@ -123,7 +140,8 @@ fn register<T: ToSchema>(named: &mut Vec<(String, RefOr<Schema>)>) {
     T::schemas(named);
 }
 
-/// An error: the envelope with `success: false`, no `data`, and the server's clock.
+/// An error: the envelope with `success: false`, no `data` (but the hold's final state on
+/// `hold_resolved`), and the server's clock.
 fn error_schema() -> RefOr<Schema> {
     AllOfBuilder::new()
         .item(component(ENVELOPE))
@@ -135,7 +153,12 @@ fn error_schema() -> RefOr<Schema> {
                         .schema_type(Type::Boolean)
                         .enum_values(Some([false])),
                 )
-                .property("data", ObjectBuilder::new().schema_type(Type::Null))
+                .property(
+                    "data",
+                    utoipa::openapi::schema::OneOfBuilder::new()
+                        .item(ObjectBuilder::new().schema_type(Type::Null))
+                        .item(component(&HoldData::name())),
+                )
                 .required("server_time"),
         )
         .description(Some(

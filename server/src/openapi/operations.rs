@@ -3,8 +3,9 @@
 
 use super::{component, examples, API_KEY_SCHEME, ENVELOPE, ERROR, SIGNATURE_SCHEME};
 use credit_sync::protocol::{
-    fields, headers, paths, schema, BalanceResponse, BatchRequest, Code, RecordsResponse,
-    RegisterUserRequest, SyncRequest,
+    fields, headers, paths, schema, BalanceResponse, BatchRequest, CaptureRequest, Code,
+    HoldRequest, HoldsResponse, RecordsResponse, RegisterUserRequest, ReverseRequest, SyncRequest,
+    TransferRequest, VoidRequest,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -56,6 +57,39 @@ const CHANGE: &[Code] = &[
     Code::ReferenceConflict,
     Code::BalanceOverflow,
 ];
+/// A hold's values and the ledger's refusals of it.
+const HOLD: &[Code] = &[
+    Code::InvalidTelegramId,
+    Code::InvalidAmount,
+    Code::AmountTooLarge,
+    Code::InvalidReason,
+    Code::InvalidReference,
+    Code::UserNotFound,
+    Code::InsufficientCredits,
+    Code::ReferenceConflict,
+    Code::TooManyHolds,
+];
+/// A capture's or void's values and the ledger's refusals of it.
+const RESOLVE: &[Code] = &[
+    Code::InvalidAmount,
+    Code::AmountTooLarge,
+    Code::InvalidReference,
+    Code::HoldNotFound,
+    Code::HoldResolved,
+];
+/// A reversal's values and the ledger's refusals of it.
+const REVERSE: &[Code] = &[
+    Code::InvalidAmount,
+    Code::AmountTooLarge,
+    Code::InvalidReason,
+    Code::InvalidReference,
+    Code::RecordNotFound,
+    Code::RecordNotReversible,
+    Code::ReversalExceedsRecord,
+    Code::InsufficientCredits,
+    Code::BalanceOverflow,
+    Code::ReferenceConflict,
+];
 
 /// One operation of the document.
 pub(super) struct Op {
@@ -71,8 +105,8 @@ pub(super) struct Op {
     codes: Vec<Code>,
     signed: bool,
     parameters: Vec<ParameterBuilder>,
-    /// Links from the 200 answer: name, operation id, `telegram_id` expression.
-    links: &'static [(&'static str, &'static str, &'static str)],
+    /// Links from the 200 answer: name, operation id, its parameter, the expression.
+    links: &'static [Link],
     /// The 200 answer may carry `Idempotent-Replayed`.
     replayed: bool,
 }
@@ -81,10 +115,45 @@ fn codes(groups: &[&[Code]]) -> Vec<Code> {
     groups.iter().flat_map(|g| g.iter().copied()).collect()
 }
 
+/// A link: its name, the operation it leads to, that operation's parameter and the
+/// runtime expression that fills it.
+type Link = (&'static str, &'static str, &'static str, &'static str);
+
 /// A sync or a user registration answers with the user: its balance and records follow.
-const USER_LINKS_FROM_DATA: &[(&str, &str, &str)] = &[
-    ("balance", "balance", "$response.body#/data/telegram_id"),
-    ("records", "records", "$response.body#/data/telegram_id"),
+const USER_LINKS_FROM_DATA: &[Link] = &[
+    (
+        "balance",
+        "balance",
+        fields::TELEGRAM_ID,
+        "$response.body#/data/telegram_id",
+    ),
+    (
+        "records",
+        "records",
+        fields::TELEGRAM_ID,
+        "$response.body#/data/telegram_id",
+    ),
+];
+/// A new hold: capture or void it, list its user's holds.
+const HOLD_LINKS: &[Link] = &[
+    (
+        "capture",
+        "capture_hold",
+        fields::HOLD_ID,
+        "$response.body#/data/hold/hold_id",
+    ),
+    (
+        "void",
+        "void_hold",
+        fields::HOLD_ID,
+        "$response.body#/data/hold/hold_id",
+    ),
+    (
+        "holds",
+        "holds",
+        fields::TELEGRAM_ID,
+        "$response.body#/data/hold/telegram_id",
+    ),
 ];
 pub(super) fn operations() -> Vec<Op> {
     let telegram_id_param = || {
@@ -96,6 +165,15 @@ pub(super) fn operations() -> Vec<Op> {
             .example(Some(json!(examples::TELEGRAM_ID)))
     };
     let user_path = |base: &str| format!("{base}/{{{}}}", fields::TELEGRAM_ID);
+    let hold_id_param = || {
+        ParameterBuilder::new()
+            .name(fields::HOLD_ID)
+            .parameter_in(ParameterIn::Path)
+            .required(Required::True)
+            .schema(Some(schema::hold_id()))
+            .example(Some(json!(examples::HOLD_ID)))
+    };
+    let hold_path = |verb: &str| format!("{}/{{{}}}/{verb}", paths::HOLDS, fields::HOLD_ID);
     vec![
         Op {
             id: "sync",
@@ -207,6 +285,92 @@ pub(super) fn operations() -> Vec<Op> {
             replayed: false,
         },
         Op {
+            id: "place_hold",
+            method: HttpMethod::Post,
+            path: paths::HOLDS.into(),
+            summary: "Reserve credits of the user's available balance until captured, voided or expired (v2 only).",
+            request: Some((component(&HoldRequest::name()), example(&examples::hold()))),
+            ok: (
+                "held, or replayed (`data.duplicate`, header `Idempotent-Replayed`)",
+                Some(component("HoldResponse")),
+            ),
+            codes: codes(&[ANY_ROUTE, CALLER, SIGNED_WRITE, HOLD]),
+            signed: true,
+            parameters: vec![],
+            links: HOLD_LINKS,
+            replayed: true,
+        },
+        Op {
+            id: "capture_hold",
+            method: HttpMethod::Post,
+            path: hold_path(paths::CAPTURE),
+            summary: "Charge all or part of an open hold (one deduction record) and release the rest (v2 only).",
+            request: Some((component(&CaptureRequest::name()), example(&examples::capture()))),
+            ok: ("captured, or replayed", Some(component("HoldResponse"))),
+            codes: codes(&[ANY_ROUTE, CALLER, SIGNED_WRITE, RESOLVE]),
+            signed: true,
+            parameters: vec![hold_id_param()],
+            links: &[],
+            replayed: true,
+        },
+        Op {
+            id: "void_hold",
+            method: HttpMethod::Post,
+            path: hold_path(paths::VOID),
+            summary: "Release an open hold without charging it (v2 only).",
+            request: Some((component(&VoidRequest::name()), example(&examples::void()))),
+            ok: ("voided, or replayed", Some(component("HoldResponse"))),
+            codes: codes(&[ANY_ROUTE, CALLER, SIGNED_WRITE, RESOLVE]),
+            signed: true,
+            parameters: vec![hold_id_param()],
+            links: &[],
+            replayed: true,
+        },
+        Op {
+            id: "holds",
+            method: HttpMethod::Get,
+            path: user_path(paths::HOLDS),
+            summary: "A user's balance view and open holds, oldest first.",
+            request: None,
+            ok: ("the open holds", Some(component(&HoldsResponse::name()))),
+            codes: codes(&[
+                ANY_ROUTE,
+                CALLER,
+                SIGNED_READ,
+                &[Code::InvalidTelegramId, Code::UserNotFound],
+            ]),
+            signed: true,
+            parameters: vec![telegram_id_param()],
+            links: &[],
+            replayed: false,
+        },
+        Op {
+            id: "reverse",
+            method: HttpMethod::Post,
+            path: paths::REVERSE.into(),
+            summary: "Reverse all or part of a record with a new, linked record (v2 only).",
+            request: Some((component(&ReverseRequest::name()), example(&examples::reverse()))),
+            ok: ("reversed, or replayed", Some(component("ReverseResponse"))),
+            codes: codes(&[ANY_ROUTE, CALLER, SIGNED_WRITE, REVERSE]),
+            signed: true,
+            parameters: vec![],
+            links: USER_LINKS_FROM_DATA,
+            replayed: true,
+        },
+        Op {
+            id: "transfer",
+            method: HttpMethod::Post,
+            path: paths::TRANSFER.into(),
+            summary: "Move credits from one user's available balance to another: two linked records, or none (v2 only).",
+            request: Some((component(&TransferRequest::name()), example(&examples::transfer()))),
+            ok: ("transferred, or replayed", Some(component("TransferResponse"))),
+            codes: codes(&[ANY_ROUTE, CALLER, SIGNED_WRITE, CHANGE]),
+            signed: true,
+            parameters: vec![],
+            links: &[],
+            replayed: true,
+        },
+        Op {
             id: "healthz",
             method: HttpMethod::Get,
             path: paths::HEALTHZ.into(),
@@ -306,13 +470,13 @@ pub(super) fn operation(op: Op) -> (String, HttpMethod, OperationBuilder) {
                 .build(),
         );
     }
-    for (name, target, telegram_id) in op.links {
+    for (name, target, parameter, expression) in op.links {
         ok = ok.link(
             *name,
             LinkBuilder::new()
                 .operation_id(*target)
-                .parameter(fields::TELEGRAM_ID, *telegram_id)
-                .description(format!("The {target} of the user this answer names."))
+                .parameter(*parameter, *expression)
+                .description(format!("The {target} of what this answer names."))
                 .build(),
         );
     }

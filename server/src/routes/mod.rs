@@ -4,6 +4,8 @@
 //! This module holds the router and the checks every handler shares.
 
 mod batch;
+mod flows;
+mod holds;
 mod ops;
 mod reads;
 mod writes;
@@ -96,6 +98,21 @@ pub fn router(state: Current) -> Router {
             get(reads::records),
         )
         .route(paths::USERS, post(writes::register_user))
+        .route(paths::HOLDS, post(holds::place))
+        .route(
+            &format!("{}/{{telegram_id}}", paths::HOLDS),
+            get(holds::list),
+        )
+        .route(
+            &format!("{}/{{hold_id}}/{}", paths::HOLDS, paths::CAPTURE),
+            post(holds::capture),
+        )
+        .route(
+            &format!("{}/{{hold_id}}/{}", paths::HOLDS, paths::VOID),
+            post(holds::void),
+        )
+        .route(paths::REVERSE, post(flows::reverse))
+        .route(paths::TRANSFER, post(flows::transfer))
         .route(paths::HEALTHZ, get(ops::healthz))
         .route(paths::METRICS, get(ops::metrics_text))
         .route(paths::OPENAPI, get(ops::openapi_json))
@@ -242,6 +259,7 @@ pub(crate) fn actor(source: &SourceConfig) -> Actor {
     Actor {
         source: source.name.clone(),
         auto_register: source.auto_register,
+        admin: source.permissions.contains(&Permission::Admin),
     }
 }
 

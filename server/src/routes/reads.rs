@@ -4,7 +4,7 @@ use super::*;
 use credit_sync::protocol::whole_integer;
 
 /// The `{telegram_id}` of a read path.
-fn path_telegram_id(path: Result<Path<String>, PathRejection>) -> Result<i64, ApiError> {
+pub(super) fn path_telegram_id(path: Result<Path<String>, PathRejection>) -> Result<i64, ApiError> {
     let raw = path.map_err(|e| {
         ApiError::new(Code::InvalidTelegramId, format!("invalid path: {e}"))
             .with_field(fields::TELEGRAM_ID)
@@ -28,7 +28,7 @@ fn integer_text(text: &str) -> Option<i64> {
         .or_else(|| text.parse::<f64>().ok().and_then(whole_integer))
 }
 
-fn user_not_found(telegram_id: i64) -> ApiError {
+pub(super) fn user_not_found(telegram_id: i64) -> ApiError {
     ApiError::new(
         Code::UserNotFound,
         format!("user {telegram_id} is not registered"),

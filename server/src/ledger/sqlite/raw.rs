@@ -176,6 +176,13 @@ impl Row {
         unsafe { ffi::sqlite3_column_int64(self.0.as_ptr(), column) }
     }
 
+    /// An integer column that may be NULL.
+    pub fn opt_int(&self, column: c_int) -> Option<i64> {
+        // SAFETY: as in `int`; `sqlite3_column_type` only reads the current row's value.
+        let null = unsafe { ffi::sqlite3_column_type(self.0.as_ptr(), column) } == ffi::SQLITE_NULL;
+        (!null).then(|| self.int(column))
+    }
+
     pub fn opt_text(&self, column: c_int) -> Option<String> {
         // SAFETY: as in `int`. `sqlite3_column_text` returns NULL or a pointer valid until
         // the next step/reset, `sqlite3_column_bytes` (called after it, as SQLite requires)

@@ -398,6 +398,7 @@ flow_result!(
         self.data().map(|d| d.reverses)
     }
 
+    /// The user whose record was reversed.
     #[getter]
     fn telegram_id(&self) -> Option<i64> {
         self.data().map(|d| d.telegram_id)
@@ -437,6 +438,7 @@ flow_result!(
         self.data().map(|d| d.transfer_id.clone())
     }
 
+    /// The credits moved.
     #[getter]
     fn amount(&self) -> Option<i64> {
         self.data().map(|d| d.amount)

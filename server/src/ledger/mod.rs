@@ -377,23 +377,16 @@ fn replay(change: &Change, original: OriginalRecord) -> Outcome {
     }
     let mut differ = Vec::new();
     if original.telegram_id != change.telegram_id {
-        differ.push(fields::TELEGRAM_ID.to_string());
+        differ.push(fields::TELEGRAM_ID);
     }
     if original.change != change.amount {
-        differ.push(fields::AMOUNT.to_string());
+        differ.push(fields::AMOUNT);
     }
     if original.reason != change.reason {
-        differ.push(fields::REASON.to_string());
+        differ.push(fields::REASON);
     }
     if !differ.is_empty() {
-        return Err(Refusal {
-            message: format!(
-                "external_reference was already used with a different {}",
-                differ.join(", ")
-            ),
-            fields: differ,
-            ..Refusal::new(Code::ReferenceConflict, "")
-        });
+        return Err(Refusal::conflict(&differ));
     }
     Ok(Applied {
         record_id: original.id,

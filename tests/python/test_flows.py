@@ -253,3 +253,38 @@ def test_a_closed_client_reports_the_reference_it_would_have_sent(base_url):
     r = c.refund_stars_payment("ch1", "refund")
     assert r.reference == "stars-refund:ch1"
     assert cs.ReverseResult is type(r)
+
+
+FORK_SCRIPT = """
+import asyncio, os
+from credit_sync_client import CreditSyncClient, AsyncCreditSyncClient
+KEYS = dict(api_key="media-bot-api-key-2024", secret_key="your-secret-key-here", source="media_bot")
+client = CreditSyncClient(os.environ["BASE_URL"], **KEYS)
+aclient = AsyncCreditSyncClient(os.environ["BASE_URL"], **KEYS)
+user = int(os.environ["USER_ID"])
+assert client.add_credits(user, 100, "top up").success
+for round in range(5):
+    hold = client.hold_credits(user, 2, "parent")
+    assert hold.success, hold
+    pid = os.fork()
+    if pid == 0:
+        ok = client.capture_hold(hold.hold_id, 1).success
+        ok = ok and client.get_holds(user) is not None
+        other = asyncio.run(aclient.hold_credits(user, 1, "child async"))
+        ok = ok and other.success and asyncio.run(aclient.void_hold(other.hold_id)).success
+        os._exit(0 if ok else 3)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0, (round, status)
+    assert client.get_holds(user)["held"] == 0
+print("fork ok", client.get_balance(user)["credits"])
+"""
+
+
+def test_the_flows_work_in_a_forked_child(run_py, new_id):
+    """The fork-safety of every call (the fork count read before the client is resolved)
+    holds for the new calls too: the child uses the parent's clients, nothing hangs."""
+    proc = run_py(FORK_SCRIPT, timeout=90, USER_ID=str(new_id()))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "fork ok 95" in proc.stdout
+    for noise in ("Traceback", "panicked", "PanicException", "Fatal Python error"):
+        assert noise not in proc.stderr, proc.stderr

@@ -414,7 +414,7 @@ impl Client {
             external_reference: Some(reference.clone()),
             source: None,
         };
-        let context = Sent::resolve(amount.map(deduct_change), &reference);
+        let context = Sent::by_id(amount.map(deduct_change), &reference);
         check_hold_id(hold_id).map_err(|e| context.unsent(e))?;
         protocol::validate_capture(&request, i64::MAX).map_err(|e| context.unsent(e.into()))?;
         self.flow(&paths::capture(hold_id), &request, context).await
@@ -431,7 +431,7 @@ impl Client {
             external_reference: Some(reference.clone()),
             source: None,
         };
-        let context = Sent::resolve(None, &reference);
+        let context = Sent::by_id(None, &reference);
         check_hold_id(hold_id).map_err(|e| context.unsent(e))?;
         protocol::validate_reference(&reference).map_err(|e| context.unsent(e.into()))?;
         self.flow(&paths::void(hold_id), &request, context).await
@@ -485,7 +485,7 @@ impl Client {
             external_reference: Some(reference.clone()),
             source: None,
         };
-        let context = Sent::resolve(None, &reference);
+        let context = Sent::by_id(None, &reference);
         protocol::validate_reverse(&request, i64::MAX).map_err(|e| context.unsent(e.into()))?;
         self.flow(paths::REVERSE, &request, context).await
     }
@@ -811,8 +811,8 @@ impl Sent {
         }
     }
 
-    /// A call on a hold or a record, whose user the server knows.
-    fn resolve(change: Option<i64>, reference: &str) -> Sent {
+    /// A call that names a hold or a record, whose user only the server knows.
+    fn by_id(change: Option<i64>, reference: &str) -> Sent {
         Sent {
             telegram_id: None,
             change,

@@ -8,6 +8,7 @@ import pytest
 
 import credit_sync_client as cs
 from conftest import MEDIA
+from drop_proxy import DropProxy
 from credit_sync_client import (
     AsyncCreditSyncClient,
     ConflictError,
@@ -288,3 +289,28 @@ def test_the_flows_work_in_a_forked_child(run_py, new_id):
     assert "fork ok 95" in proc.stdout
     for noise in ("Traceback", "panicked", "PanicException", "Fatal Python error"):
         assert noise not in proc.stderr, proc.stderr
+
+
+def test_a_lost_capture_or_transfer_is_retried_with_its_reference(client, base_url, new_id):
+    """Every answer through the proxy is lost after the server applied the call: the
+    result says which reference it carried, and the call again with it is a replay."""
+    user = funded(client, new_id)
+    hold = client.hold_credits(user, 30, "job")
+    proxy = DropProxy(base_url)
+    try:
+        lossy = CreditSyncClient(proxy.base_url, **MEDIA, max_retries=1)
+        lost = lossy.capture_hold(hold.hold_id, 20)
+        assert (lost.success, lost.code, lost.retryable) == (False, "connection_error", True)
+        assert lost.reference.startswith("auto-") and lost.attempts == 2
+        again = client.capture_hold(hold.hold_id, 20, reference=lost.reference)
+        assert again.success and again.duplicate, again
+        friend = new_id()
+        moved = lossy.transfer_credits(user, friend, 10, "gift")
+        assert (moved.success, moved.retryable) == (False, True)
+        replay = client.transfer_credits(user, friend, 10, "gift", reference=moved.reference)
+        assert replay.success and replay.duplicate, replay
+        assert view(client, friend)[0] == 10, "moved exactly once"
+        lossy.close()
+    finally:
+        proxy.close()
+    assert view(client, user)[1] == 0

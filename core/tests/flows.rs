@@ -373,3 +373,66 @@ fn the_blocking_client_has_every_flow() {
     let failed = FlowResult::settle(client.void_hold(&id, None)).unwrap();
     assert_eq!(failed.code, Code::HoldResolved);
 }
+
+/// Many captures and voids of one hold at once, each with its own reference: exactly
+/// one resolves it, every other is `hold_resolved` with the same final state.
+#[tokio::test]
+async fn a_hold_resolves_once_under_concurrent_captures_and_voids() {
+    let server = Server::start();
+    let client = server.client();
+    let u = funded(&client, 100).await;
+    let hold = client.hold_credits(u, 40, "job", None, None).await.unwrap();
+    let id = hold_id(&hold);
+    let calls = (0..16).map(|i| {
+        let (client, id) = (client.clone(), id.clone());
+        tokio::spawn(async move {
+            let outcome = if i % 2 == 0 {
+                client.capture_hold(&id, Some(10), None).await
+            } else {
+                client.void_hold(&id, None).await
+            };
+            HoldResult::settle(outcome).unwrap()
+        })
+    });
+    let results: Vec<HoldResult> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let winners: Vec<_> = results.iter().filter(|r| r.success).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    let final_state = winners[0].hold().unwrap().state;
+    for r in results.iter().filter(|r| !r.success) {
+        assert_eq!(r.code, Code::HoldResolved, "{r:?}");
+        assert_eq!(r.hold().unwrap().state, final_state);
+    }
+    let expected = match final_state {
+        HoldState::Captured => 90,
+        _ => 100,
+    };
+    assert_eq!(view(&client, u).await, (expected, 0, expected));
+}
+
+/// Past `expires_at` a hold no longer counts and cannot be captured.
+#[tokio::test]
+async fn an_expired_hold_cannot_be_captured() {
+    let server = Server::start();
+    let client = server.client();
+    let u = funded(&client, 10).await;
+    let hold = client
+        .hold_credits(u, 10, "job", None, Some(1))
+        .await
+        .unwrap();
+    assert_eq!(view(&client, u).await, (10, 10, 0));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(view(&client, u).await, (10, 0, 10));
+    let e = client
+        .capture_hold(&hold_id(&hold), None, None)
+        .await
+        .unwrap_err();
+    let Error::HoldResolved { hold: Some(h), .. } = &e.error else {
+        panic!("{e:?}")
+    };
+    assert_eq!(h.state, HoldState::Expired);
+    assert_eq!(view(&client, u).await, (10, 0, 10));
+}

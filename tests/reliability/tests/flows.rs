@@ -4,8 +4,9 @@
 //! a fault (or a kill) with the same reference is a replay exactly when the first attempt
 //! had committed; concurrent copies of one call apply once; concurrent captures and voids
 //! resolve a hold once; deducts, holds and transfers racing on one user (in one process or
-//! two) never take `available` below zero; an expired hold stops counting. Every test ends
-//! with `credit-sync-server verify` clean, on either backend.
+//! two) never take `available` below zero; an expired hold stops counting; and the SDK's
+//! own retries of every flow (async and blocking) apply each exactly once through faults.
+//! Every test ends with `credit-sync-server verify` clean, on either backend.
 
 use credit_sync::protocol::{paths, HoldData, HoldState, Record};
 use credit_sync_reliability::flows::{self, Call, View};
@@ -50,13 +51,11 @@ async fn until_count(count: &AtomicUsize, target: usize, done: &AtomicUsize, wor
 
 /// Every record of these users, oldest first per user, each ledger checked.
 async fn ledgers(wire: &Wire, users: impl Iterator<Item = i64>) -> Vec<Ledger> {
-    let mut out = Vec::new();
-    for user in users {
-        let ledger = Ledger::read(wire, user).await;
+    let ledgers = join_all(users.map(|user| Ledger::read(wire, user))).await;
+    for ledger in &ledgers {
         ledger.assert_consistent();
-        out.push(ledger);
     }
-    out
+    ledgers
 }
 
 // ---------------------------------------------------------------------------------------
@@ -374,8 +373,14 @@ async fn kill_9_mid_capture_resolves_each_hold_exactly_once() {
             .await;
         replayed_total += retried.iter().filter(|d| **d).count();
         first_total += retried.iter().filter(|d| !**d).count();
-        // Each hold resolved exactly once: the same call again replays its final state.
-        futures_util::stream::iter(slots.iter_mut())
+        // Each hold resolved exactly once: the same call again replays its final state
+        // (every one the kill cut, and every fourth of the others).
+        let resent = slots
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, s)| s.call.attempts() > 1 || i % 4 == 0)
+            .map(|(_, s)| s);
+        futures_util::stream::iter(resent)
             .for_each_concurrent(8, |slot| {
                 let wire = &wire;
                 async move {
@@ -1706,4 +1711,514 @@ async fn one_reference_one_flow_under_64_concurrent_copies() {
     assert_eq!(flows::view(&wire, peer).await.unwrap().credits, 250);
     assert_eq!(wire.record_count(peer).await, 1);
     stop_and_verify(&mut server);
+}
+
+// ---------------------------------------------------------------------------------------
+// 4b. faults on the SDK's own retries
+// ---------------------------------------------------------------------------------------
+
+/// One money-flow call of the SDK; `None` references let the SDK make its own.
+#[derive(Debug, Clone)]
+enum SdkFlow {
+    Hold(i64, i64, Option<String>),
+    Capture(String, Option<i64>, Option<String>),
+    Void(String, Option<String>),
+    /// Reverse `amount` of the record with this caller's reference.
+    Reverse(String, i64, Option<String>),
+    Transfer(i64, i64, i64, Option<String>),
+}
+
+/// What the test needs of a flow's result: it succeeded, was it a replay, how many
+/// attempts it took, and the hold it names.
+#[derive(Debug)]
+struct SdkDone {
+    duplicate: bool,
+    attempts: u32,
+    hold_id: Option<String>,
+    reference: Option<String>,
+    /// The user's (the sender's) `credits` in the answer.
+    credits: i64,
+}
+
+/// The [`SdkDone`] of a flow's result, which must have succeeded.
+macro_rules! sdk_done {
+    ($flow:expr, $result:expr, $hold_id:expr, $credits:expr) => {{
+        let r = $result.unwrap_or_else(|e| panic!("{:?}: {e:?}", $flow));
+        assert!(r.success, "{:?}: {r:?}", $flow);
+        SdkDone {
+            duplicate: r.duplicate(),
+            attempts: r.attempts,
+            hold_id: r.data.as_ref().and_then($hold_id),
+            reference: r.reference.clone(),
+            credits: r.data.as_ref().map($credits).expect("data"),
+        }
+    }};
+}
+
+fn no_hold<T>(_: &T) -> Option<String> {
+    None
+}
+
+fn hold_of(data: &HoldData) -> Option<String> {
+    Some(data.hold.hold_id.clone())
+}
+
+async fn run_async(client: &credit_sync::Client, flow: &SdkFlow) -> SdkDone {
+    match flow {
+        SdkFlow::Hold(user, amount, r) => sdk_done!(
+            flow,
+            client
+                .hold_credits(*user, *amount, "job", r.as_deref(), None)
+                .await,
+            hold_of,
+            |d: &HoldData| d.credits
+        ),
+        SdkFlow::Capture(id, amount, r) => sdk_done!(
+            flow,
+            client.capture_hold(id, *amount, r.as_deref()).await,
+            hold_of,
+            |d: &HoldData| d.credits
+        ),
+        SdkFlow::Void(id, r) => sdk_done!(
+            flow,
+            client.void_hold(id, r.as_deref()).await,
+            hold_of,
+            |d: &HoldData| d.credits
+        ),
+        SdkFlow::Reverse(original, amount, r) => sdk_done!(
+            flow,
+            client
+                .reverse_record(
+                    credit_sync::Original::Reference(original.clone()),
+                    Some(*amount),
+                    "refund",
+                    r.as_deref()
+                )
+                .await,
+            no_hold,
+            |d: &credit_sync::protocol::ReverseData| d.balance
+        ),
+        SdkFlow::Transfer(from, to, amount, r) => sdk_done!(
+            flow,
+            client
+                .transfer_credits(*from, *to, *amount, "gift", r.as_deref())
+                .await,
+            no_hold,
+            |d: &credit_sync::protocol::TransferData| d.from.balance
+        ),
+    }
+}
+
+fn run_blocking(client: &credit_sync::blocking::Client, flow: &SdkFlow) -> SdkDone {
+    match flow {
+        SdkFlow::Hold(user, amount, r) => sdk_done!(
+            flow,
+            client.hold_credits(*user, *amount, "job", r.as_deref(), None),
+            hold_of,
+            |d: &HoldData| d.credits
+        ),
+        SdkFlow::Capture(id, amount, r) => sdk_done!(
+            flow,
+            client.capture_hold(id, *amount, r.as_deref()),
+            hold_of,
+            |d: &HoldData| d.credits
+        ),
+        SdkFlow::Void(id, r) => sdk_done!(
+            flow,
+            client.void_hold(id, r.as_deref()),
+            hold_of,
+            |d: &HoldData| d.credits
+        ),
+        SdkFlow::Reverse(original, amount, r) => sdk_done!(
+            flow,
+            client.reverse_record(
+                credit_sync::Original::Reference(original.clone()),
+                Some(*amount),
+                "refund",
+                r.as_deref()
+            ),
+            no_hold,
+            |d: &credit_sync::protocol::ReverseData| d.balance
+        ),
+        SdkFlow::Transfer(from, to, amount, r) => sdk_done!(
+            flow,
+            client.transfer_credits(*from, *to, *amount, "gift", r.as_deref()),
+            no_hold,
+            |d: &credit_sync::protocol::TransferData| d.from.balance
+        ),
+    }
+}
+
+/// The SDK's clients through the proxy: async, or blocking (run on a thread of its own:
+/// it refuses to run inside a tokio runtime).
+enum Sdk {
+    Async(credit_sync::Client),
+    Blocking(credit_sync::blocking::Client),
+}
+
+impl Sdk {
+    fn new(blocking: bool, proxy: &Proxy, timeout: Duration) -> Sdk {
+        let config = setup::sdk_builder(&proxy.url(), &setup::media_bot())
+            .timeout(timeout)
+            .max_retries(12)
+            .build()
+            .unwrap();
+        if blocking {
+            Sdk::Blocking(credit_sync::blocking::Client::new(config).unwrap())
+        } else {
+            Sdk::Async(credit_sync::Client::new(config).unwrap())
+        }
+    }
+
+    async fn run(&self, flow: &SdkFlow) -> SdkDone {
+        match self {
+            Sdk::Async(client) => run_async(client, flow).await,
+            Sdk::Blocking(client) => {
+                let (client, flow) = (client.clone(), flow.clone());
+                tokio::task::spawn_blocking(move || {
+                    std::thread::spawn(move || run_blocking(&client, &flow))
+                        .join()
+                        .expect("the blocking call's thread")
+                })
+                .await
+                .expect("spawn_blocking")
+            }
+        }
+    }
+}
+
+/// Each fault once, on the first attempt of each money flow the SDK sends, with the
+/// caller's reference and with the SDK's own: the SDK's retry (the same reference, signed
+/// afresh) succeeds on the second attempt and is a replay exactly when the first attempt
+/// had committed.
+async fn sdk_each_fault_once_then_the_retry(blocking: bool) {
+    let mut server = setup::start();
+    let proxy = Proxy::start(server.addr());
+    let direct = wire(&server);
+    let patient = Sdk::new(blocking, &proxy, Duration::from_secs(5));
+    let impatient = Sdk::new(blocking, &proxy, FAULT_TIMEOUT);
+    let cases = [
+        (Fault::DropResponse, true),
+        (Fault::Stall(FAULT_STALL), true),
+        (Fault::ResetMidRequest, false),
+        (Fault::BadGateway, false),
+        (Fault::Unavailable, false),
+    ];
+    let base = if blocking { 86_000 } else { 85_000 };
+    let mut calls = 0;
+    for (n, (fault, committed)) in cases.iter().enumerate() {
+        let sdk = if matches!(fault, Fault::Stall(_)) {
+            &impatient
+        } else {
+            &patient
+        };
+        {
+            let tag = format!("{}-{n}", u8::from(blocking));
+            // The caller's reference on every other flow, the SDK's own on the others,
+            // alternating from one fault to the next.
+            let mut k = n;
+            let mut reference = |what: &str| {
+                k += 1;
+                k.is_multiple_of(2).then(|| format!("s{what}-{tag}"))
+            };
+            let user = base + 10 * n as i64;
+            let peer = user + 1;
+            direct.fund(user, 1_000).await;
+            let order = format!("so-{tag}");
+            direct
+                .sync_v2(user, 200, "order", Some(&order))
+                .await
+                .expect_ok();
+            let mut through = async |flow: SdkFlow| {
+                let caller_reference = match &flow {
+                    SdkFlow::Hold(_, _, r)
+                    | SdkFlow::Capture(_, _, r)
+                    | SdkFlow::Void(_, r)
+                    | SdkFlow::Reverse(_, _, r)
+                    | SdkFlow::Transfer(_, _, _, r) => r.is_some(),
+                };
+                let before = proxy.exchange_count();
+                proxy.push_next(fault.clone());
+                let done = sdk.run(&flow).await;
+                calls += 1;
+                assert_eq!(
+                    done.duplicate, *committed,
+                    "{fault:?} {flow:?}: the retry's duplicate says whether the first attempt committed"
+                );
+                assert_eq!(
+                    done.attempts, 2,
+                    "{fault:?} {flow:?}: one faulty attempt, one retry"
+                );
+                assert_eq!(proxy.exchange_count() - before, 2, "{fault:?} {flow:?}");
+                if !caller_reference {
+                    let auto = done.reference.as_deref().unwrap_or("");
+                    assert!(auto.starts_with("auto-"), "{flow:?}: {auto}");
+                }
+                done
+            };
+            let hold = through(SdkFlow::Hold(user, 100, reference("h"))).await;
+            let hold_id = hold.hold_id.expect("the hold's id");
+            through(SdkFlow::Capture(hold_id, Some(60), reference("c"))).await;
+            let second = patient.run(&SdkFlow::Hold(user, 50, reference("h2"))).await;
+            through(SdkFlow::Void(second.hold_id.unwrap(), reference("v"))).await;
+            through(SdkFlow::Reverse(order.clone(), 50, reference("r"))).await;
+            through(SdkFlow::Transfer(user, peer, 30, reference("t"))).await;
+
+            let ledger = Ledger::read(&direct, user).await;
+            ledger.assert_consistent();
+            assert_eq!(ledger.records.len(), 5, "{fault:?}: {:?}", ledger.records);
+            let credits = 1_000 + 200 - 60 - 50 - 30;
+            assert_eq!(
+                flows::view(&direct, user).await,
+                Some(View {
+                    credits,
+                    held: 0,
+                    available: credits
+                }),
+                "{fault:?}"
+            );
+            assert!(flows::holds(&direct, user).await.unwrap().holds.is_empty());
+            assert_eq!(flows::view(&direct, peer).await.unwrap().credits, 30);
+        }
+    }
+    proxy.settle(Duration::from_secs(5));
+    stop_and_verify(&mut server);
+    eprintln!("flows::sdk_each_fault (blocking: {blocking}): {calls} SDK flows, each faulted once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_each_flow_after_each_fault_retries_once_async() {
+    sdk_each_fault_once_then_the_retry(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_each_flow_after_each_fault_retries_once_blocking() {
+    sdk_each_fault_once_then_the_retry(true).await;
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// One task's user, and what its flows must have left.
+#[derive(Debug, Default)]
+struct FlowBook {
+    user: i64,
+    peer: i64,
+    credits: i64,
+    captured: i64,
+    captures: usize,
+    transferred: i64,
+    transfers: usize,
+    reversed: i64,
+    reversals: usize,
+    replays: usize,
+}
+
+impl FlowBook {
+    /// The next round's flows: a hold, then its capture (in part) or void, a transfer to
+    /// the peer, a reversal of 10 of the order; the SDK makes every other reference.
+    fn round(&mut self, round: usize, rng: &mut rand::rngs::StdRng) -> [SdkFlow; 3] {
+        let reference = |what: &str| {
+            round
+                .is_multiple_of(2)
+                .then(|| format!("l{what}-{}-{round}", self.user))
+        };
+        [
+            SdkFlow::Hold(self.user, rng.random_range(2..=100), reference("h")),
+            SdkFlow::Transfer(
+                self.user,
+                self.peer,
+                rng.random_range(1..=50),
+                reference("t"),
+            ),
+            SdkFlow::Reverse(format!("lo-{}", self.user), 10, reference("r")),
+        ]
+    }
+}
+
+/// A flow's answer carries the balance the book expects (each user's flows run one at a
+/// time, so it is known), and the book counts what it applied.
+fn book_flow(book: &mut FlowBook, flow: &SdkFlow, done: &SdkDone, credits: i64) {
+    assert_eq!(
+        done.credits, credits,
+        "user {}: {flow:?} answered another balance",
+        book.user
+    );
+    book.replays += usize::from(done.duplicate);
+    match flow {
+        SdkFlow::Capture(_, Some(a), _) => {
+            book.captured += a;
+            book.captures += 1;
+        }
+        SdkFlow::Transfer(_, _, a, _) => {
+            book.transferred += a;
+            book.transfers += 1;
+        }
+        SdkFlow::Reverse(_, a, _) => {
+            book.reversed += a;
+            book.reversals += 1;
+        }
+        _ => {}
+    }
+    book.credits = credits;
+}
+
+/// Money flows through a fault schedule on the SDK's retries: every flow is applied
+/// exactly once and every answer's balance is the expected one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sdk_flows_through_faults_apply_exactly_once() {
+    const TASKS: i64 = 12;
+    const BLOCKING_TASKS: i64 = 3;
+    const ROUNDS: usize = 20;
+    const FUNDING: i64 = 100_000;
+    const ORDER: i64 = 10_000;
+    let mut server = setup::start();
+    let proxy = Arc::new(Proxy::start(server.addr()));
+    let direct = wire(&server);
+    for t in 0..TASKS {
+        let user = 87_000 + t;
+        direct.fund(user, FUNDING).await;
+        direct
+            .sync_v2(user, ORDER, "order", Some(&format!("lo-{user}")))
+            .await
+            .expect_ok();
+    }
+    // About one request in five meets a fault; one in 250 stalls past the timeout.
+    proxy.set_schedule(credit_sync_testkit::Schedule::from_fn(|i| {
+        let h = splitmix(i);
+        if h.is_multiple_of(250) {
+            return Fault::Stall(FAULT_STALL);
+        }
+        match h % 100 {
+            0..=5 => Fault::DropResponse,
+            6..=11 => Fault::ResetMidRequest,
+            12..=15 => Fault::BadGateway,
+            16..=19 => Fault::Unavailable,
+            _ => Fault::Pass,
+        }
+    }));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let sdk = Arc::new(Sdk::new(t < BLOCKING_TASKS, &proxy, FAULT_TIMEOUT));
+            let (sdk, _proxy) = (sdk.clone(), proxy.clone());
+            tokio::spawn(async move {
+                let user = 87_000 + t;
+                let mut book = FlowBook {
+                    user,
+                    peer: 88_000 + t,
+                    credits: FUNDING + ORDER,
+                    ..FlowBook::default()
+                };
+                let mut rng = setup::rng(t as u64);
+                for round in 0..ROUNDS {
+                    let [hold, transfer, reverse] = book.round(round, &mut rng);
+                    let placed = sdk.run(&hold).await;
+                    let credits = book.credits;
+                    book_flow(&mut book, &hold, &placed, credits);
+                    let SdkFlow::Hold(_, amount, _) = hold else {
+                        unreachable!()
+                    };
+                    let hold_id = placed.hold_id.expect("the hold's id");
+                    let r = |w: &str| {
+                        round
+                            .is_multiple_of(3)
+                            .then(|| format!("l{w}-{user}-{round}"))
+                    };
+                    let resolve = if round % 4 == 3 {
+                        SdkFlow::Void(hold_id, r("v"))
+                    } else {
+                        SdkFlow::Capture(hold_id, Some(rng.random_range(1..=amount)), r("c"))
+                    };
+                    let done = sdk.run(&resolve).await;
+                    let after = match resolve {
+                        SdkFlow::Capture(_, Some(a), _) => book.credits - a,
+                        _ => book.credits,
+                    };
+                    book_flow(&mut book, &resolve, &done, after);
+                    let done = sdk.run(&transfer).await;
+                    let SdkFlow::Transfer(_, _, a, _) = transfer else {
+                        unreachable!()
+                    };
+                    let credits = book.credits - a;
+                    book_flow(&mut book, &transfer, &done, credits);
+                    let done = sdk.run(&reverse).await;
+                    let credits = book.credits - 10;
+                    book_flow(&mut book, &reverse, &done, credits);
+                }
+                book
+            })
+        })
+        .collect();
+    let mut books = Vec::new();
+    for t in tasks {
+        books.push(t.await.expect("flow task"));
+    }
+    let elapsed = started.elapsed();
+    let mut flows_sent = 0;
+    let mut replays = 0;
+    for book in &books {
+        let ledger = Ledger::read(&direct, book.user).await;
+        ledger.assert_consistent();
+        assert_eq!(
+            ledger.records.len(),
+            2 + book.captures + book.transfers + book.reversals,
+            "user {}: every flow exactly once",
+            book.user
+        );
+        let credits = FUNDING + ORDER - book.captured - book.transferred - book.reversed;
+        assert_eq!(book.credits, credits);
+        assert_eq!(
+            flows::view(&direct, book.user).await,
+            Some(View {
+                credits,
+                held: 0,
+                available: credits
+            }),
+            "user {}",
+            book.user
+        );
+        assert!(flows::holds(&direct, book.user)
+            .await
+            .unwrap()
+            .holds
+            .is_empty());
+        assert_eq!(
+            flows::view(&direct, book.peer).await.unwrap().credits,
+            book.transferred
+        );
+        flows_sent += 4 * ROUNDS;
+        replays += book.replays;
+    }
+    proxy.settle(Duration::from_secs(5));
+    let exchanges = proxy.exchanges();
+    let faulted = exchanges.iter().filter(|e| e.fault != Fault::Pass).count();
+    for fault in [
+        Fault::DropResponse,
+        Fault::ResetMidRequest,
+        Fault::BadGateway,
+        Fault::Unavailable,
+    ] {
+        assert!(
+            proxy.count(&fault) >= 2,
+            "{fault:?}: {}",
+            proxy.count(&fault)
+        );
+    }
+    stop_and_verify(&mut server);
+    eprintln!(
+        "flows::sdk_through_faults: {flows_sent} SDK flows ({TASKS} users, {BLOCKING_TASKS} on \
+         blocking clients) = {} requests, {faulted} faulted (drop {}, reset {}, 502 {}, 503 {}, \
+         stall {}); {replays} answers were replays; in {elapsed:.1?}",
+        exchanges.len(),
+        proxy.count(&Fault::DropResponse),
+        proxy.count(&Fault::ResetMidRequest),
+        proxy.count(&Fault::BadGateway),
+        proxy.count(&Fault::Unavailable),
+        proxy.count(&Fault::Stall(FAULT_STALL)),
+    );
 }

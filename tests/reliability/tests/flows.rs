@@ -534,7 +534,7 @@ async fn kill_9_mid_hold_keeps_held_in_step_with_the_holds() {
                 })
             })
             .collect();
-        let target = rng.random_range(60..250);
+        let target = rng.random_range(40..160);
         until_count(&acked, target, &done, 8).await;
         server.kill9();
         stop.store(true, Ordering::SeqCst);

@@ -1,15 +1,21 @@
 //! The SQLite backend: one writer task owns the write connection and commits queued writes
 //! in groups (see [`group_commit`]: one `BEGIN IMMEDIATE` transaction and one fsync for many
 //! requests, each in its own savepoint), and a pool of readers serves reads in parallel.
+//! Every write is a [`Job`] of that writer: a sync and a batch here, holds, reversals and
+//! transfers in their own modules; [`funds`] is what any of them may take from a user.
 
 mod console;
+mod funds;
 mod group_commit;
+mod holds;
 mod raw;
+mod reversals;
 mod store;
+mod transfers;
 
 use super::rows::{
-    BalanceRow, ChainBreak, Counts, Findings, HoldRow, OriginalRecord, Orphan, RecordRow,
-    SumMismatch,
+    BalanceRow, BrokenTransfer, CaptureMismatch, ChainBreak, Counts, Findings, HeldMismatch,
+    HoldRow, OriginalRecord, Orphan, OverReversed, RecordRow, SumMismatch,
 };
 use super::spend::expired_before;
 use super::{
@@ -20,6 +26,7 @@ use super::{
 use crate::console::store::{
     AuditEntry, AuditRow, DayVolume, NewSession, SessionRow, Totals, UserRow,
 };
+use funds::Funds;
 use group_commit::{GroupCommit, Job, Limits, Step, Upkeep};
 use libsqlite3_sys as ffi;
 use raw::{is_unavailable, Db, SqliteFailure, Value};
@@ -136,45 +143,75 @@ impl LedgerBackend for SqliteLedger {
 
     async fn place_hold(
         &self,
-        _actor: Actor,
-        _hold: NewHold,
-        _spend: Spend,
+        actor: Actor,
+        hold: NewHold,
+        spend: Spend,
     ) -> Result<HoldOutcome, LedgerError> {
-        Err(LedgerError::internal("holds: not yet on this backend"))
+        self.note_window(&spend);
+        self.writes
+            .submit(holds::PlaceHold { actor, hold, spend })
+            .await
+            .map_err(ledger_error)
     }
 
     async fn resolve_hold(
         &self,
-        _actor: Actor,
-        _resolve: Resolve,
-        _spend: Spend,
+        actor: Actor,
+        resolve: Resolve,
+        spend: Spend,
     ) -> Result<HoldOutcome, LedgerError> {
-        Err(LedgerError::internal("holds: not yet on this backend"))
+        self.note_window(&spend);
+        self.writes
+            .submit(holds::ResolveHold {
+                actor,
+                resolve,
+                spend,
+            })
+            .await
+            .map_err(ledger_error)
     }
 
     async fn holds(
         &self,
-        _telegram_id: i64,
+        telegram_id: i64,
     ) -> Result<Option<(BalanceRow, Vec<HoldRow>)>, LedgerError> {
-        Err(LedgerError::internal("holds: not yet on this backend"))
+        holds::list(&self.store.reader, telegram_id)
+            .await
+            .map_err(ledger_error)
     }
 
     async fn reverse(
         &self,
-        _actor: Actor,
-        _reversal: Reversal,
-        _spend: Spend,
+        actor: Actor,
+        reversal: Reversal,
+        spend: Spend,
     ) -> Result<ReverseOutcome, LedgerError> {
-        Err(LedgerError::internal("reversals: not yet on this backend"))
+        self.note_window(&spend);
+        self.writes
+            .submit(reversals::Reverse {
+                actor,
+                reversal,
+                spend,
+            })
+            .await
+            .map_err(ledger_error)
     }
 
     async fn transfer(
         &self,
-        _actor: Actor,
-        _transfer: Transfer,
-        _spend: Spend,
+        actor: Actor,
+        transfer: Transfer,
+        spend: Spend,
     ) -> Result<TransferOutcome, LedgerError> {
-        Err(LedgerError::internal("transfers: not yet on this backend"))
+        self.note_window(&spend);
+        self.writes
+            .submit(transfers::MoveCredits {
+                actor,
+                transfer,
+                spend,
+            })
+            .await
+            .map_err(ledger_error)
     }
 
     async fn balance(&self, telegram_id: i64) -> Result<Option<BalanceRow>, LedgerError> {
@@ -206,7 +243,7 @@ impl LedgerBackend for SqliteLedger {
     }
 
     async fn verify(&self) -> Result<Findings, LedgerError> {
-        // One read transaction: one snapshot for all three checks, so concurrent writes
+        // One read transaction: one snapshot for all the checks, so concurrent writes
         // cannot look like damage.
         let mut tx = self.store.reader.begin().await.map_err(ledger_error)?;
         let sums: Vec<SumMismatch> = sqlx::query_as(
@@ -235,12 +272,31 @@ impl LedgerBackend for SqliteLedger {
         .fetch_all(&mut *tx)
         .await
         .map_err(ledger_error)?;
+        let held: Vec<HeldMismatch> = sqlx::query_as(VERIFY_HELD)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(ledger_error)?;
+        let captures: Vec<CaptureMismatch> = sqlx::query_as(VERIFY_CAPTURES)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(ledger_error)?;
+        let reversals: Vec<OverReversed> = sqlx::query_as(VERIFY_REVERSALS)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(ledger_error)?;
+        let transfers: Vec<BrokenTransfer> = sqlx::query_as(VERIFY_TRANSFERS)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(ledger_error)?;
         tx.rollback().await.map_err(ledger_error)?;
         Ok(Findings {
             sums,
             chain,
             orphans,
-            ..Findings::default()
+            held,
+            captures,
+            reversals,
+            transfers,
         })
     }
 
@@ -610,14 +666,53 @@ fn original(db: &mut Db, actor: &Actor, change: &Change) -> Result<Option<Outcom
     let Some(reference) = &change.reference else {
         return Ok(None);
     };
-    let original = db.query(
+    let original = record_by_reference(db, &actor.source, reference)?;
+    Ok(original.map(|original| replay(change, original)))
+}
+
+/// The answer to a write whose signature was already spent, for any write: only its replay
+/// (`replay`, when it is one) is answered as before (see [`reused`]).
+fn replayed_or_reused<T>(replay: Option<Result<T, Refusal>>) -> Result<T, Refusal> {
+    match replay {
+        Some(Ok(applied)) => Ok(applied),
+        _ => Err(Refusal::signature_reused()),
+    }
+}
+
+/// The record `source` wrote with `reference`.
+fn record_by_reference(
+    db: &mut Db,
+    source: &str,
+    reference: &str,
+) -> Result<Option<OriginalRecord>, sqlx::Error> {
+    db.query(
         "SELECT id, telegram_id, source, change, reason, balance_after, hold_id, reverses,
                 transfer_id
          FROM records WHERE source = ? AND external_reference = ?",
-        &[Value::Text(&actor.source), Value::Text(reference)],
+        &[Value::Text(source), Value::Text(reference)],
         original_record,
+    )
+}
+
+/// The record `id`.
+fn record_by_id(db: &mut Db, id: i64) -> Result<Option<OriginalRecord>, sqlx::Error> {
+    db.query(
+        "SELECT id, telegram_id, source, change, reason, balance_after, hold_id, reverses,
+                transfer_id
+         FROM records WHERE id = ?",
+        &[Value::Int(id)],
+        original_record,
+    )
+}
+
+/// Registers an unknown user with no credits, for an actor that auto-registers.
+fn register_unknown(db: &mut Db, telegram_id: i64, now: &str) -> Result<(), sqlx::Error> {
+    db.execute(
+        "INSERT INTO users (telegram_id, nickname, credits, created_at, updated_at)
+         VALUES (?, NULL, 0, ?, ?)",
+        &[Value::Int(telegram_id), Value::Text(now), Value::Text(now)],
     )?;
-    Ok(original.map(|original| replay(change, original)))
+    Ok(())
 }
 
 /// An [`OriginalRecord`] from a row of its columns in declaration order.
@@ -642,6 +737,43 @@ const BALANCE_SQL: &str = "SELECT credits, nickname,
             AS held
      FROM users WHERE telegram_id = ?2";
 
+/// `verify`: users whose `held` is not the sum of their open holds (expired or not).
+const VERIFY_HELD: &str = "SELECT u.telegram_id, u.held, COALESCE(SUM(h.amount), 0) AS sum
+     FROM users u LEFT JOIN holds h ON h.telegram_id = u.telegram_id AND h.state = 'open'
+     GROUP BY u.telegram_id
+     HAVING u.held <> COALESCE(SUM(h.amount), 0)";
+
+/// `verify`: holds whose capture does not match their record: a captured hold has one
+/// record, of its user and linked back to it, deducting what it captured; any other hold
+/// has none and captured nothing; and no other record names a hold.
+const VERIFY_CAPTURES: &str = "SELECT h.hold_id, h.amount, h.captured, r.change AS record_change
+     FROM holds h LEFT JOIN records r ON r.id = h.record_id
+     WHERE (h.state = 'captured'
+            AND (r.id IS NULL OR r.change <> -h.captured OR h.captured <= 0
+                 OR r.hold_id IS NOT h.hold_id OR r.telegram_id <> h.telegram_id))
+        OR (h.state <> 'captured' AND (h.record_id IS NOT NULL OR h.captured <> 0))
+     UNION ALL
+     SELECT h.hold_id, h.amount, h.captured, r.change AS record_change
+     FROM records r JOIN holds h ON h.hold_id = r.hold_id
+     WHERE h.record_id IS NOT r.id";
+
+/// `verify`: records whose reversals sum to more than them, have their own sign, are of
+/// another user, or that are themselves not reversible (a reversal, a transfer's leg).
+const VERIFY_REVERSALS: &str = "SELECT o.id, o.change, SUM(r.change) AS reversed
+     FROM records r JOIN records o ON o.id = r.reverses
+     GROUP BY o.id
+     HAVING ABS(SUM(r.change)) > ABS(o.change)
+         OR (o.change > 0 AND MAX(r.change) > 0)
+         OR (o.change < 0 AND MIN(r.change) < 0)
+         OR MAX(r.telegram_id <> o.telegram_id) = 1
+         OR o.reverses IS NOT NULL OR o.transfer_id IS NOT NULL";
+
+/// `verify`: transfers that are not exactly one debit and one credit of one amount.
+const VERIFY_TRANSFERS: &str = "SELECT transfer_id, COUNT(*) AS legs, SUM(change) AS sum
+     FROM records WHERE transfer_id IS NOT NULL
+     GROUP BY transfer_id
+     HAVING COUNT(*) <> 2 OR SUM(change) <> 0";
+
 /// The rules of one change, inside the writer's transaction. Writes only when it returns
 /// `Ok(Ok(applied))` with `duplicate == false`.
 fn apply_in(db: &mut Db, actor: &Actor, change: &Change) -> Result<Outcome, sqlx::Error> {
@@ -650,34 +782,29 @@ fn apply_in(db: &mut Db, actor: &Actor, change: &Change) -> Result<Outcome, sqlx
         return Ok(outcome);
     }
 
-    let credits = db.query(
-        "SELECT credits FROM users WHERE telegram_id = ?",
-        &[Value::Int(change.telegram_id)],
-        |row| row.int(0),
-    )?;
     let now = now_rfc3339();
-    let credits = match credits {
-        Some(credits) => credits,
+    let user = match funds::stored(db, change.telegram_id)? {
+        Some(user) => user,
         None if change.amount > 0 && actor.auto_register => {
-            db.execute(
-                "INSERT INTO users (telegram_id, nickname, credits, created_at, updated_at)
-                 VALUES (?, NULL, 0, ?, ?)",
-                &[
-                    Value::Int(change.telegram_id),
-                    Value::Text(&now),
-                    Value::Text(&now),
-                ],
-            )?;
-            0
+            register_unknown(db, change.telegram_id, &now)?;
+            Funds {
+                credits: 0,
+                held: 0,
+            }
         }
         None => return Ok(Err(Refusal::user_not_found(change.telegram_id))),
     };
+    let credits = user.credits;
 
     let Some(balance) = credits.checked_add(change.amount) else {
         return Ok(Err(Refusal::balance_overflow(credits, change.amount)));
     };
-    if balance < 0 {
-        return Ok(Err(Refusal::insufficient(credits, change.amount)));
+    if change.amount < 0 {
+        // A deduct takes only what no open hold reserves; no holds query when none is held.
+        let held = funds::settle_expired(db, change.telegram_id, user.held, now_ms())?;
+        if balance < held {
+            return Ok(Err(Refusal::unavailable(credits, held, change.amount)));
+        }
     }
 
     db.execute(

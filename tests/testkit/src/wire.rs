@@ -94,7 +94,13 @@ impl Reply {
             self.text
         );
         assert_eq!(self.body["success"], false, "{}", self.text);
-        assert!(self.body["data"].is_null(), "{}", self.text);
+        // Only `hold_resolved` carries data: the hold's final state (docs/protocol.md).
+        assert_eq!(
+            self.body["data"].is_null(),
+            code != "hold_resolved",
+            "{}",
+            self.text
+        );
         assert!(self.body["server_time"].is_i64(), "{}", self.text);
         self
     }

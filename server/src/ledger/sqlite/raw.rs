@@ -21,6 +21,7 @@ use std::ptr::NonNull;
 #[derive(Debug, Clone, Copy)]
 pub enum Value<'a> {
     Int(i64),
+    OptInt(Option<i64>),
     Text(&'a str),
     OptText(Option<&'a str>),
 }
@@ -344,7 +345,9 @@ impl<'c> Db<'c> {
             // copy it before returning. The 64-bit length cannot wrap (see `text_len`).
             let rc = unsafe {
                 match *param {
-                    Value::Int(v) => ffi::sqlite3_bind_int64(raw, index, v),
+                    Value::Int(v) | Value::OptInt(Some(v)) => {
+                        ffi::sqlite3_bind_int64(raw, index, v)
+                    }
                     Value::Text(s) | Value::OptText(Some(s)) => ffi::sqlite3_bind_text64(
                         raw,
                         index,
@@ -353,7 +356,9 @@ impl<'c> Db<'c> {
                         ffi::SQLITE_TRANSIENT(),
                         ffi::SQLITE_UTF8 as u8,
                     ),
-                    Value::OptText(None) => ffi::sqlite3_bind_null(raw, index),
+                    Value::OptText(None) | Value::OptInt(None) => {
+                        ffi::sqlite3_bind_null(raw, index)
+                    }
                 }
             };
             if rc != ffi::SQLITE_OK {

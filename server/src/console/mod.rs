@@ -128,6 +128,7 @@ impl Signed {
             csrf => self.csrf,
             can_write => self.role.may_write(),
             notice => minijinja::Value::from(()),
+            nav => "",
         }
     }
 

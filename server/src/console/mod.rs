@@ -133,13 +133,14 @@ impl Signed {
     }
 
     /// The checks a state change passes before anything is written: the browser's
-    /// `Origin`, the form's CSRF token, and (`write`) the operator role.
+    /// `Origin`, the form's CSRF token, and (`write`) the operator role. A refusal is the
+    /// page to answer with (boxed: a response is large).
     pub fn check_write(
         &self,
         headers: &HeaderMap,
         csrf: &str,
         write: bool,
-    ) -> Result<(), Response> {
+    ) -> Result<(), Box<Response>> {
         let console = &self.app.config.console;
         if !csrf::same_origin(headers, console.public_url.as_deref()) {
             return Err(refused(self, "This request came from another site."));
@@ -160,8 +161,13 @@ impl Signed {
     }
 }
 
-fn refused(signed: &Signed, text: &str) -> Response {
-    page::message(StatusCode::FORBIDDEN, "Refused", text, signed.base())
+fn refused(signed: &Signed, text: &str) -> Box<Response> {
+    Box::new(page::message(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        text,
+        signed.base(),
+    ))
 }
 
 /// Not signed in: GET pages send the browser to the sign-in form, anything else is `403`.

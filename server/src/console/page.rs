@@ -127,6 +127,8 @@ pub fn see_other(location: &str) -> Response {
     if let Ok(value) = HeaderValue::from_str(location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
+    // A redirect is a success for `/metrics` (it counts by code, and 303 has none).
+    response.extensions_mut().insert(Code::Ok);
     response
 }
 

@@ -53,17 +53,17 @@ async fn check(
     telegram_id: &str,
     form: &ActionForm,
     action: &str,
-) -> Result<Checked, Response> {
+) -> Result<Checked, Box<Response>> {
     signed.check_write(headers, &form.csrf, false)?;
     let telegram_id = integer(Some(telegram_id))
         .filter(|id| validate_telegram_id(*id).is_ok())
         .ok_or_else(|| {
-            crate::console::page::message(
+            Box::new(crate::console::page::message(
                 StatusCode::NOT_FOUND,
                 "No such user",
                 "A telegram_id is a positive integer.",
                 signed.base(),
-            )
+            ))
         })?;
     let mut entry = audit::entry(&signed.name, action, "forbidden");
     entry.telegram_id = Some(telegram_id);
@@ -88,7 +88,9 @@ async fn check(
         None
     };
     if let Some(text) = invalid {
-        return Err(refusal_page(signed, telegram_id, StatusCode::BAD_REQUEST, text).await);
+        return Err(Box::new(
+            refusal_page(signed, telegram_id, StatusCode::BAD_REQUEST, text).await,
+        ));
     }
     Ok(Checked {
         telegram_id,
@@ -211,7 +213,7 @@ pub async fn adjust(
 ) -> Response {
     let checked = match check(&signed, &headers, &telegram_id, &form, action::ADJUST).await {
         Ok(checked) => checked,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let telegram_id = checked.telegram_id;
     let amount = match integer(Some(&form.amount)) {
@@ -271,7 +273,7 @@ pub async fn reverse(
 ) -> Response {
     let checked = match check(&signed, &headers, &telegram_id, &form, action::REVERSE).await {
         Ok(checked) => checked,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let telegram_id = checked.telegram_id;
     let Some(record_id) = integer(Some(&form.record_id)).filter(|id| *id > 0) else {
@@ -343,7 +345,7 @@ pub async fn void(
 ) -> Response {
     let checked = match check(&signed, &headers, &telegram_id, &form, action::VOID).await {
         Ok(checked) => checked,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let telegram_id = checked.telegram_id;
     let hold_id = form.hold_id.trim().to_string();

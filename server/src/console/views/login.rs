@@ -169,7 +169,7 @@ pub async fn logout(
     Form(form): Form<SignOutForm>,
 ) -> Response {
     if let Err(refused) = signed.check_write(&headers, &form.csrf, false) {
-        return refused;
+        return *refused;
     }
     let ledger = &signed.app.ledger;
     if let Err(error) = ledger

@@ -89,6 +89,28 @@ pub fn hold_id() -> Schema {
         .into()
 }
 
+/// What a reversal body's fields cannot say one by one (`validate_reverse`): exactly one
+/// of `record_id` and `original_reference` is given (`null` is absent). Merged into the
+/// `ReverseRequest` schema as its `anyOf` and `not`.
+pub fn reverse_target_rule() -> Value {
+    let given = |field: &str, ty: &str| {
+        serde_json::json!({
+            "required": [field],
+            "properties": {field: {"type": ty}},
+        })
+    };
+    serde_json::json!({
+        "anyOf": [given("record_id", "integer"), given("original_reference", "string")],
+        "not": {
+            "required": ["record_id", "original_reference"],
+            "properties": {
+                "record_id": {"type": "integer"},
+                "original_reference": {"type": "string"},
+            },
+        },
+    })
+}
+
 /// Any signed 64-bit integer, required.
 pub fn any_int64() -> Schema {
     int64(i64::MIN, i64::MAX).into()

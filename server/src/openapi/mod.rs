@@ -28,6 +28,7 @@ pub fn document() -> &'static Value {
     DOC.get_or_init(|| {
         let mut doc = serde_json::to_value(build()).expect("the OpenAPI document serializes");
         finish_responses(&mut doc);
+        finish_schemas(&mut doc);
         doc
     })
 }
@@ -167,6 +168,16 @@ fn error_schema() -> RefOr<Schema> {
              `insufficient_credits`.",
         ))
         .into()
+}
+
+/// What a struct's fields cannot say one by one: the rules across fields of a body.
+fn finish_schemas(doc: &mut Value) {
+    let reverse = &mut doc["components"]["schemas"][ReverseRequest::name().as_ref()];
+    if let (Some(reverse), Value::Object(rule)) =
+        (reverse.as_object_mut(), schema::reverse_target_rule())
+    {
+        reverse.extend(rule);
+    }
 }
 
 /// What utoipa 5 cannot say: a response header's `required` (its `Header` has no such

@@ -59,7 +59,7 @@ test('an operator signs in, finds a user, adjusts, reverses, voids a hold, sees 
     // Adjust: -50, with a reason.
     await page.fill('#adjust input[name=amount]', '-50')
     await page.fill('#adjust input[name=reason]', 'refund of order 17')
-    await Promise.all([page.waitForLoadState('load'), page.click('#adjust button')])
+    await Promise.all([page.waitForURL(`${base}/console/users/1001/adjust`), page.click('#adjust button')])
     assert.match(await page.textContent('.notice.ok'), /Adjusted by -50/)
     assert.equal(await page.textContent('#credits'), '150')
     assert.equal(await server.api.balance(1001), 150)
@@ -69,7 +69,7 @@ test('an operator signs in, finds a user, adjusts, reverses, voids a hold, sees 
     await oldest.locator('summary').click()
     await oldest.locator('input[name=amount]').fill('30')
     await oldest.locator('input[name=reason]').fill('bonus given twice')
-    await Promise.all([page.waitForLoadState('load'), oldest.locator('button').click()])
+    await Promise.all([page.waitForURL(`${base}/console/users/1001/reverse`), oldest.locator('button').click()])
     assert.match(await page.textContent('.notice.ok'), /Reversed 30 of record #1/)
     assert.match(await page.textContent('#records'), /reverses #1/)
     assert.match(await page.textContent('#records'), /reversed by #\d+ \(-30\)/)
@@ -78,7 +78,7 @@ test('an operator signs in, finds a user, adjusts, reverses, voids a hold, sees 
     // Void the hold.
     await page.click('#holds summary')
     await page.fill('#holds input[name=reason]', 'job failed')
-    await Promise.all([page.waitForLoadState('load'), page.click('#holds button')])
+    await Promise.all([page.waitForURL(`${base}/console/users/1001/void`), page.click('#holds button')])
     assert.match(await page.textContent('.notice.ok'), /Voided hold/)
     assert.equal(await page.textContent('#held'), '0')
     await shot(page, 'user', { fullPage: true })
@@ -106,17 +106,26 @@ test('an operator signs in, finds a user, adjusts, reverses, voids a hold, sees 
   })
 })
 
-test('a double click writes once', async () => {
-  await withConsole(async ({ page, server, base }) => {
-    await server.api.add(1002, 10, 'start')
-    await signIn(page, base, OPERATOR)
-    await page.goto(`${base}/console/users/1002`)
-    await page.fill('#adjust input[name=amount]', '5')
-    await page.fill('#adjust input[name=reason]', 'goodwill')
-    await Promise.all([page.waitForLoadState('load'), page.dblclick('#adjust button')])
-    assert.equal(await server.api.balance(1002), 15)
+for (const javaScriptEnabled of [true, false]) {
+  test(`a double click writes once (JavaScript ${javaScriptEnabled ? 'on' : 'off'})`, async () => {
+    await withConsole(
+      async ({ page, server, base }) => {
+        await server.api.add(1002, 10, 'start')
+        await signIn(page, base, OPERATOR)
+        await page.goto(`${base}/console/users/1002`)
+        await page.fill('#adjust input[name=amount]', '5')
+        await page.fill('#adjust input[name=reason]', 'goodwill')
+        // Without the script both clicks reach the server, which writes once.
+        await Promise.all([page.waitForURL(`${base}/console/users/1002/adjust`), page.dblclick('#adjust button')])
+        assert.match(await page.textContent('.notice'), /Adjusted by \+5|Already done/)
+        assert.equal(await server.api.balance(1002), 15)
+        await page.goto(`${base}/console/audit`)
+        assert.equal((await page.textContent('#audit')).match(/goodwill/g).length, 1, 'one audit entry')
+      },
+      { pageOptions: { javaScriptEnabled } },
+    )
   })
-})
+}
 
 test('a viewer reads but is refused a write', async () => {
   await withConsole(

@@ -61,7 +61,11 @@ impl Notice {
 /// `template` rendered with `context` as an HTML page of `status`.
 pub fn render(status: StatusCode, template: &str, context: minijinja::Value) -> Response {
     match text(template, context) {
-        Ok(html) => with_headers(status, "text/html; charset=utf-8", html.into_bytes()),
+        Ok(html) => {
+            let mut response = with_headers(status, "text/html; charset=utf-8", html.into_bytes());
+            response.extensions_mut().insert(code_of(status));
+            response
+        }
         Err(error) => {
             tracing::error!(%error, template, "console: a template failed");
             with_headers(
@@ -70,6 +74,25 @@ pub fn render(status: StatusCode, template: &str, context: minijinja::Value) -> 
                 b"internal error".to_vec(),
             )
         }
+    }
+}
+
+/// The code `/metrics` counts a page under: the console's pages have no envelope, so
+/// the status says it (an API code of the same status could mislabel them).
+fn code_of(status: StatusCode) -> Code {
+    match status.as_u16() {
+        200..=399 => Code::Ok,
+        400 => Code::InvalidField,
+        401 => Code::Unauthorized,
+        403 => Code::Forbidden,
+        404 => Code::NotFound,
+        429 => Code::RateLimited,
+        503 => Code::ServiceUnavailable,
+        _ => Code::ALL
+            .iter()
+            .copied()
+            .find(|c| c.http_status() == status.as_u16() && !c.is_ok())
+            .unwrap_or(Code::InternalError),
     }
 }
 

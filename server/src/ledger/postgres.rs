@@ -1,19 +1,23 @@
 //! The PostgreSQL backend, for several stateless server processes sharing one database.
 //!
 //! Every promise rests on the database, never on this process: a deduct is one
-//! `UPDATE ... WHERE credits >= $n RETURNING credits` (backed by `CHECK (credits >= 0)`), in
-//! the common case together with the record's INSERT and the signature's spending in one
-//! statement; a signature is spent once because of the primary key of `spent_signatures`;
-//! and a reference applies once because `UNIQUE (source, external_reference)` (a unique
-//! violation, or `ON CONFLICT ... DO NOTHING` in the full path) waits for any other
-//! transaction holding that reference and then either inserts or finds it taken: the loser
-//! rolls its change back and answers with the replay of the winner's record. Transactions
-//! run at READ COMMITTED; serialization failures and deadlocks (40001, 40P01) are retried
-//! here and never reach a client.
+//! `UPDATE ... WHERE credits - held >= $n RETURNING credits` (backed by
+//! `CHECK (credits >= 0)`; `held` counts expired holds too until a write settles them, so
+//! this only ever refuses too much, and the full path then judges on the live holds under
+//! the user's row lock), in the common case together with the record's INSERT and the
+//! signature's spending in one statement; a signature is spent once because of the
+//! primary key of `spent_signatures`; and a reference applies once because
+//! `UNIQUE (source, external_reference)` (a unique violation, or `ON CONFLICT ... DO
+//! NOTHING` in the full path) waits for any other transaction holding that reference and
+//! then either inserts or finds it taken: the loser rolls its change back and answers
+//! with the replay of the winner's record. Transactions run at READ COMMITTED;
+//! serialization failures and deadlocks (40001, 40P01) are retried here and never reach a
+//! client. The money flows (holds, reversals, transfers) are in `postgres/flows.rs`: each
+//! locks its users' rows first and judges only what it reads after the lock.
 
 use super::rows::{
-    BalanceRow, ChainBreak, Counts, Findings, HoldRow, OriginalRecord, Orphan, RecordRow,
-    SumMismatch,
+    BalanceRow, BrokenTransfer, CaptureMismatch, ChainBreak, Counts, Findings, HeldMismatch,
+    HoldRow, OriginalRecord, Orphan, OverReversed, RecordRow, SumMismatch,
 };
 use super::url::redact;
 use super::{
@@ -30,6 +34,8 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
+
+mod flows;
 
 /// Connections per server process (several processes may share the database).
 const MAX_CONNECTIONS: u32 = 16;
@@ -438,45 +444,47 @@ impl LedgerBackend for PgLedger {
 
     async fn place_hold(
         &self,
-        _actor: Actor,
-        _hold: NewHold,
-        _spend: Spend,
+        actor: Actor,
+        hold: NewHold,
+        spend: Spend,
     ) -> Result<HoldOutcome, LedgerError> {
-        Err(LedgerError::internal("holds: not yet on this backend"))
+        flows::run(&self.pool, flows::PlaceHold { actor, hold }, spend).await
     }
 
     async fn resolve_hold(
         &self,
-        _actor: Actor,
-        _resolve: Resolve,
-        _spend: Spend,
+        actor: Actor,
+        resolve: Resolve,
+        spend: Spend,
     ) -> Result<HoldOutcome, LedgerError> {
-        Err(LedgerError::internal("holds: not yet on this backend"))
+        flows::run(&self.pool, flows::ResolveHold { actor, resolve }, spend).await
     }
 
     async fn holds(
         &self,
-        _telegram_id: i64,
+        telegram_id: i64,
     ) -> Result<Option<(BalanceRow, Vec<HoldRow>)>, LedgerError> {
-        Err(LedgerError::internal("holds: not yet on this backend"))
+        flows::holds(&self.pool, telegram_id)
+            .await
+            .map_err(ledger_error)
     }
 
     async fn reverse(
         &self,
-        _actor: Actor,
-        _reversal: Reversal,
-        _spend: Spend,
+        actor: Actor,
+        reversal: Reversal,
+        spend: Spend,
     ) -> Result<ReverseOutcome, LedgerError> {
-        Err(LedgerError::internal("reversals: not yet on this backend"))
+        flows::run(&self.pool, flows::Reverse { actor, reversal }, spend).await
     }
 
     async fn transfer(
         &self,
-        _actor: Actor,
-        _transfer: Transfer,
-        _spend: Spend,
+        actor: Actor,
+        transfer: Transfer,
+        spend: Spend,
     ) -> Result<TransferOutcome, LedgerError> {
-        Err(LedgerError::internal("transfers: not yet on this backend"))
+        flows::run(&self.pool, flows::MoveCredits { actor, transfer }, spend).await
     }
 
     async fn balance(&self, telegram_id: i64) -> Result<Option<BalanceRow>, LedgerError> {
@@ -682,7 +690,7 @@ impl LedgerBackend for PgLedger {
 
 impl PgLedger {
     async fn findings(&self) -> Result<Findings, sqlx::Error> {
-        // One snapshot for all three checks, so concurrent writes cannot look like damage.
+        // One snapshot for all the checks, so concurrent writes cannot look like damage.
         let mut tx = self.pool.begin().await?;
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .execute(&mut *tx)
@@ -711,12 +719,59 @@ impl PgLedger {
         )
         .fetch_all(&mut *tx)
         .await?;
+        let held: Vec<HeldMismatch> = sqlx::query_as(
+            "SELECT u.telegram_id, u.held, COALESCE(o.sum, 0)::BIGINT AS sum
+             FROM users u LEFT JOIN (
+                 SELECT telegram_id, SUM(amount) AS sum FROM holds WHERE state = 'open'
+                 GROUP BY telegram_id) o ON o.telegram_id = u.telegram_id
+             WHERE u.held <> COALESCE(o.sum, 0)",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        // Only a captured hold has a record: one deduction of what it captured, of its
+        // user, linked back to it; and a record linked to a hold is that hold's.
+        let captures: Vec<CaptureMismatch> = sqlx::query_as(
+            "SELECT h.hold_id, h.amount, h.captured, r.change AS record_change
+             FROM holds h LEFT JOIN records r ON r.id = h.record_id
+             WHERE CASE WHEN h.state = 'captured'
+                        THEN r.id IS NULL OR h.captured < 1 OR r.change <> -h.captured
+                             OR r.telegram_id <> h.telegram_id
+                             OR r.hold_id IS DISTINCT FROM h.hold_id
+                        ELSE h.record_id IS NOT NULL OR h.captured <> 0 END
+             UNION ALL
+             SELECT h.hold_id, h.amount, h.captured, r.change AS record_change
+             FROM records r JOIN holds h ON h.hold_id = r.hold_id
+             WHERE h.record_id IS DISTINCT FROM r.id",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let reversals: Vec<OverReversed> = sqlx::query_as(
+            "SELECT o.id, o.change, SUM(r.change)::BIGINT AS reversed
+             FROM records r JOIN records o ON o.id = r.reverses
+             GROUP BY o.id, o.change
+             HAVING SUM(ABS(r.change)) > ABS(o.change)
+                 OR bool_or((r.change > 0) = (o.change > 0))
+                 OR bool_or(r.telegram_id <> o.telegram_id)",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let transfers: Vec<BrokenTransfer> = sqlx::query_as(
+            "SELECT transfer_id, COUNT(*) AS legs, SUM(change)::BIGINT AS sum
+             FROM records WHERE transfer_id IS NOT NULL
+             GROUP BY transfer_id
+             HAVING COUNT(*) <> 2 OR SUM(change) <> 0",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Findings {
             sums,
             chain,
             orphans,
-            ..Findings::default()
+            held,
+            captures,
+            reversals,
+            transfers,
         })
     }
 }
@@ -863,10 +918,13 @@ const CHANGED_ADD: &str = "WITH changed AS (
      WHERE telegram_id = $1 AND credits <= 9223372036854775807 - $3
        AND NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
      RETURNING credits)";
-/// `changed` for a deduct (`$3` is its magnitude).
+/// `changed` for a deduct (`$3` is its magnitude). `held` is on the row the UPDATE locks,
+/// so it is read fresh after any wait; it counts expired holds not yet settled too, so the
+/// check only ever refuses too much (the full path then judges on the live holds), and a
+/// user without holds pays nothing for it.
 const CHANGED_DEDUCT: &str = "WITH changed AS (
      UPDATE users SET credits = credits - $3, updated_at = now()
-     WHERE telegram_id = $1 AND credits >= $3
+     WHERE telegram_id = $1 AND credits - held >= $3
        AND NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
      RETURNING credits)";
 /// The record of the change, when `changed` changed a balance.
@@ -977,66 +1035,22 @@ async fn apply_in(
         return Ok(Attempt::Done(outcome));
     }
 
-    let mut registered = false;
-    let balance = loop {
-        // One atomic statement: the row lock orders concurrent changes of one user, and
-        // the condition is checked on the latest committed balance.
-        let updated: Option<i64> = if change.amount > 0 {
-            sqlx::query_scalar(
-                "UPDATE users SET credits = credits + $2, updated_at = now()
-                 WHERE telegram_id = $1 AND credits <= 9223372036854775807 - $2
-                 RETURNING credits",
-            )
-            .bind(change.telegram_id)
-            .bind(change.amount)
-            .fetch_optional(&mut *conn)
-            .await?
-        } else {
-            sqlx::query_scalar(
-                "UPDATE users SET credits = credits - $2, updated_at = now()
-                 WHERE telegram_id = $1 AND credits >= $2
-                 RETURNING credits",
-            )
-            .bind(change.telegram_id)
-            .bind(change.amount.checked_neg().unwrap_or(i64::MAX))
-            .fetch_optional(&mut *conn)
-            .await?
-        };
-        if let Some(balance) = updated {
-            break balance;
-        }
-        // Nothing changed: find out why, on the latest committed state.
-        let credits: Option<i64> =
-            sqlx::query_scalar("SELECT credits FROM users WHERE telegram_id = $1")
-                .bind(change.telegram_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        let refusal = match credits {
-            Some(credits) => match credits.checked_add(change.amount) {
-                None => Refusal::balance_overflow(credits, change.amount),
-                Some(balance) if balance < 0 => Refusal::insufficient(credits, change.amount),
-                // The balance moved in between: try the statement again.
-                Some(_) => continue,
-            },
-            None if change.amount > 0 && actor.auto_register && !registered => {
-                sqlx::query(
-                    "INSERT INTO users (telegram_id) VALUES ($1)
-                     ON CONFLICT (telegram_id) DO NOTHING",
-                )
-                .bind(change.telegram_id)
-                .execute(&mut *conn)
-                .await?;
-                registered = true;
-                continue;
+    let changed = if change.amount > 0 {
+        credit_in(&mut *conn, actor, change).await?
+    } else {
+        debit_in(&mut *conn, change).await?
+    };
+    let balance = match changed {
+        Ok(balance) => balance,
+        Err(refusal) => {
+            // The statements above may have waited for a twin of this change (same
+            // reference) that has committed since: as if sequential, this one is then its
+            // replay.
+            if let Some(outcome) = find_original(&mut *conn, actor, change).await? {
+                return Ok(Attempt::Done(outcome));
             }
-            None => Refusal::user_not_found(change.telegram_id),
-        };
-        // The statement above may have waited for a twin of this change (same reference)
-        // that has committed since: as if sequential, this one is then its replay.
-        if let Some(outcome) = find_original(&mut *conn, actor, change).await? {
-            return Ok(Attempt::Done(outcome));
+            return Ok(Attempt::Done(Err(refusal)));
         }
-        return Ok(Attempt::Done(Err(refusal)));
     };
 
     let inserted: Option<i64> = sqlx::query_scalar(
@@ -1065,6 +1079,82 @@ async fn apply_in(
         balance,
         duplicate: false,
     })))
+}
+
+/// Adds `change` (positive) to its user's balance, registering an unknown user when the
+/// actor may; the new balance, or the refusal.
+async fn credit_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    change: &Change,
+) -> Result<Result<i64, Refusal>, sqlx::Error> {
+    let mut registered = false;
+    loop {
+        // One atomic statement: the row lock orders concurrent changes of one user, and
+        // the condition is checked on the latest committed balance.
+        let updated: Option<i64> = sqlx::query_scalar(
+            "UPDATE users SET credits = credits + $2, updated_at = now()
+             WHERE telegram_id = $1 AND credits <= 9223372036854775807 - $2
+             RETURNING credits",
+        )
+        .bind(change.telegram_id)
+        .bind(change.amount)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(balance) = updated {
+            return Ok(Ok(balance));
+        }
+        // Nothing changed: find out why, on the latest committed state.
+        let credits: Option<i64> =
+            sqlx::query_scalar("SELECT credits FROM users WHERE telegram_id = $1")
+                .bind(change.telegram_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        match credits {
+            Some(credits) if credits.checked_add(change.amount).is_none() => {
+                return Ok(Err(Refusal::balance_overflow(credits, change.amount)));
+            }
+            // The balance moved in between: try the statement again.
+            Some(_) => continue,
+            None if actor.auto_register && !registered => {
+                sqlx::query(
+                    "INSERT INTO users (telegram_id) VALUES ($1)
+                     ON CONFLICT (telegram_id) DO NOTHING",
+                )
+                .bind(change.telegram_id)
+                .execute(&mut *conn)
+                .await?;
+                registered = true;
+            }
+            None => return Ok(Err(Refusal::user_not_found(change.telegram_id))),
+        }
+    }
+}
+
+/// Takes `change` (negative) from its user's available credits, judged under the user's
+/// row lock on their live holds (expired ones are settled by the same write); the new
+/// balance, or the refusal.
+async fn debit_in(
+    conn: &mut PgConnection,
+    change: &Change,
+) -> Result<Result<i64, Refusal>, sqlx::Error> {
+    let now = now_ms();
+    let Some(user) = flows::lock_user(&mut *conn, change.telegram_id, now).await? else {
+        return Ok(Err(Refusal::user_not_found(change.telegram_id)));
+    };
+    if let Some(refusal) = user.short_of(change.amount) {
+        return Ok(Err(refusal));
+    }
+    let (balance, _) = flows::move_user(
+        conn,
+        change.telegram_id,
+        now,
+        change.amount,
+        0,
+        user.settles(),
+    )
+    .await?;
+    Ok(Ok(balance))
 }
 
 #[cfg(test)]

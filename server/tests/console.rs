@@ -655,3 +655,74 @@ async fn the_console_is_off_unless_enabled() {
     let reply = server.admin().get("/console/login").await;
     assert_eq!(reply.outcome(), (404, "not_found"));
 }
+
+#[tokio::test]
+async fn the_overview_counts_users_credits_and_holds_and_charts_each_source() {
+    let server = start();
+    let bot = server.admin();
+    bot.fund(1, 100).await;
+    bot.fund(2, 50).await;
+    bot.sync(2, -20, "spent", None).await.expect_ok();
+    bot.post(
+        paths::HOLDS,
+        &json!({"telegram_id": 1, "amount": 30, "reason": "job"}),
+        Sign::V2At(signing_time()),
+    )
+    .await
+    .expect_ok();
+    let mut browser = Browser::signed_in(&server, OPS).await;
+    let page = browser.get("/console").await;
+    let figure = |id: &str| {
+        let re = Regex::new(&format!(r#"id="{id}">(-?\d+)<"#)).unwrap();
+        re.captures(&page.html)
+            .unwrap_or_else(|| panic!("{id}: {}", page.html))[1]
+            .to_string()
+    };
+    assert_eq!(figure("users"), "2");
+    assert_eq!(figure("outstanding"), "130");
+    assert_eq!(figure("held"), "30");
+    assert!(page.html.contains("<td>media_bot</td><td class=\"num\">+150</td><td class=\"num\">-20</td><td class=\"num\">3</td>"), "{}", page.html);
+    assert!(page.html.contains("<svg"), "a chart");
+    assert!(
+        page.html.contains("media_bot: +150"),
+        "a bar's title: {}",
+        page.html
+    );
+    let sources = browser.get("/console/sources").await;
+    assert!(sources.html.contains("+150"), "{}", sources.html);
+}
+
+#[tokio::test]
+async fn records_and_the_audit_log_page_newest_first() {
+    let server = start();
+    let bot = server.admin();
+    for i in 0..30 {
+        bot.sync_v2(3, 1, &format!("credit {i}"), None)
+            .await
+            .expect_ok();
+    }
+    let mut browser = Browser::signed_in(&server, OPS).await;
+    let first = browser.get("/console/users/3").await;
+    let rows = |html: &str| {
+        Regex::new(r#"<tr id="record-(\d+)">"#)
+            .unwrap()
+            .captures_iter(html)
+            .map(|c| c[1].parse::<i64>().unwrap())
+            .collect::<Vec<_>>()
+    };
+    let ids = rows(&first.html);
+    assert_eq!(ids.len(), 25);
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "newest first: {ids:?}");
+    let older = Regex::new(r#"href="(/console/users/3\?before=\d+)" rel="next""#)
+        .unwrap()
+        .captures(&first.html)
+        .expect("an Older link")[1]
+        .to_string();
+    let second = browser.get(&older).await;
+    let rest = rows(&second.html);
+    assert_eq!(rest.len(), 5);
+    assert!(rest[0] < *ids.last().unwrap());
+    assert!(!second.html.contains("rel=\"next\""), "the last page");
+    let audit = browser.get("/console/audit").await;
+    assert!(audit.html.contains("sign_in"));
+}

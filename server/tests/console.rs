@@ -726,3 +726,32 @@ async fn records_and_the_audit_log_page_newest_first() {
     let audit = browser.get("/console/audit").await;
     assert!(audit.html.contains("sign_in"));
 }
+
+#[test]
+fn hash_password_refuses_an_empty_password_and_a_bad_hash_stops_the_server() {
+    let out = Command::new(server_bin())
+        .args(["operators", "hash-password"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        "[console]\nenabled = true\n[[console.operators]]\nname = \"ops\"\n\
+         password_hash = \"SECRET-LOOKING-NOT-A-HASH\"\nrole = \"operator\"\n",
+    )
+    .unwrap();
+    let out = Command::new(server_bin())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("console operator \"ops\""), "{stderr}");
+    assert!(!stderr.contains("SECRET-LOOKING"), "{stderr}");
+}

@@ -2,8 +2,7 @@
 # Runs every test of credit-sync on a fresh machine: lint, the Rust workspace
 # (core, server, SDK against the real server), Schemathesis against the server's OpenAPI
 # document, the server and reliability suites
-# again on PostgreSQL, the Python wheel suite, the Node addon suite and the operator
-# console's browser tests. Each suite
+# again on PostgreSQL, the Python wheel suite and the Node addon suite. Each suite
 # starts its own servers on free loopback ports with temporary databases. Exits non-zero on the first failing step.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,6 +3,7 @@
 //! the retry policy allows.
 
 use crate::clock::Clock;
+use crate::config::DEFAULT_ATTEMPT_TIMEOUT;
 use crate::config::{Config, ConfigBuilder};
 use crate::error::{Error, Result, WriteError};
 use crate::model::{
@@ -17,7 +18,7 @@ use crate::protocol::{
 };
 use crate::records::{Pager, Step};
 use crate::response::{self, Accept, Failure};
-use crate::retry::RetryPolicy;
+use crate::retry::{RetryPolicy, TokenBucket};
 use crate::signature;
 use crate::stars::{self, StarsPayment};
 use crate::transport::{Method, Transport};
@@ -25,6 +26,8 @@ use futures::Stream;
 use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Async Credit Sync client. Cheap to clone (an `Arc` inside); safe to share across
 /// tasks and threads. It runs on whatever tokio runtime polls it.
@@ -80,6 +83,7 @@ struct Inner {
     transport: Transport,
     clock: Clock,
     policy: RetryPolicy,
+    budget: Option<TokenBucket>,
 }
 
 impl fmt::Debug for Client {
@@ -109,6 +113,7 @@ impl Client {
         };
         Ok(Client {
             inner: Arc::new(Inner {
+                budget: config.retry_budget.map(TokenBucket::new),
                 config,
                 transport,
                 clock: Clock::default(),
@@ -720,9 +725,10 @@ impl Client {
         resp.data.ok_or_else(|| missing_data(paths::USERS))
     }
 
-    /// One logical call: signed attempts until one answers, the retries run out or the
-    /// failure is final. A `timestamp_out_of_window` corrects the clock and retries once,
-    /// outside the retry budget.
+    /// One logical call: signed attempts until one answers, the retries run out, the
+    /// retry budget is empty, the deadline (`timeout`) passes or the failure is final.
+    /// A `timestamp_out_of_window` corrects the clock and retries once, outside the
+    /// retry count and the budget.
     async fn call(
         &self,
         method: Method,
@@ -731,40 +737,87 @@ impl Client {
         accept: Accept,
     ) -> Result<Answer, CallFailure> {
         let inner = &*self.inner;
+        let deadline = Instant::now() + inner.config.timeout;
+        let attempt_limit = inner
+            .config
+            .attempt_timeout
+            .unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
         let mut retries = 0u32;
+        let mut spent = 0u32;
         let mut clock_corrected = false;
         let mut attempts = 0u32;
         let mut request_id = None;
         loop {
+            let give_up = |f: Failure, request_id: Option<String>, attempts: u32| {
+                tracing::debug!(
+                    method = method.as_str(),
+                    path = path_only(path_and_query),
+                    attempts,
+                    code = f.error.code().as_str(),
+                    request_id = request_id.as_deref(),
+                    "credit-sync call failed"
+                );
+                CallFailure {
+                    error: f.error,
+                    attempts,
+                    retryable: f.retryable,
+                    request_id,
+                }
+            };
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                let f = Failure::transport(deadline_passed(inner.config.timeout, attempts));
+                return Err(give_up(f, request_id, attempts));
+            }
+            let attempt_timeout = attempt_limit.min(remaining);
             let ts = inner.clock.now();
             attempts += 1;
-            let attempt = inner
+            tracing::debug!(
+                method = method.as_str(),
+                path = path_only(path_and_query),
+                attempt = attempts,
+                timeout_ms = attempt_timeout.as_millis() as u64,
+                "credit-sync attempt"
+            );
+            let sent = inner
                 .transport
-                .send(method, path_and_query, body.map(|b| b(ts)), ts)
-                .await;
+                .send(method, path_and_query, body.map(|b| b(ts)), ts);
+            let attempt = match tokio::time::timeout(attempt_timeout, sent).await {
+                Ok(attempt) => attempt,
+                Err(_) if attempt_timeout < remaining => Err(Error::Timeout {
+                    message: format!(
+                        "attempt {attempts} got no answer within {} ms",
+                        attempt_timeout.as_millis()
+                    ),
+                }),
+                Err(_) => Err(deadline_passed(inner.config.timeout, attempts)),
+            };
             let failure = match attempt {
                 Ok(raw) => {
                     if raw.request_id.is_some() {
                         request_id = raw.request_id.clone();
                     }
+                    tracing::debug!(
+                        attempt = attempts,
+                        status = raw.status,
+                        request_id = raw.request_id.as_deref(),
+                        "credit-sync answer"
+                    );
                     match response::read(raw, accept) {
                         Ok(value) => {
+                            if let Some(budget) = &inner.budget {
+                                budget.succeeded(spent);
+                            }
                             return Ok(Answer {
                                 value,
                                 attempts,
                                 request_id,
-                            })
+                            });
                         }
                         Err(f) => f,
                     }
                 }
                 Err(e) => Failure::transport(e),
-            };
-            let give_up = |f: Failure, request_id: Option<String>| CallFailure {
-                error: f.error,
-                attempts,
-                retryable: f.retryable,
-                request_id,
             };
             if let Error::Timestamp {
                 server_time: Some(server_time),
@@ -774,23 +827,69 @@ impl Client {
                 if !clock_corrected {
                     inner.clock.learn(server_time);
                     clock_corrected = true;
+                    tracing::info!(
+                        offset_secs = inner.clock.offset(),
+                        request_id = request_id.as_deref(),
+                        "credit-sync clock skew corrected from the server's time"
+                    );
                     continue;
                 }
             }
             if !failure.retryable {
-                return Err(give_up(failure, request_id));
+                return Err(give_up(failure, request_id, attempts));
             }
-            let delay = inner
+            let Some(delay) = inner
                 .policy
-                .delay(retries, failure.retry_after, &mut rand::rng());
-            match delay {
-                Some(d) => {
-                    retries += 1;
-                    tokio::time::sleep(d).await;
-                }
-                None => return Err(give_up(failure, request_id)),
+                .delay(retries, failure.retry_after, &mut rand::rng())
+            else {
+                return Err(give_up(failure, request_id, attempts));
+            };
+            // A wait that ends past the deadline could only end in `timeout`: the real
+            // error now is more useful.
+            if Instant::now() + delay >= deadline {
+                return Err(give_up(failure, request_id, attempts));
             }
+            let after_timeout = matches!(failure.error, Error::Timeout { .. });
+            if let Some(budget) = &inner.budget {
+                match budget.try_acquire(after_timeout) {
+                    Some(cost) => spent += cost,
+                    None => {
+                        tracing::warn!(
+                            code = failure.error.code().as_str(),
+                            request_id = request_id.as_deref(),
+                            "credit-sync retry budget exhausted: failing without a retry"
+                        );
+                        return Err(give_up(failure, request_id, attempts));
+                    }
+                }
+            }
+            retries += 1;
+            tracing::info!(
+                attempt = attempts,
+                code = failure.error.code().as_str(),
+                request_id = request_id.as_deref(),
+                backoff_ms = delay.as_millis() as u64,
+                "credit-sync retry after backoff"
+            );
+            tokio::time::sleep(delay).await;
         }
+    }
+}
+
+/// A logged path without its query: the query names users, and a log needs only the route.
+fn path_only(path_and_query: &str) -> &str {
+    path_and_query
+        .split_once('?')
+        .map_or(path_and_query, |(p, _)| p)
+}
+
+/// The `timeout` a call returns when its deadline passes.
+fn deadline_passed(timeout: Duration, attempts: u32) -> Error {
+    Error::Timeout {
+        message: format!(
+            "no answer within the call's timeout of {} ms ({attempts} attempts)",
+            timeout.as_millis()
+        ),
     }
 }
 

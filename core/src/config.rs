@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Environment variables read by [`Config::from_env`].
@@ -39,6 +40,62 @@ impl Default for Backoff {
     }
 }
 
+/// The retry budget: a token bucket per client (the AWS SDKs' "standard" retry mode).
+/// A retry costs tokens, a success refills a little, so when many calls fail at once the
+/// bucket empties, retries stop, and calls fail fast with their real error instead of
+/// multiplying the load on a struggling server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryBudget {
+    /// Tokens in a full bucket, and at the start (default 500).
+    pub capacity: u32,
+    /// What a retry after an answered failure (503, 429, a broken connection) costs (default 5).
+    pub retry_cost: u32,
+    /// What a retry after a timeout costs (default 10): timeouts hint at overload.
+    pub timeout_cost: u32,
+    /// What a call that succeeded at its first attempt puts back (default 1). A call
+    /// that succeeded after retries puts back what its retries took.
+    pub success_refill: u32,
+}
+
+impl Default for RetryBudget {
+    fn default() -> Self {
+        RetryBudget {
+            capacity: 500,
+            retry_cost: 5,
+            timeout_cost: 10,
+            success_refill: 1,
+        }
+    }
+}
+
+/// Which HTTP proxy the client goes through.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Proxy {
+    /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY`, read when the client is built.
+    #[default]
+    FromEnv,
+    /// No proxy, whatever the environment says.
+    Direct,
+    /// Every request through this proxy (`http://host:port`, credentials allowed in the URL),
+    /// whatever the environment says.
+    Url(String),
+}
+
+impl Proxy {
+    /// The bindings' spelling: no value is [`Proxy::FromEnv`], `""` is [`Proxy::Direct`],
+    /// anything else a proxy URL.
+    pub fn from_option(v: Option<&str>) -> Proxy {
+        match v {
+            None => Proxy::FromEnv,
+            Some("") => Proxy::Direct,
+            Some(url) => Proxy::Url(url.to_string()),
+        }
+    }
+}
+
+/// The per-attempt timeout when none is set; an attempt never outlives the call's deadline.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Everything a client needs. Build one with [`Config::builder`].
 #[derive(Clone)]
 pub struct Config {
@@ -50,8 +107,10 @@ pub struct Config {
     pub secret_key: String,
     /// The source (bot) name the API key belongs to.
     pub source: String,
-    /// Whole call, per attempt. Default 10 s.
+    /// The whole call's deadline, retries and backoff included. Default 10 s.
     pub timeout: Duration,
+    /// One attempt's limit; `None` is the smaller of 10 s and what remains of the deadline.
+    pub attempt_timeout: Option<Duration>,
     /// TCP/TLS connect. Default 2 s.
     pub connect_timeout: Duration,
     /// Retries after the first attempt. Default 3.
@@ -60,6 +119,12 @@ pub struct Config {
     pub backoff: Backoff,
     /// Default `credit-sync-rust/<version>`.
     pub user_agent: String,
+    /// Shared by every call of the client; `None` turns it off (every call gets its retries).
+    pub retry_budget: Option<RetryBudget>,
+    /// Default: from the environment.
+    pub proxy: Proxy,
+    /// A PEM bundle trusted beside the system's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for Config {
@@ -70,11 +135,28 @@ impl fmt::Debug for Config {
             .field("secret_key", &"<redacted>")
             .field("source", &self.source)
             .field("timeout", &self.timeout)
+            .field("attempt_timeout", &self.attempt_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("max_retries", &self.max_retries)
             .field("backoff", &self.backoff)
             .field("user_agent", &self.user_agent)
+            .field("retry_budget", &self.retry_budget)
+            .field("proxy", &redacted_proxy(&self.proxy))
+            .field("ca_file", &self.ca_file)
             .finish()
+    }
+}
+
+/// A proxy URL may carry a password: `Debug` shows only its scheme, host and port.
+fn redacted_proxy(proxy: &Proxy) -> String {
+    match proxy {
+        Proxy::FromEnv => "from environment".into(),
+        Proxy::Direct => "direct".into(),
+        Proxy::Url(url) => {
+            let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+            let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+            format!("{scheme}://{host}")
+        }
     }
 }
 
@@ -104,10 +186,14 @@ pub struct ConfigBuilder {
     secret_key: Option<String>,
     source: Option<String>,
     timeout: Option<Duration>,
+    attempt_timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     max_retries: Option<u32>,
     backoff: Option<Backoff>,
     user_agent: Option<String>,
+    retry_budget: Option<Option<RetryBudget>>,
+    proxy: Option<Proxy>,
+    ca_file: Option<PathBuf>,
 }
 
 impl fmt::Debug for ConfigBuilder {
@@ -151,9 +237,36 @@ impl ConfigBuilder {
         self.source = Some(v.into());
         self
     }
-    /// The time one attempt may take (default 10 s).
+    /// The whole call's deadline, retries and backoff included (default 10 s). A call
+    /// that reaches it returns `timeout` (a write's error still carries its reference).
     pub fn timeout(mut self, v: Duration) -> Self {
         self.timeout = Some(v);
+        self
+    }
+    /// The time one attempt may take (default: the smaller of 10 s and what remains of
+    /// the deadline).
+    pub fn attempt_timeout(mut self, v: Duration) -> Self {
+        self.attempt_timeout = Some(v);
+        self
+    }
+    /// The client's retry budget (default [`RetryBudget::default`]).
+    pub fn retry_budget(mut self, v: RetryBudget) -> Self {
+        self.retry_budget = Some(Some(v));
+        self
+    }
+    /// No retry budget: every call gets its `max_retries`, however many fail at once.
+    pub fn disable_retry_budget(mut self) -> Self {
+        self.retry_budget = Some(None);
+        self
+    }
+    /// The HTTP proxy (default [`Proxy::FromEnv`]).
+    pub fn proxy(mut self, v: Proxy) -> Self {
+        self.proxy = Some(v);
+        self
+    }
+    /// A PEM bundle of CA certificates trusted beside the system's roots.
+    pub fn ca_file(mut self, v: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(v.into());
         self
     }
     /// The time a connection may take to open (default 2 s).
@@ -195,6 +308,18 @@ impl ConfigBuilder {
         if timeout.is_zero() {
             return Err(Error::invalid_argument("timeout must be positive"));
         }
+        if self.attempt_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::invalid_argument("attempt_timeout must be positive"));
+        }
+        let proxy = self.proxy.unwrap_or_default();
+        if let Proxy::Url(url) = &proxy {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(Error::invalid_argument(format!(
+                    "proxy must be an http:// or https:// URL, got {:?}",
+                    redacted_proxy(&proxy)
+                )));
+            }
+        }
         Ok(Config {
             base_url,
             api_key: required(self.api_key, "api_key", env::API_KEY)?,
@@ -205,6 +330,10 @@ impl ConfigBuilder {
             max_retries: self.max_retries.unwrap_or(3),
             backoff: self.backoff.unwrap_or_default(),
             user_agent: self.user_agent.unwrap_or_else(default_user_agent),
+            attempt_timeout: self.attempt_timeout,
+            retry_budget: self.retry_budget.unwrap_or(Some(RetryBudget::default())),
+            proxy,
+            ca_file: self.ca_file,
         })
     }
 }

@@ -44,7 +44,7 @@ pub use protocol::Code;
 #[cfg(feature = "client")]
 pub use client::Client;
 #[cfg(feature = "client")]
-pub use config::{Backoff, Config, ConfigBuilder};
+pub use config::{Backoff, Config, ConfigBuilder, Proxy, RetryBudget};
 #[cfg(feature = "client")]
 pub use error::{Error, ErrorKind, Result, WriteError};
 #[cfg(feature = "client")]

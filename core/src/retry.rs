@@ -2,8 +2,9 @@
 //! before it. Retries are safe only because every write carries a fixed
 //! `external_reference`; this module decides *when*, the client guarantees *safe*.
 
-use crate::config::Backoff;
+use crate::config::{Backoff, RetryBudget};
 use rand::Rng;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// The longest `Retry-After` the SDK waits for inside one call. A server asking for
@@ -80,10 +81,75 @@ impl RetryPolicy {
     }
 }
 
+/// The live retry budget of one client, shared by all its calls and clones.
+#[derive(Debug)]
+pub struct TokenBucket {
+    budget: RetryBudget,
+    tokens: Mutex<u32>,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(budget: RetryBudget) -> TokenBucket {
+        TokenBucket {
+            budget,
+            tokens: Mutex::new(budget.capacity),
+        }
+    }
+
+    /// Takes the cost of one retry (after a timeout or another failure), or `None` when
+    /// the bucket cannot pay it: then the call fails now with its real error.
+    pub fn try_acquire(&self, after_timeout: bool) -> Option<u32> {
+        let cost = if after_timeout {
+            self.budget.timeout_cost
+        } else {
+            self.budget.retry_cost
+        };
+        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        let left = tokens.checked_sub(cost)?;
+        *tokens = left;
+        Some(cost)
+    }
+
+    /// A call succeeded: it puts back what its retries took, or a little when it took none.
+    pub fn succeeded(&self, spent: u32) {
+        let refill = if spent > 0 {
+            spent
+        } else {
+            self.budget.success_refill
+        };
+        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        *tokens = tokens.saturating_add(refill).min(self.budget.capacity);
+    }
+
+    /// The tokens left.
+    pub fn available(&self) -> u32 {
+        *self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn the_budget_empties_under_failures_and_refills_on_success() {
+        let bucket = TokenBucket::new(RetryBudget {
+            capacity: 20,
+            ..RetryBudget::default()
+        });
+        assert_eq!(bucket.try_acquire(true), Some(10));
+        assert_eq!(bucket.try_acquire(false), Some(5));
+        assert_eq!(bucket.try_acquire(false), Some(5));
+        assert_eq!(bucket.try_acquire(false), None, "empty: no more retries");
+        bucket.succeeded(0);
+        assert_eq!(bucket.available(), 1);
+        bucket.succeeded(15);
+        assert_eq!(bucket.available(), 16);
+        bucket.succeeded(100);
+        assert_eq!(bucket.available(), 20, "never above capacity");
+    }
 
     fn policy() -> RetryPolicy {
         RetryPolicy {

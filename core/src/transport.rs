@@ -1,7 +1,7 @@
 //! One signed HTTP attempt: headers, v2 signature, send, read the whole answer.
 //! It knows nothing of retries; it reports what happened so `retry` can decide.
 
-use crate::config::Config;
+use crate::config::{Config, Proxy};
 use crate::error::Error;
 use crate::protocol::headers;
 use crate::signature;
@@ -42,14 +42,27 @@ impl Method {
 }
 
 impl Transport {
+    /// The HTTP client for `config`. Timeouts are the caller's (`client::call` bounds each
+    /// attempt and the whole call), so reqwest gets only the connect timeout.
     pub fn new(config: &Config) -> Result<Transport, Error> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
+        let mut builder = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .user_agent(config.user_agent.clone())
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_keepalive(Duration::from_secs(30))
-            .tcp_nodelay(true)
+            .tcp_nodelay(true);
+        builder = match &config.proxy {
+            // reqwest reads HTTP(S)_PROXY, ALL_PROXY and NO_PROXY by default.
+            Proxy::FromEnv => builder,
+            Proxy::Direct => builder.no_proxy(),
+            Proxy::Url(url) => builder.proxy(reqwest::Proxy::all(url).map_err(|e| {
+                Error::invalid_argument(format!("proxy is not a usable proxy URL: {e}"))
+            })?),
+        };
+        if let Some(path) = &config.ca_file {
+            builder = builder.tls_certs_merge(read_ca_file(path)?);
+        }
+        let http = builder
             .build()
             .map_err(|e| Error::invalid_argument(format!("cannot build the HTTP client: {e}")))?;
         Ok(Transport {
@@ -110,6 +123,23 @@ impl Transport {
             body,
         })
     }
+}
+
+/// The certificates of a PEM bundle, or an `invalid_argument` error naming the file.
+fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, Error> {
+    let pem = std::fs::read(path).map_err(|e| {
+        Error::invalid_argument(format!("ca_file {}: cannot read it: {e}", path.display()))
+    })?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+        Error::invalid_argument(format!("ca_file {}: not a PEM bundle: {e}", path.display()))
+    })?;
+    if certs.is_empty() {
+        return Err(Error::invalid_argument(format!(
+            "ca_file {}: holds no PEM certificate",
+            path.display()
+        )));
+    }
+    Ok(certs)
 }
 
 /// Maps a reqwest failure to the SDK error, with the whole cause chain in the message

@@ -561,7 +561,8 @@ async fn timeouts_are_retried_then_reported() {
     let client = Client::new(
         server
             .config_at(&proxy.url())
-            .timeout(Duration::from_millis(300))
+            .timeout(Duration::from_secs(10))
+            .attempt_timeout(Duration::from_millis(300))
             .max_retries(1)
             .build()
             .unwrap(),
@@ -577,7 +578,7 @@ async fn timeouts_are_retried_then_reported() {
     let fast = Client::new(
         server
             .config_at(&proxy.url())
-            .timeout(Duration::from_secs(2))
+            .attempt_timeout(Duration::from_millis(500))
             .max_retries(2)
             .build()
             .unwrap(),

@@ -10,8 +10,8 @@ use crate::results::{
 };
 use crate::runtime;
 use credit_sync::{
-    BatchEntry, Client, Config, ConfigBuilder, Error, FlowResult, Original, StarsPayment,
-    WriteError,
+    BatchEntry, Client, Config, ConfigBuilder, Error, FlowResult, Original, Proxy, RetryBudget,
+    StarsPayment, WriteError,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -19,6 +19,7 @@ use pyo3::types::{PyDict, PyString};
 use pyo3::BoundObject;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -195,15 +196,40 @@ fn open(config: &Config) -> Result<State, Error> {
     })
 }
 
-fn config(builder: ConfigBuilder, timeout: f64, max_retries: i64) -> PyResult<Config> {
+/// The keyword arguments every constructor takes, as Python passed them.
+struct Settings {
+    timeout: f64,
+    max_retries: i64,
+    attempt_timeout: Option<f64>,
+    /// The bucket's capacity in tokens (a retry costs 5, after a timeout 10); `None` is off.
+    retry_budget: Option<u32>,
+    /// `None`: from the environment; `""`: direct; else the proxy URL.
+    proxy: Option<String>,
+    ca_file: Option<PathBuf>,
+}
+
+fn config(builder: ConfigBuilder, s: Settings) -> PyResult<Config> {
     // A negative or non-finite timeout becomes zero, which the core rejects with its message.
-    let timeout = Duration::try_from_secs_f64(timeout).unwrap_or(Duration::ZERO);
-    let max_retries = unsigned("max_retries", max_retries)?;
-    builder
-        .timeout(timeout)
+    let seconds = |v: f64| Duration::try_from_secs_f64(v).unwrap_or(Duration::ZERO);
+    let max_retries = unsigned("max_retries", s.max_retries)?;
+    let mut builder = builder
+        .timeout(seconds(s.timeout))
         .max_retries(max_retries)
-        .build()
-        .map_err(|e| CoreError(e).into())
+        .proxy(Proxy::from_option(s.proxy.as_deref()));
+    if let Some(v) = s.attempt_timeout {
+        builder = builder.attempt_timeout(seconds(v));
+    }
+    builder = match s.retry_budget {
+        Some(capacity) => builder.retry_budget(RetryBudget {
+            capacity,
+            ..RetryBudget::default()
+        }),
+        None => builder.disable_retry_budget(),
+    };
+    if let Some(path) = s.ca_file {
+        builder = builder.ca_file(path);
+    }
+    builder.build().map_err(|e| CoreError(e).into())
 }
 
 /// Python ints are signed; a negative count is a `ValueError` naming the argument.
@@ -753,7 +779,7 @@ pub struct CreditSyncClient {
 #[pymethods]
 impl CreditSyncClient {
     #[new]
-    #[pyo3(signature = (base_url, api_key, secret_key, source, *, timeout=10.0, max_retries=3))]
+    #[pyo3(signature = (base_url, api_key, secret_key, source, *, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=Some(500), proxy=None, ca_file=None))]
     fn new(
         base_url: String,
         api_key: String,
@@ -761,24 +787,51 @@ impl CreditSyncClient {
         source: String,
         timeout: f64,
         max_retries: i64,
+        attempt_timeout: Option<f64>,
+        retry_budget: Option<u32>,
+        proxy: Option<String>,
+        ca_file: Option<PathBuf>,
     ) -> PyResult<Self> {
+        let settings = Settings {
+            timeout,
+            max_retries,
+            attempt_timeout,
+            retry_budget,
+            proxy,
+            ca_file,
+        };
         let builder = Config::builder()
             .base_url(base_url)
             .api_key(api_key)
             .secret_key(secret_key)
             .source(source);
         Ok(CreditSyncClient {
-            conn: connect(config(builder, timeout, max_retries))?,
+            conn: connect(config(builder, settings))?,
         })
     }
 
     /// Builds a client from `CREDIT_SYNC_BASE_URL`, `CREDIT_SYNC_API_KEY`,
     /// `CREDIT_SYNC_SECRET_KEY` and `CREDIT_SYNC_SOURCE`.
     #[staticmethod]
-    #[pyo3(signature = (*, timeout=10.0, max_retries=3))]
-    fn from_env(timeout: f64, max_retries: i64) -> PyResult<Self> {
+    #[pyo3(signature = (*, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=Some(500), proxy=None, ca_file=None))]
+    fn from_env(
+        timeout: f64,
+        max_retries: i64,
+        attempt_timeout: Option<f64>,
+        retry_budget: Option<u32>,
+        proxy: Option<String>,
+        ca_file: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let settings = Settings {
+            timeout,
+            max_retries,
+            attempt_timeout,
+            retry_budget,
+            proxy,
+            ca_file,
+        };
         Ok(CreditSyncClient {
-            conn: connect(config(ConfigBuilder::from_env(), timeout, max_retries))?,
+            conn: connect(config(ConfigBuilder::from_env(), settings))?,
         })
     }
 
@@ -1052,7 +1105,7 @@ pub struct AsyncCreditSyncClient {
 #[pymethods]
 impl AsyncCreditSyncClient {
     #[new]
-    #[pyo3(signature = (base_url, api_key, secret_key, source, *, timeout=10.0, max_retries=3))]
+    #[pyo3(signature = (base_url, api_key, secret_key, source, *, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=Some(500), proxy=None, ca_file=None))]
     fn new(
         base_url: String,
         api_key: String,
@@ -1060,23 +1113,50 @@ impl AsyncCreditSyncClient {
         source: String,
         timeout: f64,
         max_retries: i64,
+        attempt_timeout: Option<f64>,
+        retry_budget: Option<u32>,
+        proxy: Option<String>,
+        ca_file: Option<PathBuf>,
     ) -> PyResult<Self> {
+        let settings = Settings {
+            timeout,
+            max_retries,
+            attempt_timeout,
+            retry_budget,
+            proxy,
+            ca_file,
+        };
         let builder = Config::builder()
             .base_url(base_url)
             .api_key(api_key)
             .secret_key(secret_key)
             .source(source);
         Ok(AsyncCreditSyncClient {
-            conn: connect(config(builder, timeout, max_retries))?,
+            conn: connect(config(builder, settings))?,
         })
     }
 
     /// Builds a client from the `CREDIT_SYNC_*` environment variables.
     #[staticmethod]
-    #[pyo3(signature = (*, timeout=10.0, max_retries=3))]
-    fn from_env(timeout: f64, max_retries: i64) -> PyResult<Self> {
+    #[pyo3(signature = (*, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=Some(500), proxy=None, ca_file=None))]
+    fn from_env(
+        timeout: f64,
+        max_retries: i64,
+        attempt_timeout: Option<f64>,
+        retry_budget: Option<u32>,
+        proxy: Option<String>,
+        ca_file: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let settings = Settings {
+            timeout,
+            max_retries,
+            attempt_timeout,
+            retry_budget,
+            proxy,
+            ca_file,
+        };
         Ok(AsyncCreditSyncClient {
-            conn: connect(config(ConfigBuilder::from_env(), timeout, max_retries))?,
+            conn: connect(config(ConfigBuilder::from_env(), settings))?,
         })
     }
 

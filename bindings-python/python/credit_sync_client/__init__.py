@@ -17,7 +17,8 @@ package re-exports it and wraps the async client's calls in coroutines.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Type, TypeVar
+import os
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Type, TypeVar, Union
 
 from . import _native
 from ._native import (
@@ -71,16 +72,45 @@ class AsyncCreditSyncClient:
         *,
         timeout: float = 10.0,
         max_retries: int = 3,
+        attempt_timeout: Optional[float] = None,
+        retry_budget: Optional[int] = 500,
+        proxy: Optional[str] = None,
+        ca_file: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> None:
         self._inner = _native.AsyncClient(
-            base_url, api_key, secret_key, source, timeout=timeout, max_retries=max_retries
+            base_url,
+            api_key,
+            secret_key,
+            source,
+            timeout=timeout,
+            max_retries=max_retries,
+            attempt_timeout=attempt_timeout,
+            retry_budget=retry_budget,
+            proxy=proxy,
+            ca_file=ca_file,
         )
 
     @classmethod
-    def from_env(cls: Type[_A], *, timeout: float = 10.0, max_retries: int = 3) -> _A:
+    def from_env(
+        cls: Type[_A],
+        *,
+        timeout: float = 10.0,
+        max_retries: int = 3,
+        attempt_timeout: Optional[float] = None,
+        retry_budget: Optional[int] = 500,
+        proxy: Optional[str] = None,
+        ca_file: Optional[Union[str, os.PathLike[str]]] = None,
+    ) -> _A:
         """Builds a client from the ``CREDIT_SYNC_*`` environment variables."""
         client = cls.__new__(cls)
-        client._inner = _native.AsyncClient.from_env(timeout=timeout, max_retries=max_retries)
+        client._inner = _native.AsyncClient.from_env(
+            timeout=timeout,
+            max_retries=max_retries,
+            attempt_timeout=attempt_timeout,
+            retry_budget=retry_budget,
+            proxy=proxy,
+            ca_file=ca_file,
+        )
         return client
 
     @property

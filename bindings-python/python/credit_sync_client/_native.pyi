@@ -1,5 +1,6 @@
 """Type stubs for the native module ``credit_sync_client._native``."""
 
+import os
 from typing import final, Any, Awaitable, Dict, Iterable, List, Literal, Mapping, Optional, Protocol, Sequence, TypedDict, Union
 
 __version__: str
@@ -227,9 +228,21 @@ class CreditSyncClient:
         *,
         timeout: float = 10.0,
         max_retries: int = 3,
+        attempt_timeout: Optional[float] = None,
+        retry_budget: Optional[int] = 500,
+        proxy: Optional[str] = None,
+        ca_file: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> CreditSyncClient: ...
     @staticmethod
-    def from_env(*, timeout: float = 10.0, max_retries: int = 3) -> CreditSyncClient: ...
+    def from_env(
+        *,
+        timeout: float = 10.0,
+        max_retries: int = 3,
+        attempt_timeout: Optional[float] = None,
+        retry_budget: Optional[int] = 500,
+        proxy: Optional[str] = None,
+        ca_file: Optional[Union[str, os.PathLike[str]]] = None,
+    ) -> CreditSyncClient: ...
     @property
     def base_url(self) -> str: ...
     @property
@@ -294,9 +307,21 @@ class AsyncClient:
         *,
         timeout: float = 10.0,
         max_retries: int = 3,
+        attempt_timeout: Optional[float] = None,
+        retry_budget: Optional[int] = 500,
+        proxy: Optional[str] = None,
+        ca_file: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> AsyncClient: ...
     @staticmethod
-    def from_env(*, timeout: float = 10.0, max_retries: int = 3) -> AsyncClient: ...
+    def from_env(
+        *,
+        timeout: float = 10.0,
+        max_retries: int = 3,
+        attempt_timeout: Optional[float] = None,
+        retry_budget: Optional[int] = 500,
+        proxy: Optional[str] = None,
+        ca_file: Optional[Union[str, os.PathLike[str]]] = None,
+    ) -> AsyncClient: ...
     @property
     def base_url(self) -> str: ...
     @property

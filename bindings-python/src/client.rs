@@ -779,7 +779,8 @@ pub struct CreditSyncClient {
 #[pymethods]
 impl CreditSyncClient {
     #[new]
-    #[pyo3(signature = (base_url, api_key, secret_key, source, *, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=Some(500), proxy=None, ca_file=None))]
+    #[pyo3(signature = (base_url, api_key, secret_key, source, *, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=Some(500), proxy=None, ca_file=None),
+        text_signature = "(base_url, api_key, secret_key, source, *, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=500, proxy=None, ca_file=None)")]
     fn new(
         base_url: String,
         api_key: String,
@@ -813,7 +814,8 @@ impl CreditSyncClient {
     /// Builds a client from `CREDIT_SYNC_BASE_URL`, `CREDIT_SYNC_API_KEY`,
     /// `CREDIT_SYNC_SECRET_KEY` and `CREDIT_SYNC_SOURCE`.
     #[staticmethod]
-    #[pyo3(signature = (*, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=Some(500), proxy=None, ca_file=None))]
+    #[pyo3(signature = (*, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=Some(500), proxy=None, ca_file=None),
+        text_signature = "(*, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=500, proxy=None, ca_file=None)")]
     fn from_env(
         timeout: f64,
         max_retries: i64,
@@ -1105,7 +1107,8 @@ pub struct AsyncCreditSyncClient {
 #[pymethods]
 impl AsyncCreditSyncClient {
     #[new]
-    #[pyo3(signature = (base_url, api_key, secret_key, source, *, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=Some(500), proxy=None, ca_file=None))]
+    #[pyo3(signature = (base_url, api_key, secret_key, source, *, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=Some(500), proxy=None, ca_file=None),
+        text_signature = "(base_url, api_key, secret_key, source, *, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=500, proxy=None, ca_file=None)")]
     fn new(
         base_url: String,
         api_key: String,
@@ -1138,7 +1141,8 @@ impl AsyncCreditSyncClient {
 
     /// Builds a client from the `CREDIT_SYNC_*` environment variables.
     #[staticmethod]
-    #[pyo3(signature = (*, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=Some(500), proxy=None, ca_file=None))]
+    #[pyo3(signature = (*, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=Some(500), proxy=None, ca_file=None),
+        text_signature = "(*, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=500, proxy=None, ca_file=None)")]
     fn from_env(
         timeout: f64,
         max_retries: i64,

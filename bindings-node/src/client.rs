@@ -10,8 +10,8 @@ use crate::results::{
     Balance, BatchResult, HoldResult, Holds, Ints, RecordsPage, ReverseResult, SyncResult,
     TransferResult, UserData,
 };
-use credit_sync::{Config, ConfigBuilder, Error, FlowResult, WriteError};
-use napi::bindgen_prelude::{Array, PromiseRaw, Unknown};
+use credit_sync::{Config, ConfigBuilder, Error, FlowResult, Proxy, RetryBudget, WriteError};
+use napi::bindgen_prelude::{Array, Either, PromiseRaw, Unknown};
 use napi::{Env, JsValue, ValueType};
 use napi_derive::napi;
 use std::future::Future;
@@ -28,10 +28,21 @@ pub struct ClientOptions {
     pub api_key: Option<String>,
     pub secret_key: Option<String>,
     pub source: Option<String>,
-    /// Whole call, per attempt, in milliseconds. Default 10 000.
+    /// The whole call's deadline in milliseconds, retries and backoff included. Default 10 000.
     pub timeout_ms: Option<f64>,
+    /// One attempt's limit in milliseconds. Default: the smaller of 10 000 and what
+    /// remains of the deadline.
+    pub attempt_timeout_ms: Option<f64>,
     /// Retries after the first attempt. Default 3.
     pub max_retries: Option<f64>,
+    /// The client's retry budget in tokens (a retry costs 5, one after a timeout 10; a
+    /// success refills 1). Default 500; `false` turns it off.
+    pub retry_budget: Option<Either<f64, bool>>,
+    /// The HTTP proxy URL. Default: `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` from the
+    /// environment; `""` goes direct whatever the environment says.
+    pub proxy: Option<String>,
+    /// A PEM bundle of CA certificates trusted beside the system's roots.
+    pub ca_file: Option<String>,
     /// Return every integer field as a `BigInt` (exact for any 64-bit value). Without it
     /// integers are numbers, and a value beyond 2^53−1 fails the call with `unsafe_integer`.
     pub bigint: Option<bool>,
@@ -92,8 +103,32 @@ impl NativeClient {
             }
             builder = builder.timeout(Duration::from_secs_f64(ms / 1000.0));
         }
+        if let Some(ms) = options.attempt_timeout_ms {
+            if !(ms.is_finite() && ms > 0.0) {
+                return Err(type_error(
+                    env,
+                    format!("attemptTimeoutMs must be a positive number of milliseconds, got {ms}"),
+                ));
+            }
+            builder = builder.attempt_timeout(Duration::from_secs_f64(ms / 1000.0));
+        }
         if let Some(v) = count(env, options.max_retries, "maxRetries")? {
             builder = builder.max_retries(v);
+        }
+        builder = match options.retry_budget {
+            None | Some(Either::B(true)) => builder,
+            Some(Either::B(false)) => builder.disable_retry_budget(),
+            Some(Either::A(tokens)) => {
+                let capacity = count(env, Some(tokens), "retryBudget")?.unwrap_or_default();
+                builder.retry_budget(RetryBudget {
+                    capacity,
+                    ..RetryBudget::default()
+                })
+            }
+        };
+        builder = builder.proxy(Proxy::from_option(options.proxy.as_deref()));
+        if let Some(path) = options.ca_file {
+            builder = builder.ca_file(path);
         }
         let ints = if options.bigint.unwrap_or(false) {
             Ints::BigInt

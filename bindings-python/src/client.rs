@@ -253,7 +253,8 @@ fn unsigned(name: &str, v: i64) -> PyResult<u32> {
 /// - not take the GIL back while Python is finalizing (a daemon thread at exit).
 fn block<T: Send>(py: Python<'_>, call: Call<T>) -> Answer<T> {
     let Call { run, cut, forks } = call;
-    py.detach(move || {
+    crate::logs::before_call(py);
+    let answer = py.detach(move || {
         let answer = std::panic::catch_unwind(AssertUnwindSafe(|| runtime::handle().block_on(run)))
             .unwrap_or_else(|p| {
                 if cut_by_fork(forks) {
@@ -264,7 +265,9 @@ fn block<T: Send>(py: Python<'_>, call: Call<T>) -> Answer<T> {
             });
         runtime::park_if_finalizing();
         answer
-    })
+    });
+    crate::logs::drain(py);
+    answer
 }
 
 /// Runs one call for the async client: returns an asyncio future bound to the running
@@ -275,6 +278,7 @@ where
     T: Send + 'static,
     Answer<T>: for<'a> IntoPyObject<'a, Target = PyAny, Output = Bound<'a, PyAny>, Error = PyErr>,
 {
+    crate::logs::before_call(py);
     inflight::start(py, call.run, call.cut)
 }
 

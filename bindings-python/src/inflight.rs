@@ -121,6 +121,7 @@ fn resolve_soon(py: Python<'_>, future: &Bound<'_, PyAny>, value: PyResult<Py<Py
 /// Runs on the future's loop: a future cancelled meanwhile stays cancelled.
 #[pyfunction]
 fn _resolve(future: &Bound<'_, PyAny>, ok: bool, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    crate::logs::drain(future.py());
     if future.call_method0("done")?.is_truthy()? {
         return Ok(());
     }

@@ -9,6 +9,7 @@
 mod client;
 mod errors;
 mod inflight;
+mod logs;
 mod results;
 mod runtime;
 
@@ -67,6 +68,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(generate_token, m)?)?;
     errors::register(m)?;
     let py = m.py();
+    logs::install(py)?;
     let on_exit = wrap_pyfunction!(runtime::_mark_finalizing, m)?;
     py.import("atexit")?.call_method1("register", (on_exit,))?;
     let fork_hooks = pyo3::types::PyDict::new(py);

@@ -126,13 +126,14 @@ pub fn _after_fork() {
         // SAFETY: this is the child of the fork. Only the thread that forked exists in
         // it, so no other thread holds the lock or can take it meanwhile.
         unsafe { SLOT.force_unlock() };
+        crate::logs::after_fork_in_child();
     }
     FORKING.store(false, Ordering::SeqCst);
 }
 
 /// A lock that the child of a fork can release on behalf of a thread that did not
 /// survive the fork (a `std::sync::Mutex` held at fork time stays locked forever).
-struct SpinLock<T> {
+pub(crate) struct SpinLock<T> {
     locked: AtomicBool,
     value: UnsafeCell<T>,
 }
@@ -140,16 +141,16 @@ struct SpinLock<T> {
 // SAFETY: access to `value` is serialised by `locked`.
 unsafe impl<T: Send> Sync for SpinLock<T> {}
 
-struct SpinGuard<'a, T>(&'a SpinLock<T>);
+pub(crate) struct SpinGuard<'a, T>(&'a SpinLock<T>);
 
 impl<T> SpinLock<T> {
-    const fn new(value: T) -> Self {
+    pub(crate) const fn new(value: T) -> Self {
         SpinLock {
             locked: AtomicBool::new(false),
             value: UnsafeCell::new(value),
         }
     }
-    fn lock(&self) -> SpinGuard<'_, T> {
+    pub(crate) fn lock(&self) -> SpinGuard<'_, T> {
         while self
             .locked
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -164,7 +165,7 @@ impl<T> SpinLock<T> {
     /// # Safety
     /// No live thread may hold the lock or be about to touch the value: only the child
     /// of a fork, before it starts threads, can promise that.
-    unsafe fn force_unlock(&self) {
+    pub(crate) unsafe fn force_unlock(&self) {
         self.locked.store(false, Ordering::Release);
     }
 }

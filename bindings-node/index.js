@@ -125,6 +125,22 @@ const fromNative = Symbol('fromNative')
  * Credit Sync client. One instance serves many concurrent calls over a pooled
  * keep-alive connection; call `close()` when done.
  */
+/** A logger that throws must not become an uncaught exception of the SDK's making. */
+function withSafeLogger(options) {
+  const logger = options.logger
+  if (typeof logger !== 'function') return options
+  return {
+    ...options,
+    logger: (level, message) => {
+      try {
+        logger(level, message)
+      } catch {
+        // Logging is best effort, as in Python's `logging`.
+      }
+    },
+  }
+}
+
 class CreditSyncClient {
   #native
 
@@ -135,7 +151,7 @@ class CreditSyncClient {
       return
     }
     try {
-      this.#native = new native.NativeClient(options ?? {})
+      this.#native = new native.NativeClient(withSafeLogger(options ?? {}))
     } catch (e) {
       throw classify(e)
     }

@@ -6,6 +6,7 @@ use crate::arguments::{
     reverse_arguments, stars_payment, string,
 };
 use crate::errors::{core_error, type_error};
+use crate::logs::{self, Logger};
 use crate::results::{
     Balance, BatchResult, HoldResult, Holds, Ints, RecordsPage, ReverseResult, SyncResult,
     TransferResult, UserData,
@@ -21,7 +22,7 @@ use tokio::sync::watch;
 
 /// Options of `new CreditSyncClient({...})`. Missing credentials are reported by the core's
 /// config builder (`invalid_argument`), naming the environment variable too.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct ClientOptions {
     pub base_url: Option<String>,
@@ -43,6 +44,13 @@ pub struct ClientOptions {
     pub proxy: Option<String>,
     /// A PEM bundle of CA certificates trusted beside the system's roots.
     pub ca_file: Option<String>,
+    /// Receives the SDK's log of this client's calls: each attempt, retry, backoff and
+    /// clock correction, with the request id; never a credential. Levels are `error`,
+    /// `warn`, `info`, `debug`, `trace`. A logger that throws is ignored.
+    #[napi(
+        ts_type = "(level: 'error' | 'warn' | 'info' | 'debug' | 'trace', message: string) => void"
+    )]
+    pub logger: Option<Logger>,
     /// Return every integer field as a `BigInt` (exact for any 64-bit value). Without it
     /// integers are numbers, and a value beyond 2^53−1 fails the call with `unsafe_integer`.
     pub bigint: Option<bool>,
@@ -73,6 +81,8 @@ pub struct NativeClient {
     closed: watch::Sender<bool>,
     /// Numbers or BigInts, as the options asked.
     ints: Ints,
+    /// Where this client's calls log: the `logger` option, or nowhere.
+    log: tracing::Dispatch,
 }
 
 #[napi]
@@ -135,17 +145,30 @@ impl NativeClient {
         } else {
             Ints::Number
         };
-        Self::build(env, builder, ints)
+        let log = options
+            .logger
+            .map_or_else(tracing::Dispatch::none, logs::dispatch);
+        Self::build(env, builder, ints, log)
     }
 
     /// A client from `CREDIT_SYNC_BASE_URL`, `CREDIT_SYNC_API_KEY`, `CREDIT_SYNC_SECRET_KEY`
     /// and `CREDIT_SYNC_SOURCE`.
     #[napi(factory)]
     pub fn from_env(env: &Env) -> napi::Result<Self> {
-        Self::build(env, ConfigBuilder::from_env(), Ints::Number)
+        Self::build(
+            env,
+            ConfigBuilder::from_env(),
+            Ints::Number,
+            tracing::Dispatch::none(),
+        )
     }
 
-    fn build(env: &Env, builder: ConfigBuilder, ints: Ints) -> napi::Result<Self> {
+    fn build(
+        env: &Env,
+        builder: ConfigBuilder,
+        ints: Ints,
+        log: tracing::Dispatch,
+    ) -> napi::Result<Self> {
         let client = builder
             .user_agent(concat!("credit-sync-node/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -155,6 +178,7 @@ impl NativeClient {
             client: RwLock::new(Some(client)),
             closed: watch::Sender::new(false),
             ints,
+            log,
         })
     }
 
@@ -642,6 +666,7 @@ impl NativeClient {
                 () = close_signal => closed_outcome(),
             })
         };
+        let fut = tracing::instrument::WithSubscriber::with_subscriber(fut, self.log.clone());
         env.spawn_future_with_callback(fut, |env, r: credit_sync::Result<T>| {
             r.map_err(|e| core_error(env, e))
         })

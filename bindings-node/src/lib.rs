@@ -15,6 +15,7 @@
 mod arguments;
 mod client;
 mod errors;
+mod logs;
 mod results;
 
 pub use client::NativeClient;

@@ -7,15 +7,13 @@ use crate::runtime::SpinLock;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use std::collections::VecDeque;
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
-use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Event, Level, Metadata, Subscriber};
 
-/// The logger's name, and the prefix of the core's `tracing` targets.
-const LOGGER: &str = "credit_sync";
+/// The logger's name: the prefix of the core's `tracing` targets.
+const LOGGER: &str = credit_sync::log::TARGET;
 
 /// A burst beyond this many unread records drops the newest: the log must never grow
 /// without bound while no Python thread finishes a call.
@@ -98,7 +96,7 @@ struct Forward;
 
 impl Subscriber for Forward {
     fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
-        if metadata.target().starts_with(LOGGER) {
+        if credit_sync::log::is_sdk_target(metadata.target()) {
             // The level can change at any time in Python: ask `enabled` every time.
             Interest::sometimes()
         } else {
@@ -107,7 +105,7 @@ impl Subscriber for Forward {
     }
 
     fn enabled(&self, metadata: &Metadata<'_>) -> bool {
-        metadata.target().starts_with(LOGGER)
+        credit_sync::log::is_sdk_target(metadata.target())
             && python_level(metadata.level()) >= LEVEL.load(Ordering::Relaxed)
     }
 
@@ -120,38 +118,10 @@ impl Subscriber for Forward {
     fn exit(&self, _: &Id) {}
 
     fn event(&self, event: &Event<'_>) {
-        let mut line = Line::default();
-        event.record(&mut line);
-        let mut message = line.message;
-        message.push_str(&line.fields);
+        let message = credit_sync::log::line(event);
         let mut queue = QUEUE.lock();
         if queue.len() < MAX_QUEUED {
             queue.push_back((python_level(event.metadata().level()), message));
-        }
-    }
-}
-
-/// `message key=value key=value`, the way the core's events read.
-#[derive(Default)]
-struct Line {
-    message: String,
-    fields: String,
-}
-
-impl Visit for Line {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message.push_str(value);
-        } else {
-            let _ = write!(self.fields, " {}={value}", field.name());
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "message" {
-            let _ = write!(self.message, "{value:?}");
-        } else {
-            let _ = write!(self.fields, " {}={value:?}", field.name());
         }
     }
 }

@@ -25,6 +25,8 @@ pub mod config;
 #[cfg(feature = "client")]
 pub mod error;
 #[cfg(feature = "client")]
+pub mod log;
+#[cfg(feature = "client")]
 pub mod model;
 #[cfg(feature = "client")]
 mod records;

@@ -782,6 +782,8 @@ pub struct CreditSyncClient {
 
 #[pymethods]
 impl CreditSyncClient {
+    // One Rust argument per Python keyword argument: the signature is the API.
+    #[allow(clippy::too_many_arguments)]
     #[new]
     #[pyo3(signature = (base_url, api_key, secret_key, source, *, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=Some(500), proxy=None, ca_file=None),
         text_signature = "(base_url, api_key, secret_key, source, *, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=500, proxy=None, ca_file=None)")]
@@ -1110,6 +1112,8 @@ pub struct AsyncCreditSyncClient {
 
 #[pymethods]
 impl AsyncCreditSyncClient {
+    // One Rust argument per Python keyword argument: the signature is the API.
+    #[allow(clippy::too_many_arguments)]
     #[new]
     #[pyo3(signature = (base_url, api_key, secret_key, source, *, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=Some(500), proxy=None, ca_file=None),
         text_signature = "(base_url, api_key, secret_key, source, *, timeout=10.0, max_retries=3, attempt_timeout=None, retry_budget=500, proxy=None, ca_file=None)")]

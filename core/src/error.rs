@@ -187,6 +187,7 @@ impl Error {
             | Code::RecordNotFound
             | Code::RecordNotReversible
             | Code::ReversalExceedsRecord
+            | Code::CursorExpired
             | Code::Ok
             | Code::PartialFailure
             | Code::NotFound

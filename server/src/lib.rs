@@ -6,6 +6,7 @@ mod auth;
 pub mod cli;
 pub mod config;
 mod error;
+pub mod events;
 pub mod ledger;
 mod metrics;
 mod openapi;

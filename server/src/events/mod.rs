@@ -230,6 +230,16 @@ fn page(query: &Query, known: i64, rows: Vec<shape::EventRow>) -> Page {
     }
 }
 
+impl crate::ledger::Ledger {
+    /// This ledger's event feed.
+    pub fn events(&self) -> Events {
+        match self.backend() {
+            crate::ledger::AnyBackend::Sqlite(db) => db.events().clone(),
+            crate::ledger::AnyBackend::Postgres(db) => db.events().clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,15 +253,5 @@ mod tests {
         assert_eq!(*rx.borrow_and_update(), 3);
         notifier.publish(2);
         assert!(!rx.has_changed().unwrap());
-    }
-}
-
-impl crate::ledger::Ledger {
-    /// This ledger's event feed.
-    pub fn events(&self) -> Events {
-        match self.backend() {
-            crate::ledger::AnyBackend::Sqlite(db) => db.events().clone(),
-            crate::ledger::AnyBackend::Postgres(db) => db.events().clone(),
-        }
     }
 }

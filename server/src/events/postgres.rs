@@ -33,6 +33,20 @@ const BUSY: Duration = Duration::from_millis(2);
 /// listener re-reads the latest seq (in case a notification was lost in a reconnect).
 const RETRY: Duration = Duration::from_secs(1);
 
+/// The horizon and one page of events, in one statement.
+macro_rules! page_sql {
+    ($filter:literal) => {
+        concat!(
+            "SELECT f.pruned_through, e.seq, e.id AS key, e.type AS kind, e.created_at_ms,
+                    e.nonce, e.source, e.telegram_id, e.data::TEXT AS data
+             FROM event_feed f LEFT JOIN (
+                 SELECT * FROM events WHERE seq > $1 ",
+            $filter,
+            " ORDER BY seq LIMIT $2) e ON true"
+        )
+    };
+}
+
 pub(super) async fn read(
     pool: &PgPool,
     after: i64,
@@ -51,23 +65,22 @@ pub(super) async fn read(
         telegram_id: Option<i64>,
         data: Option<String>,
     }
-    // One statement: the horizon and the page from one snapshot.
-    let rows: Vec<PageRow> = sqlx::query_as(
-        "SELECT f.pruned_through, e.seq, e.id AS key, e.type AS kind, e.created_at_ms,
-                e.nonce, e.source, e.telegram_id, e.data::TEXT AS data
-         FROM event_feed f LEFT JOIN (
-             SELECT * FROM events
-             WHERE seq > $1 AND ($3::TEXT IS NULL OR source = $3)
-             ORDER BY seq LIMIT $2) e ON true",
-    )
-    .bind(after)
-    .bind(limit)
-    .bind(source)
-    .fetch_all(pool)
-    .await
-    .map_err(|e| LedgerError::Unavailable {
-        cause: e.to_string(),
-    })?;
+    // One statement: the horizon and the page from one snapshot. Two texts, so each has
+    // its own plan (the filtered one on `events_source`).
+    let sql = match source {
+        None => page_sql!(""),
+        Some(_) => page_sql!("AND source = $3"),
+    };
+    let mut query = sqlx::query_as::<_, PageRow>(sql).bind(after).bind(limit);
+    if let Some(source) = source {
+        query = query.bind(source);
+    }
+    let rows = query
+        .fetch_all(pool)
+        .await
+        .map_err(|e| LedgerError::Unavailable {
+            cause: e.to_string(),
+        })?;
     let pruned_through = rows.first().map_or(0, |row| row.pruned_through);
     let rows = rows
         .into_iter()

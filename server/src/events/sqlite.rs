@@ -44,14 +44,15 @@ pub(super) async fn read(
     limit: i64,
     source: Option<&str>,
 ) -> Result<Read, LedgerError> {
-    let query = match source {
-        None => sqlx::query_as::<_, PageRow>(page_sql!("")),
-        Some(_) => sqlx::query_as::<_, PageRow>(page_sql!("AND source = ?3")),
+    let sql = match source {
+        None => page_sql!(""),
+        Some(_) => page_sql!("AND source = ?3"),
     };
+    let mut query = sqlx::query_as::<_, PageRow>(sql).bind(after).bind(limit);
+    if let Some(source) = source {
+        query = query.bind(source);
+    }
     let rows = query
-        .bind(after)
-        .bind(limit)
-        .bind(source)
         .fetch_all(pool)
         .await
         .map_err(|e| LedgerError::Unavailable {

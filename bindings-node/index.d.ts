@@ -86,9 +86,137 @@ export interface BatchResult<I = number> {
 /** A user's balance. */
 export interface Balance<I = number> {
   telegramId: I
+  /** The sum of the user's records. */
   credits: I
+  /** The sum of the open holds. */
+  held: I
+  /** `credits - held`: what deducts, holds and transfers may take. */
+  available: I
   nickname: string | null
 }
+
+/** Where a hold is in its life; only `open` counts in `held`. */
+export type HoldState = 'open' | 'captured' | 'voided' | 'expired'
+
+/** One hold. */
+export interface Hold<I = number> {
+  holdId: string
+  telegramId: I
+  /** The source that placed it (it, or an admin source, may capture or void it). */
+  source: string
+  /** What was reserved. */
+  amount: I
+  /** What a capture charged (0 unless `captured`). */
+  captured: I
+  state: HoldState
+  reason: string
+  externalReference: string | null
+  /** RFC 3339, UTC. */
+  createdAt: string
+  /** RFC 3339, UTC: from then on the hold no longer counts and cannot be captured. */
+  expiresAt: string
+  resolvedAt: string | null
+  /** The deduction a capture wrote. */
+  recordId: I | null
+}
+
+/** A user's open holds (oldest first) and balance view. */
+export interface Holds<I = number> {
+  telegramId: I
+  credits: I
+  held: I
+  available: I
+  holds: Hold<I>[]
+}
+
+/** What every money-flow result carries, in the guide's style: check `success`. */
+export interface FlowResult<I = number> {
+  success: boolean
+  /** `"ok"`, or the stable error code (`insufficient_credits`, `hold_resolved`, ...). */
+  code: string
+  message: string
+  /** `true` when the server had already done this call (a safe replay). */
+  duplicate: boolean
+  /** On `insufficient_credits`, the current balance when known (a reversal: after it). */
+  balance: I | null
+  /** The reference the call was sent with (yours, or the SDK's `auto-<uuid v7>`). */
+  reference: string | null
+  attempts: number
+  retryable: boolean
+  requestId: string | null
+  /** On failure, the core's error kind (picks `throwIfFailed`'s class). */
+  kind: string | null
+  field: string | null
+  fields: string[] | null
+  serverTime: I | null
+  retryAfterMs: number | null
+  status: number | null
+}
+
+/** The outcome of `holdCredits`, `captureHold` and `voidHold`. */
+export interface HoldResult<I = number> extends FlowResult<I> {
+  /** The hold's id (pass it to `captureHold` / `voidHold`). */
+  holdId: string | null
+  /** The hold as the call left it, or on `hold_resolved` its final state. */
+  hold: Hold<I> | null
+  /** The balance view after the call. */
+  credits: I | null
+  held: I | null
+  available: I | null
+}
+
+/** The outcome of `reverseRecord` and `refundStarsPayment`. */
+export interface ReverseResult<I = number> extends FlowResult<I> {
+  /** The reversal's own record. */
+  recordId: I | null
+  /** The record it reverses. */
+  reverses: I | null
+  telegramId: I | null
+  /** The reversal's signed change (the opposite sign of the original's). */
+  change: I | null
+  /** How much of the original is reversed now, this reversal included. */
+  reversed: I | null
+  /** How much of the original is left to reverse. */
+  remaining: I | null
+}
+
+/** One side of a transfer. */
+export interface TransferLeg<I = number> {
+  telegramId: I
+  recordId: I
+  /** Negative for the sender, positive for the receiver. */
+  change: I
+  balance: I
+}
+
+/** The outcome of `transferCredits`. */
+export interface TransferResult<I = number> extends FlowResult<I> {
+  /** The id both records of the transfer share. */
+  transferId: string | null
+  amount: I | null
+  from: TransferLeg<I> | null
+  to: TransferLeg<I> | null
+}
+
+/** Which record `reverseRecord` reverses (`recordId` or the `reference` it was made with), and how. */
+export interface ReverseOptions {
+  recordId?: TelegramId | null
+  reference?: string | null
+  /** Default: all that is left of the record. */
+  amount?: Amount | null
+  /** Default `"reversal"`. */
+  reason?: string | null
+  /** De-duplicates the reversal itself; the SDK makes one when absent. */
+  reversalReference?: string | null
+}
+
+/**
+ * A Telegram Stars payment: the Bot API's `successful_payment` (grammY's, Telegraf's
+ * `ctx.message.successful_payment`), or the same fields in camelCase.
+ */
+export type StarsPayment =
+  | { currency: string; total_amount: Amount; telegram_payment_charge_id: string }
+  | { currency: string; totalAmount: Amount; telegramPaymentChargeId: string }
 
 /** One ledger record. */
 export interface Record<I = number> {
@@ -100,6 +228,12 @@ export interface Record<I = number> {
   externalReference: string | null
   /** RFC 3339, UTC. */
   createdAt: string
+  /** For a capture: the hold it charged. */
+  holdId: string | null
+  /** For a reversal: the record it reverses. */
+  reverses: I | null
+  /** For either leg of a transfer: the id both legs share. */
+  transferId: string | null
 }
 
 /** One page of records, newest first. */
@@ -168,6 +302,12 @@ export type ErrorCode =
   | 'reference_conflict'
   | 'balance_overflow'
   | 'batch_aborted'
+  | 'hold_not_found'
+  | 'hold_resolved'
+  | 'too_many_holds'
+  | 'record_not_found'
+  | 'record_not_reversible'
+  | 'reversal_exceeds_record'
   | 'rate_limited'
   | 'internal_error'
   | 'service_unavailable'
@@ -206,6 +346,15 @@ export declare class ReferenceConflictError extends CreditSyncError {
 }
 /** `user_not_found`. */
 export declare class UserNotFoundError extends CreditSyncError {}
+/** `hold_not_found`, `record_not_found`. */
+export declare class NotFoundError extends CreditSyncError {}
+/** `too_many_holds`, `record_not_reversible`, `reversal_exceeds_record` (and `hold_resolved`). */
+export declare class ConflictError extends CreditSyncError {}
+/** `hold_resolved`: the hold was already captured, voided or has expired. */
+export declare class HoldResolvedError extends ConflictError {
+  /** Its final state, when the server sent it. */
+  hold?: Hold<number | bigint>
+}
 /** Bad input found by the SDK or the server (`invalid_*`, `missing_field`, ...). */
 export declare class ValidationError extends CreditSyncError {
   field?: string
@@ -240,6 +389,25 @@ export declare class CreditSyncClient<B extends boolean = false> {
   deductCredits(telegramId: TelegramId, amount: Amount, reason: string, reference?: string | null): Promise<SyncResult<Int<B>>>
   /** Applies up to 1,000 changes; `result.data.success` / `.failed` are counts. */
   batchSync(items: BatchItem[], options?: BatchOptions | null): Promise<BatchResult<Int<B>>>
+  /**
+   * Reserves `amount` (> 0) of the user's available credits for `ttlSeconds` (default 600,
+   * at most 7 days), until `captureHold` charges it or `voidHold` releases it.
+   */
+  holdCredits(telegramId: TelegramId, amount: Amount, reason: string, reference?: string | null, ttlSeconds?: number | null): Promise<HoldResult<Int<B>>>
+  /** Charges a hold (`amount` default: all of it; the rest is released). The same capture again (same reference) is a replay. */
+  captureHold(holdId: string, amount?: Amount | null, reference?: string | null): Promise<HoldResult<Int<B>>>
+  /** Releases a hold without charging it. */
+  voidHold(holdId: string, reference?: string | null): Promise<HoldResult<Int<B>>>
+  /** The open holds and balance view; `null` for an unregistered user. */
+  getHolds(telegramId: TelegramId): Promise<Holds<Int<B>> | null>
+  /** Reverses a record, wholly or `amount` of it, with a new linked record. */
+  reverseRecord(options: ReverseOptions): Promise<ReverseResult<Int<B>>>
+  /** Moves `amount` of `fromId`'s available credits to `toId`: both records or neither. */
+  transferCredits(fromId: TelegramId, toId: TelegramId, amount: Amount, reason: string, reference?: string | null): Promise<TransferResult<Int<B>>>
+  /** Credits a Stars `successful_payment` once per `telegram_payment_charge_id` (`creditsPerStar` default 1). */
+  creditStarsPayment(telegramId: TelegramId, payment: StarsPayment, creditsPerStar?: Amount | null): Promise<SyncResult<Int<B>>>
+  /** Reverses a Stars payment's credit once; repeating it (same reason) is a `duplicate` success. */
+  refundStarsPayment(chargeId: string, reason?: string | null): Promise<ReverseResult<Int<B>>>
   /** `null` for an unregistered user. Reads reject on failure. */
   getBalance(telegramId: TelegramId): Promise<Balance<Int<B>> | null>
   /** One page of records, newest first. */
@@ -255,7 +423,7 @@ export declare class CreditSyncClient<B extends boolean = false> {
  * For code that prefers exceptions: returns a successful result, and throws the error of a
  * failed one (`success: false`), of the class its `code` maps to, with `.result` set.
  */
-export declare function throwIfFailed<R extends SyncResult<number | bigint> | BatchResult<number | bigint>>(result: R): R
+export declare function throwIfFailed<R extends SyncResult<number | bigint> | BatchResult<number | bigint> | FlowResult<number | bigint>>(result: R): R
 
 /** A deterministic de-duplication reference from parts: `makeReference('task', 42, '2024-01-05')`. */
 export declare function makeReference(...parts: Array<string | number | bigint>): string

@@ -17,6 +17,12 @@ class InsufficientCreditsError extends CreditSyncError {}
 class ReferenceConflictError extends CreditSyncError {}
 /** `user_not_found`. */
 class UserNotFoundError extends CreditSyncError {}
+/** `hold_not_found`, `record_not_found`: no hold has this id, or no record this id or reference. */
+class NotFoundError extends CreditSyncError {}
+/** The ledger's state refuses the change (`too_many_holds`, `record_not_reversible`, `reversal_exceeds_record`). */
+class ConflictError extends CreditSyncError {}
+/** `hold_resolved`: the hold was already captured, voided or has expired; `.hold` is its final state. */
+class HoldResolvedError extends ConflictError {}
 /** Bad input found by the SDK or the server (`invalid_*`, `missing_field`, ...); see `.field`. */
 class ValidationError extends CreditSyncError {}
 /** `rate_limited`, after the retries ran out; see `.retryAfterMs`. */
@@ -36,6 +42,9 @@ const classesByKind = {
   insufficient_credits: InsufficientCreditsError,
   reference_conflict: ReferenceConflictError,
   user_not_found: UserNotFoundError,
+  not_found: NotFoundError,
+  conflict: ConflictError,
+  hold_resolved: HoldResolvedError,
   authentication: AuthenticationError,
   timestamp: TimestampError,
   validation: ValidationError,
@@ -79,7 +88,7 @@ function rebrand(error, cls) {
 
 // What a failed result carries into the error `throwIfFailed` throws.
 const carried = ['kind', 'balance', 'field', 'fields', 'serverTime', 'retryAfterMs', 'status',
-  'reference', 'attempts', 'retryable', 'requestId']
+  'reference', 'attempts', 'retryable', 'requestId', 'hold']
 
 /**
  * For code that prefers exceptions: returns a successful result, and throws the error of a
@@ -153,6 +162,38 @@ class CreditSyncClient {
     return settle(() => this.#native.batchSync(items, options))
   }
 
+  holdCredits(telegramId, amount, reason, reference, ttlSeconds) {
+    return settle(() => this.#native.holdCredits(telegramId, amount, reason, reference, ttlSeconds))
+  }
+
+  captureHold(holdId, amount, reference) {
+    return settle(() => this.#native.captureHold(holdId, amount, reference))
+  }
+
+  voidHold(holdId, reference) {
+    return settle(() => this.#native.voidHold(holdId, reference))
+  }
+
+  getHolds(telegramId) {
+    return settle(() => this.#native.getHolds(telegramId))
+  }
+
+  reverseRecord(options) {
+    return settle(() => this.#native.reverseRecord(options))
+  }
+
+  transferCredits(fromId, toId, amount, reason, reference) {
+    return settle(() => this.#native.transferCredits(fromId, toId, amount, reason, reference))
+  }
+
+  creditStarsPayment(telegramId, payment, creditsPerStar) {
+    return settle(() => this.#native.creditStarsPayment(telegramId, payment, creditsPerStar))
+  }
+
+  refundStarsPayment(chargeId, reason) {
+    return settle(() => this.#native.refundStarsPayment(chargeId, reason))
+  }
+
   getBalance(telegramId) {
     return settle(() => this.#native.getBalance(telegramId))
   }
@@ -193,6 +234,9 @@ module.exports = {
   InsufficientCreditsError,
   ReferenceConflictError,
   UserNotFoundError,
+  NotFoundError,
+  ConflictError,
+  HoldResolvedError,
   ValidationError,
   RateLimitError,
   TransportError,

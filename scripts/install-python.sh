@@ -9,7 +9,8 @@ profile="${1:-release}"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9,<2" pytest requests httpx mypy
+# aiogram and python-telegram-bot: the Stars tests credit their real `SuccessfulPayment` objects.
+.venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9,<2" pytest requests httpx mypy aiogram python-telegram-bot
 
 wheels="target/wheels-$profile"
 rm -rf "$wheels"

@@ -48,4 +48,7 @@ bash tests/python/run.sh
 step "Node package tests"
 bash tests/node/run.sh
 
+step "Operator console in a browser (playwright-core driving Debian's chromium headless)"
+bash tests/console/run.sh
+
 printf '\nall tests passed in %ss\n' "$(( $(date +%s) - start ))"

@@ -173,3 +173,102 @@ fn type_name(t: ValueType) -> &'static str {
         _ => "an unknown value",
     }
 }
+
+/// An optional integer argument (`amount` of a capture): `undefined`/`null` mean absent.
+pub fn optional_integer(
+    env: &Env,
+    value: Option<Unknown<'_>>,
+    name: &str,
+) -> napi::Result<Option<i64>> {
+    let Some(value) = value else { return Ok(None) };
+    match value.get_type()? {
+        ValueType::Undefined | ValueType::Null => Ok(None),
+        _ => integer(env, value, name).map(Some),
+    }
+}
+
+/// The options of `reverseRecord`: `{ recordId?, reference?, amount?, reason?, reversalReference? }`.
+pub struct ReverseArguments {
+    pub original: Result<credit_sync::Original, credit_sync::Error>,
+    pub amount: Option<i64>,
+    pub reason: Option<String>,
+    pub reversal_reference: Option<String>,
+}
+
+/// Reads `reverseRecord`'s options; which of `recordId` and `reference` names the record
+/// is the core's to judge (`Original::from_parts`).
+pub fn reverse_arguments(env: &Env, value: Unknown<'_>) -> napi::Result<ReverseArguments> {
+    let name = "options";
+    if value.get_type()? != ValueType::Object {
+        return Err(type_error(
+            env,
+            format!("{name} must be an object {{ recordId?, reference?, amount?, reason?, reversalReference? }}"),
+        ));
+    }
+    let options: Object<'_> = unsafe { value.cast()? };
+    const KEYS: [&str; 5] = [
+        "recordId",
+        "reference",
+        "amount",
+        "reason",
+        "reversalReference",
+    ];
+    if let Some(key) = Object::keys(&options)?
+        .into_iter()
+        .find(|k| !KEYS.contains(&k.as_str()))
+    {
+        return Err(type_error(
+            env,
+            format!(
+                "{name} has an unexpected key {key:?} (expected {})",
+                KEYS.join(", ")
+            ),
+        ));
+    }
+    let field = |key: &str| -> napi::Result<Unknown<'_>> { options.get_named_property(key) };
+    let record_id = optional_integer(env, Some(field("recordId")?), "options.recordId")?;
+    let reference = optional_string(env, Some(field("reference")?), "options.reference")?;
+    Ok(ReverseArguments {
+        original: credit_sync::Original::from_parts(record_id, reference),
+        amount: optional_integer(env, Some(field("amount")?), "options.amount")?,
+        reason: optional_string(env, Some(field("reason")?), "options.reason")?,
+        reversal_reference: optional_string(
+            env,
+            Some(field("reversalReference")?),
+            "options.reversalReference",
+        )?,
+    })
+}
+
+/// A Telegram Stars payment: the Bot API's `successful_payment` object as grammY and
+/// Telegraf hand it over (`total_amount`, `telegram_payment_charge_id`), or the same in
+/// camelCase. Only the three fields a credit needs are read; the core judges them.
+pub fn stars_payment(env: &Env, value: Unknown<'_>) -> napi::Result<credit_sync::StarsPayment> {
+    if value.get_type()? != ValueType::Object {
+        return Err(type_error(
+            env,
+            "payment must be a successful_payment object { currency, total_amount, telegram_payment_charge_id }".to_string(),
+        ));
+    }
+    let payment: Object<'_> = unsafe { value.cast()? };
+    let field = |snake: &str, camel: &str| -> napi::Result<Unknown<'_>> {
+        let v: Unknown<'_> = payment.get_named_property(snake)?;
+        match v.get_type()? {
+            ValueType::Undefined | ValueType::Null => payment.get_named_property(camel),
+            _ => Ok(v),
+        }
+    };
+    Ok(credit_sync::StarsPayment {
+        currency: string(env, field("currency", "currency")?, "payment.currency")?,
+        total_amount: integer(
+            env,
+            field("total_amount", "totalAmount")?,
+            "payment.total_amount",
+        )?,
+        telegram_payment_charge_id: string(
+            env,
+            field("telegram_payment_charge_id", "telegramPaymentChargeId")?,
+            "payment.telegram_payment_charge_id",
+        )?,
+    })
+}

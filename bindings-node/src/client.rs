@@ -1,10 +1,16 @@
 //! `NativeClient`: the core's async `Client` behind JS Promises. The JS class
 //! `CreditSyncClient` (`index.js`) wraps it one-to-one.
 
-use crate::arguments::{self, batch_entry, count, integer, optional_string, positive_id, string};
+use crate::arguments::{
+    self, batch_entry, count, integer, optional_integer, optional_string, positive_id,
+    reverse_arguments, stars_payment, string,
+};
 use crate::errors::{core_error, type_error};
-use crate::results::{Balance, BatchResult, Ints, RecordsPage, SyncResult, UserData};
-use credit_sync::{Config, ConfigBuilder, Error, WriteError};
+use crate::results::{
+    Balance, BatchResult, HoldResult, Holds, Ints, RecordsPage, ReverseResult, SyncResult,
+    TransferResult, UserData,
+};
+use credit_sync::{Config, ConfigBuilder, Error, FlowResult, WriteError};
 use napi::bindgen_prelude::{Array, PromiseRaw, Unknown};
 use napi::{Env, JsValue, ValueType};
 use napi_derive::napi;
@@ -201,7 +207,198 @@ impl NativeClient {
         )
     }
 
-    /// `{ telegramId, credits, nickname }`, or `null` for an unregistered user.
+    /// Reserves `amount` (> 0) of the user's available credits for `ttlSeconds` (default
+    /// 600, at most 7 days). Every failure with a code resolves with `success: false`.
+    #[napi(
+        ts_args_type = "telegramId: number | bigint | string, amount: number | bigint | string, reason: string, reference?: string | null, ttlSeconds?: number | null",
+        ts_return_type = "Promise<HoldResult>"
+    )]
+    pub fn hold_credits<'env>(
+        &self,
+        env: &'env Env,
+        telegram_id: Unknown<'_>,
+        amount: Unknown<'_>,
+        reason: Unknown<'_>,
+        reference: Option<Unknown<'_>>,
+        ttl_seconds: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, HoldResult>> {
+        let (id, amount, reason, reference) =
+            change_args(env, telegram_id, amount, reason, reference)?;
+        let ttl = optional_integer(env, ttl_seconds, "ttlSeconds")?;
+        self.flow(
+            env,
+            reference,
+            HoldResult::convert,
+            move |c, r| async move { c.hold_credits(id, amount, &reason, Some(&r), ttl).await },
+        )
+    }
+
+    /// Charges a hold: `amount` (default all of it) is deducted, the rest released. The same
+    /// capture again (same `reference`) is a replay; any other is `hold_resolved`.
+    #[napi(
+        ts_args_type = "holdId: string, amount?: number | bigint | string | null, reference?: string | null",
+        ts_return_type = "Promise<HoldResult>"
+    )]
+    pub fn capture_hold<'env>(
+        &self,
+        env: &'env Env,
+        hold_id: Unknown<'_>,
+        amount: Option<Unknown<'_>>,
+        reference: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, HoldResult>> {
+        let hold_id = string(env, hold_id, "holdId")?;
+        let amount = optional_integer(env, amount, "amount")?;
+        let reference = optional_string(env, reference, "reference")?;
+        self.flow(
+            env,
+            reference,
+            HoldResult::convert,
+            move |c, r| async move { c.capture_hold(&hold_id, amount, Some(&r)).await },
+        )
+    }
+
+    /// Releases a hold without charging it.
+    #[napi(
+        ts_args_type = "holdId: string, reference?: string | null",
+        ts_return_type = "Promise<HoldResult>"
+    )]
+    pub fn void_hold<'env>(
+        &self,
+        env: &'env Env,
+        hold_id: Unknown<'_>,
+        reference: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, HoldResult>> {
+        let hold_id = string(env, hold_id, "holdId")?;
+        let reference = optional_string(env, reference, "reference")?;
+        self.flow(
+            env,
+            reference,
+            HoldResult::convert,
+            move |c, r| async move { c.void_hold(&hold_id, Some(&r)).await },
+        )
+    }
+
+    /// The user's open holds and balance view, or `null` for an unregistered user.
+    #[napi(
+        ts_args_type = "telegramId: number | bigint | string",
+        ts_return_type = "Promise<Holds | null>"
+    )]
+    pub fn get_holds<'env>(
+        &self,
+        env: &'env Env,
+        telegram_id: Unknown<'_>,
+    ) -> napi::Result<PromiseRaw<'env, Option<Holds>>> {
+        let id = positive_id(env, telegram_id, "telegramId")?;
+        let ints = self.ints;
+        self.call(env, move |c| async move {
+            c.get_holds(id)
+                .await?
+                .map(|h| Holds::convert(h, ints))
+                .transpose()
+        })
+    }
+
+    /// Reverses a record (`recordId`, or the `reference` it was made with), wholly or
+    /// `amount` of it, with a new linked record.
+    #[napi(
+        ts_args_type = "options: { recordId?: number | bigint | string | null; reference?: string | null; amount?: number | bigint | string | null; reason?: string | null; reversalReference?: string | null }",
+        ts_return_type = "Promise<ReverseResult>"
+    )]
+    pub fn reverse_record<'env>(
+        &self,
+        env: &'env Env,
+        options: Unknown<'_>,
+    ) -> napi::Result<PromiseRaw<'env, ReverseResult>> {
+        let a = reverse_arguments(env, options)?;
+        let reason = a.reason.unwrap_or_else(|| "reversal".to_string());
+        let (original, amount) = (a.original, a.amount);
+        self.flow(
+            env,
+            a.reversal_reference,
+            ReverseResult::convert,
+            move |c, r| async move {
+                let original =
+                    original.map_err(|e| WriteError::unsent(e, None, None, Some(r.clone())))?;
+                c.reverse_record(original, amount, &reason, Some(&r)).await
+            },
+        )
+    }
+
+    /// Moves `amount` (> 0) of `fromId`'s available credits to `toId`: both records or neither.
+    #[napi(
+        ts_args_type = "fromId: number | bigint | string, toId: number | bigint | string, amount: number | bigint | string, reason: string, reference?: string | null",
+        ts_return_type = "Promise<TransferResult>"
+    )]
+    pub fn transfer_credits<'env>(
+        &self,
+        env: &'env Env,
+        from_id: Unknown<'_>,
+        to_id: Unknown<'_>,
+        amount: Unknown<'_>,
+        reason: Unknown<'_>,
+        reference: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, TransferResult>> {
+        let from = positive_id(env, from_id, "fromId")?;
+        let (to, amount, reason, reference) = change_args(env, to_id, amount, reason, reference)?;
+        self.flow(
+            env,
+            reference,
+            TransferResult::convert,
+            move |c, r| async move {
+                c.transfer_credits(from, to, amount, &reason, Some(&r))
+                    .await
+            },
+        )
+    }
+
+    /// Credits a Telegram Stars `successful_payment`: `total_amount * creditsPerStar`, once
+    /// per `telegram_payment_charge_id` (a redelivered update is a `duplicate`).
+    #[napi(
+        ts_args_type = "telegramId: number | bigint | string, payment: object, creditsPerStar?: number | bigint | string | null",
+        ts_return_type = "Promise<SyncResult>"
+    )]
+    pub fn credit_stars_payment<'env>(
+        &self,
+        env: &'env Env,
+        telegram_id: Unknown<'_>,
+        payment: Unknown<'_>,
+        credits_per_star: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, SyncResult>> {
+        let id = positive_id(env, telegram_id, "telegramId")?;
+        let payment = stars_payment(env, payment)?;
+        let rate = optional_integer(env, credits_per_star, "creditsPerStar")?.unwrap_or(1);
+        let reference = credit_sync::stars::payment_reference(&payment.telegram_payment_charge_id);
+        let change = credit_sync::stars::credits_for(&payment, rate).unwrap_or(0);
+        self.write(env, id, change, Some(reference), move |c, _| async move {
+            c.credit_stars_payment(id, &payment, rate).await
+        })
+    }
+
+    /// Reverses the credit of the Stars payment `chargeId`, once: repeating it (with the same
+    /// `reason`) is a `duplicate` success.
+    #[napi(
+        ts_args_type = "chargeId: string, reason?: string | null",
+        ts_return_type = "Promise<ReverseResult>"
+    )]
+    pub fn refund_stars_payment<'env>(
+        &self,
+        env: &'env Env,
+        charge_id: Unknown<'_>,
+        reason: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, ReverseResult>> {
+        let charge_id = string(env, charge_id, "chargeId")?;
+        let reason = optional_string(env, reason, "reason")?
+            .unwrap_or_else(|| "Telegram Stars refund".to_string());
+        let reference = credit_sync::stars::refund_reference(&charge_id);
+        self.flow(
+            env,
+            Some(reference),
+            ReverseResult::convert,
+            move |c, _| async move { c.refund_stars_payment(&charge_id, &reason).await },
+        )
+    }
+
+    /// `{ telegramId, credits, held, available, nickname }`, or `null` for an unregistered user.
     #[napi(
         ts_args_type = "telegramId: number | bigint | string",
         ts_return_type = "Promise<Balance | null>"
@@ -325,6 +522,47 @@ impl NativeClient {
                 Error::Closed,
                 Some(telegram_id),
                 Some(change),
+                Some(reference),
+            )))
+        };
+        self.call_or(
+            env,
+            move |c| {
+                let work = f(c, sent);
+                async move { settle(work.await) }
+            },
+            closed,
+        )
+    }
+
+    /// A money flow, settled by the core's rule (`FlowResult::settle`) exactly as
+    /// [`Self::write`] settles a change, then converted by `convert`.
+    fn flow<'env, T, R, F, Fut>(
+        &self,
+        env: &'env Env,
+        reference: Option<String>,
+        convert: fn(FlowResult<T>, Ints) -> Result<R, Error>,
+        f: F,
+    ) -> napi::Result<PromiseRaw<'env, R>>
+    where
+        T: Send + 'static,
+        R: Send + 'static + napi::bindgen_prelude::ToNapiValue,
+        F: FnOnce(credit_sync::Client, String) -> Fut,
+        Fut: Future<Output = Result<FlowResult<T>, WriteError>> + Send + 'static,
+    {
+        let reference = reference.unwrap_or_else(credit_sync::reference::auto);
+        let ints = self.ints;
+        let settle = move |outcome| {
+            FlowResult::settle(outcome)
+                .map_err(|e| e.error)
+                .and_then(|r| convert(r, ints))
+        };
+        let sent = reference.clone();
+        let closed = move || {
+            settle(Err(WriteError::unsent(
+                Error::Closed,
+                None,
+                None,
                 Some(reference),
             )))
         };

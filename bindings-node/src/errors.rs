@@ -2,6 +2,7 @@
 //! the protocol's stable string; the details a variant carries become
 //! properties. The JS layer (`index.js`) gives each code its subclass.
 
+use crate::results::{Hold, Ints};
 use credit_sync::Error;
 use napi::bindgen_prelude::{JsObjectValue, Object, ToNapiValue};
 use napi::{Env, JsError, JsTypeError, JsValue};
@@ -19,6 +20,9 @@ const INVALID_ARGUMENT: &str = "invalid_argument";
 /// | `InsufficientCredits` | `insufficient_credits` | `balance` |
 /// | `ReferenceConflict` | `reference_conflict` | `fields` |
 /// | `UserNotFound` | `user_not_found` | |
+/// | `NotFound` | `hold_not_found`, `record_not_found` | |
+/// | `HoldResolved` | `hold_resolved` | `hold` (its final state) |
+/// | `Conflict` | `too_many_holds`, `record_not_reversible`, `reversal_exceeds_record` | |
 /// | `Authentication` | `unauthorized`, `invalid_signature`, `signature_reused`, `signature_scheme_refused`, `source_mismatch`, `forbidden` | |
 /// | `Timestamp` | `timestamp_out_of_window` | `serverTime` |
 /// | `Validation` | `invalid_*`, `missing_field`, `amount_too_large`, ... | `field` |
@@ -48,7 +52,17 @@ pub fn core_error(env: &Env, error: Error) -> napi::Error {
                 retry_after.map(|d| d.as_millis() as f64),
             )?,
             Error::Server { status, .. } => set(&mut obj, "status", Some(*status))?,
-            Error::UserNotFound { .. }
+            // A write resolves with a failed result instead, which carries the hold in the
+            // client's integer style; here numbers, unless one is beyond 2^53-1.
+            Error::HoldResolved { hold, .. } => set(
+                &mut obj,
+                "hold",
+                hold.as_deref()
+                    .and_then(|h| Hold::convert(h, Ints::Number).ok()),
+            )?,
+            Error::NotFound { .. }
+            | Error::Conflict { .. }
+            | Error::UserNotFound { .. }
             | Error::Authentication { .. }
             | Error::Timeout { .. }
             | Error::Transport { .. }

@@ -19,7 +19,8 @@ mod results;
 
 pub use client::NativeClient;
 pub use results::{
-    Balance, BatchData, BatchResult, Record, RecordsPage, SyncData, SyncResult, UserData,
+    Balance, BatchData, BatchResult, Hold, HoldResult, Holds, Record, RecordsPage, ReverseResult,
+    SyncData, SyncResult, TransferLeg, TransferResult, UserData,
 };
 
 use arguments::{integer, positive_id};

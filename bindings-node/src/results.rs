@@ -6,6 +6,7 @@
 //! 2^53−1, so by default a larger value fails the call with `unsafe_integer`, and a
 //! client made with `bigint: true` returns every integer field as a `BigInt`.
 
+use credit_sync::model::{FlowResult, HoldData, ReverseData, TransferData};
 use credit_sync::{model, Code, Error};
 use napi::bindgen_prelude::{BigInt, Either};
 use napi_derive::napi;
@@ -108,6 +109,7 @@ struct Details {
     server_time: Option<i64>,
     retry_after_ms: Option<f64>,
     status: Option<u32>,
+    balance: Option<i64>,
 }
 
 fn details(error: Option<&Error>) -> Details {
@@ -118,8 +120,10 @@ fn details(error: Option<&Error>) -> Details {
         server_time: None,
         retry_after_ms: None,
         status: None,
+        balance: None,
     };
     match error {
+        Some(Error::InsufficientCredits { balance, .. }) => d.balance = *balance,
         Some(Error::Validation { field, .. }) => d.field = field.clone(),
         Some(Error::ReferenceConflict { fields, .. }) => d.fields = Some(fields.clone()),
         Some(Error::Timestamp { server_time, .. }) => d.server_time = *server_time,
@@ -236,7 +240,12 @@ impl BatchResult {
 #[napi(object, use_nullable = true, object_from_js = false)]
 pub struct Balance {
     pub telegram_id: Either<f64, BigInt>,
+    /// The sum of the user's records.
     pub credits: Either<f64, BigInt>,
+    /// The sum of the open holds.
+    pub held: Either<f64, BigInt>,
+    /// `credits - held`: what deducts, holds and transfers may take.
+    pub available: Either<f64, BigInt>,
     pub nickname: Option<String>,
 }
 
@@ -245,7 +254,325 @@ impl Balance {
         Ok(Balance {
             telegram_id: ints.int("telegramId", b.telegram_id)?,
             credits: ints.int("credits", b.credits)?,
+            held: ints.int("held", b.held)?,
+            available: ints.int("available", b.available.unwrap_or(b.credits))?,
             nickname: b.nickname,
+        })
+    }
+}
+
+/// One hold.
+#[napi(object, use_nullable = true, object_from_js = false)]
+pub struct Hold {
+    pub hold_id: String,
+    pub telegram_id: Either<f64, BigInt>,
+    /// The source that placed it.
+    pub source: String,
+    /// What was reserved.
+    pub amount: Either<f64, BigInt>,
+    /// What a capture charged (0 unless `captured`).
+    pub captured: Either<f64, BigInt>,
+    /// `"open"`, `"captured"`, `"voided"` or `"expired"`.
+    pub state: String,
+    pub reason: String,
+    pub external_reference: Option<String>,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// RFC 3339, UTC: from then on the hold no longer counts and cannot be captured.
+    pub expires_at: String,
+    pub resolved_at: Option<String>,
+    /// The deduction a capture wrote.
+    pub record_id: Option<Either<f64, BigInt>>,
+}
+
+impl Hold {
+    pub fn convert(h: &model::Hold, ints: Ints) -> Result<Self, Error> {
+        Ok(Hold {
+            hold_id: h.hold_id.clone(),
+            telegram_id: ints.int("telegramId", h.telegram_id)?,
+            source: h.source.clone(),
+            amount: ints.int("amount", h.amount)?,
+            captured: ints.int("captured", h.captured)?,
+            state: h.state.as_str().to_string(),
+            reason: h.reason.clone(),
+            external_reference: h.external_reference.clone(),
+            created_at: h.created_at.clone(),
+            expires_at: h.expires_at.clone(),
+            resolved_at: h.resolved_at.clone(),
+            record_id: ints.opt("recordId", h.record_id)?,
+        })
+    }
+}
+
+/// A user's open holds (oldest first) and balance view.
+#[napi(object, use_nullable = true, object_from_js = false)]
+pub struct Holds {
+    pub telegram_id: Either<f64, BigInt>,
+    pub credits: Either<f64, BigInt>,
+    pub held: Either<f64, BigInt>,
+    pub available: Either<f64, BigInt>,
+    pub holds: Vec<Hold>,
+}
+
+impl Holds {
+    pub fn convert(h: model::Holds, ints: Ints) -> Result<Self, Error> {
+        Ok(Holds {
+            telegram_id: ints.int("telegramId", h.telegram_id)?,
+            credits: ints.int("credits", h.credits)?,
+            held: ints.int("held", h.held)?,
+            available: ints.int("available", h.available)?,
+            holds: h
+                .holds
+                .iter()
+                .map(|x| Hold::convert(x, ints))
+                .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+/// What every flow result shares, converted once: the guide's fields, what a retry
+/// needs, and the error's details for `throwIfFailed`.
+struct Common {
+    success: bool,
+    code: String,
+    message: String,
+    reference: Option<String>,
+    attempts: u32,
+    retryable: bool,
+    request_id: Option<String>,
+    kind: Option<String>,
+    field: Option<String>,
+    fields: Option<Vec<String>>,
+    server_time: Option<Int>,
+    retry_after_ms: Option<f64>,
+    status: Option<u32>,
+    balance: Option<Int>,
+}
+
+fn common<T>(r: &FlowResult<T>, ints: Ints) -> Result<Common, Error> {
+    let d = details(r.error.as_ref());
+    Ok(Common {
+        success: r.success,
+        code: r.code.as_str().to_string(),
+        message: r.message.clone(),
+        reference: r.reference.clone(),
+        attempts: r.attempts,
+        retryable: r.retryable,
+        request_id: r.request_id.clone(),
+        kind: d.kind,
+        field: d.field,
+        fields: d.fields,
+        server_time: ints.opt("serverTime", d.server_time)?,
+        retry_after_ms: d.retry_after_ms,
+        status: d.status,
+        balance: ints.opt("balance", d.balance)?,
+    })
+}
+
+/// The outcome of `holdCredits`, `captureHold` and `voidHold`, in the guide's style.
+#[napi(object, use_nullable = true, object_from_js = false)]
+pub struct HoldResult {
+    pub success: bool,
+    pub code: String,
+    pub message: String,
+    /// `true` when the server had already done this call (a safe replay).
+    pub duplicate: bool,
+    /// The hold's id (pass it to `captureHold` / `voidHold`).
+    pub hold_id: Option<String>,
+    /// The hold as the call left it, or on `hold_resolved` its final state.
+    pub hold: Option<Hold>,
+    /// The balance view after the call.
+    pub credits: Option<Either<f64, BigInt>>,
+    pub held: Option<Either<f64, BigInt>>,
+    pub available: Option<Either<f64, BigInt>>,
+    /// On `insufficient_credits`, the current balance when known.
+    pub balance: Option<Either<f64, BigInt>>,
+    /// The reference the call was sent with (yours, or the SDK's `auto-<uuid v7>`).
+    pub reference: Option<String>,
+    pub attempts: u32,
+    pub retryable: bool,
+    pub request_id: Option<String>,
+    pub kind: Option<String>,
+    pub field: Option<String>,
+    pub fields: Option<Vec<String>>,
+    pub server_time: Option<Either<f64, BigInt>>,
+    pub retry_after_ms: Option<f64>,
+    pub status: Option<u32>,
+}
+
+impl HoldResult {
+    pub fn convert(r: FlowResult<HoldData>, ints: Ints) -> Result<Self, Error> {
+        let c = common(&r, ints)?;
+        let hold = r.hold().map(|h| Hold::convert(h, ints)).transpose()?;
+        let data = r.data.as_ref();
+        Ok(HoldResult {
+            success: c.success,
+            code: c.code,
+            message: c.message,
+            duplicate: r.duplicate(),
+            hold_id: r.hold().map(|h| h.hold_id.clone()),
+            hold,
+            credits: ints.opt("credits", data.map(|d| d.credits))?,
+            held: ints.opt("held", data.map(|d| d.held))?,
+            available: ints.opt("available", data.map(|d| d.available))?,
+            balance: c.balance,
+            reference: c.reference,
+            attempts: c.attempts,
+            retryable: c.retryable,
+            request_id: c.request_id,
+            kind: c.kind,
+            field: c.field,
+            fields: c.fields,
+            server_time: c.server_time,
+            retry_after_ms: c.retry_after_ms,
+            status: c.status,
+        })
+    }
+}
+
+/// The outcome of `reverseRecord` and `refundStarsPayment`.
+#[napi(object, use_nullable = true, object_from_js = false)]
+pub struct ReverseResult {
+    pub success: bool,
+    pub code: String,
+    pub message: String,
+    pub duplicate: bool,
+    /// The reversal's own record.
+    pub record_id: Option<Either<f64, BigInt>>,
+    /// The record it reverses.
+    pub reverses: Option<Either<f64, BigInt>>,
+    pub telegram_id: Option<Either<f64, BigInt>>,
+    /// The reversal's signed change (the opposite sign of the original's).
+    pub change: Option<Either<f64, BigInt>>,
+    /// The balance after the reversal; on `insufficient_credits`, the current one.
+    pub balance: Option<Either<f64, BigInt>>,
+    /// How much of the original is reversed now, this reversal included.
+    pub reversed: Option<Either<f64, BigInt>>,
+    /// How much of the original is left to reverse.
+    pub remaining: Option<Either<f64, BigInt>>,
+    pub reference: Option<String>,
+    pub attempts: u32,
+    pub retryable: bool,
+    pub request_id: Option<String>,
+    pub kind: Option<String>,
+    pub field: Option<String>,
+    pub fields: Option<Vec<String>>,
+    pub server_time: Option<Either<f64, BigInt>>,
+    pub retry_after_ms: Option<f64>,
+    pub status: Option<u32>,
+}
+
+impl ReverseResult {
+    pub fn convert(r: FlowResult<ReverseData>, ints: Ints) -> Result<Self, Error> {
+        let c = common(&r, ints)?;
+        let data = r.data.as_ref();
+        let balance = match data {
+            Some(d) => Some(ints.int("balance", d.balance)?),
+            None => c.balance,
+        };
+        Ok(ReverseResult {
+            success: c.success,
+            code: c.code,
+            message: c.message,
+            duplicate: r.duplicate(),
+            record_id: ints.opt("recordId", data.map(|d| d.record_id))?,
+            reverses: ints.opt("reverses", data.map(|d| d.reverses))?,
+            telegram_id: ints.opt("telegramId", data.map(|d| d.telegram_id))?,
+            change: ints.opt("change", data.map(|d| d.change))?,
+            balance,
+            reversed: ints.opt("reversed", data.map(|d| d.reversed))?,
+            remaining: ints.opt("remaining", data.map(|d| d.remaining))?,
+            reference: c.reference,
+            attempts: c.attempts,
+            retryable: c.retryable,
+            request_id: c.request_id,
+            kind: c.kind,
+            field: c.field,
+            fields: c.fields,
+            server_time: c.server_time,
+            retry_after_ms: c.retry_after_ms,
+            status: c.status,
+        })
+    }
+}
+
+/// One side of a transfer.
+#[napi(object, use_nullable = true, object_from_js = false)]
+pub struct TransferLeg {
+    pub telegram_id: Either<f64, BigInt>,
+    pub record_id: Either<f64, BigInt>,
+    /// Negative for the sender, positive for the receiver.
+    pub change: Either<f64, BigInt>,
+    pub balance: Either<f64, BigInt>,
+}
+
+impl TransferLeg {
+    fn convert(l: &model::TransferLeg, ints: Ints) -> Result<Self, Error> {
+        Ok(TransferLeg {
+            telegram_id: ints.int("telegramId", l.telegram_id)?,
+            record_id: ints.int("recordId", l.record_id)?,
+            change: ints.int("change", l.change)?,
+            balance: ints.int("balance", l.balance)?,
+        })
+    }
+}
+
+/// The outcome of `transferCredits`.
+#[napi(object, use_nullable = true, object_from_js = false)]
+pub struct TransferResult {
+    pub success: bool,
+    pub code: String,
+    pub message: String,
+    pub duplicate: bool,
+    /// The id both records of the transfer share.
+    pub transfer_id: Option<String>,
+    pub amount: Option<Either<f64, BigInt>>,
+    /// The sender's side.
+    pub from: Option<TransferLeg>,
+    /// The receiver's side.
+    pub to: Option<TransferLeg>,
+    /// On `insufficient_credits`, the sender's current balance when known.
+    pub balance: Option<Either<f64, BigInt>>,
+    pub reference: Option<String>,
+    pub attempts: u32,
+    pub retryable: bool,
+    pub request_id: Option<String>,
+    pub kind: Option<String>,
+    pub field: Option<String>,
+    pub fields: Option<Vec<String>>,
+    pub server_time: Option<Either<f64, BigInt>>,
+    pub retry_after_ms: Option<f64>,
+    pub status: Option<u32>,
+}
+
+impl TransferResult {
+    pub fn convert(r: FlowResult<TransferData>, ints: Ints) -> Result<Self, Error> {
+        let c = common(&r, ints)?;
+        let data = r.data.as_ref();
+        Ok(TransferResult {
+            success: c.success,
+            code: c.code,
+            message: c.message,
+            duplicate: r.duplicate(),
+            transfer_id: data.map(|d| d.transfer_id.clone()),
+            amount: ints.opt("amount", data.map(|d| d.amount))?,
+            from: data
+                .map(|d| TransferLeg::convert(&d.from, ints))
+                .transpose()?,
+            to: data
+                .map(|d| TransferLeg::convert(&d.to, ints))
+                .transpose()?,
+            balance: c.balance,
+            reference: c.reference,
+            attempts: c.attempts,
+            retryable: c.retryable,
+            request_id: c.request_id,
+            kind: c.kind,
+            field: c.field,
+            fields: c.fields,
+            server_time: c.server_time,
+            retry_after_ms: c.retry_after_ms,
+            status: c.status,
         })
     }
 }
@@ -261,6 +588,12 @@ pub struct Record {
     pub external_reference: Option<String>,
     /// RFC 3339, UTC.
     pub created_at: String,
+    /// For a capture: the hold it charged.
+    pub hold_id: Option<String>,
+    /// For a reversal: the record it reverses.
+    pub reverses: Option<Either<f64, BigInt>>,
+    /// For either leg of a transfer: the id both legs share.
+    pub transfer_id: Option<String>,
 }
 
 /// One page of records, newest first.
@@ -286,6 +619,9 @@ impl RecordsPage {
                         source: r.source,
                         external_reference: r.external_reference,
                         created_at: r.created_at,
+                        hold_id: r.hold_id,
+                        reverses: ints.opt("reverses", r.reverses)?,
+                        transfer_id: r.transfer_id,
                     })
                 })
                 .collect::<Result<_, Error>>()?,

@@ -4,9 +4,15 @@
 
 use crate::errors::{panic_error, CoreError};
 use crate::inflight;
-use crate::results::{BalanceDict, RecordsDict, SyncResult, UserDict};
+use crate::results::{
+    BalanceDict, HoldResult, HoldsDict, RecordsDict, ReverseResult, SyncResult, TransferResult,
+    UserDict,
+};
 use crate::runtime;
-use credit_sync::{BatchEntry, Client, Config, ConfigBuilder, Error, WriteError};
+use credit_sync::{
+    BatchEntry, Client, Config, ConfigBuilder, Error, FlowResult, Original, StarsPayment,
+    WriteError,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
@@ -372,6 +378,174 @@ mod calls {
         )
     }
 
+    /// A money flow (hold, capture, void, reversal, transfer), built exactly as [`write`]:
+    /// the reference made up front, a closed client or a fork answered with it, the
+    /// outcome settled by the core's rule (`FlowResult::settle`), then `class` wraps it.
+    fn flow<T, P, F, Fut>(
+        resolved: Resolved,
+        reference: String,
+        class: fn(FlowResult<T>) -> P,
+        f: F,
+    ) -> Call<P>
+    where
+        T: Send + 'static,
+        P: Send + 'static,
+        F: FnOnce(Client, String) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<FlowResult<T>, WriteError>> + Send,
+    {
+        let Resolved { client, forks } = resolved;
+        let cut_reference = reference.clone();
+        let settle =
+            move |outcome| Answer(FlowResult::settle(outcome).map(class).map_err(|e| e.error));
+        let run = async move {
+            let unsent = |e: Error| WriteError::unsent(e, None, None, Some(reference.clone()));
+            let outcome = match client {
+                Ok(c) => CatchUnwind(Box::pin(f(c, reference.clone())))
+                    .await
+                    .unwrap_or_else(|p| {
+                        Err(if cut_by_fork(forks) {
+                            WriteError::cut_off(None, None, Some(reference.clone()))
+                        } else {
+                            unsent(panic_error(p))
+                        })
+                    }),
+                Err(e) => Err(unsent(e)),
+            };
+            settle(outcome)
+        };
+        Call::new(forks, run, move || {
+            settle(Err(WriteError::cut_off(None, None, Some(cut_reference))))
+        })
+    }
+
+    fn auto(reference: Option<String>) -> String {
+        reference.unwrap_or_else(credit_sync::reference::auto)
+    }
+
+    pub fn hold_credits(
+        resolved: Resolved,
+        telegram_id: i64,
+        amount: i64,
+        reason: String,
+        reference: Option<String>,
+        ttl_secs: i64,
+    ) -> Call<HoldResult> {
+        flow(
+            resolved,
+            auto(reference),
+            HoldResult,
+            move |c, r| async move {
+                c.hold_credits(telegram_id, amount, &reason, Some(&r), Some(ttl_secs))
+                    .await
+            },
+        )
+    }
+
+    pub fn capture_hold(
+        resolved: Resolved,
+        hold_id: String,
+        amount: Option<i64>,
+        reference: Option<String>,
+    ) -> Call<HoldResult> {
+        flow(
+            resolved,
+            auto(reference),
+            HoldResult,
+            move |c, r| async move { c.capture_hold(&hold_id, amount, Some(&r)).await },
+        )
+    }
+
+    pub fn void_hold(
+        resolved: Resolved,
+        hold_id: String,
+        reference: Option<String>,
+    ) -> Call<HoldResult> {
+        flow(
+            resolved,
+            auto(reference),
+            HoldResult,
+            move |c, r| async move { c.void_hold(&hold_id, Some(&r)).await },
+        )
+    }
+
+    pub fn reverse_record(
+        resolved: Resolved,
+        original: Result<Original, Error>,
+        amount: Option<i64>,
+        reason: String,
+        reference: Option<String>,
+    ) -> Call<ReverseResult> {
+        flow(
+            resolved,
+            auto(reference),
+            ReverseResult,
+            move |c, r| async move {
+                let original =
+                    original.map_err(|e| WriteError::unsent(e, None, None, Some(r.clone())))?;
+                c.reverse_record(original, amount, &reason, Some(&r)).await
+            },
+        )
+    }
+
+    pub fn transfer_credits(
+        resolved: Resolved,
+        from: i64,
+        to: i64,
+        amount: i64,
+        reason: String,
+        reference: Option<String>,
+    ) -> Call<TransferResult> {
+        flow(
+            resolved,
+            auto(reference),
+            TransferResult,
+            move |c, r| async move {
+                c.transfer_credits(from, to, amount, &reason, Some(&r))
+                    .await
+            },
+        )
+    }
+
+    /// An add whose reference and amount the core derives from the payment.
+    pub fn credit_stars_payment(
+        resolved: Resolved,
+        telegram_id: i64,
+        payment: StarsPayment,
+        credits_per_star: i64,
+    ) -> Call<SyncResult> {
+        let reference = credit_sync::stars::payment_reference(&payment.telegram_payment_charge_id);
+        let change = credit_sync::stars::credits_for(&payment, credits_per_star).unwrap_or(0);
+        write(
+            resolved,
+            telegram_id,
+            change,
+            reference,
+            move |c, _| async move {
+                c.credit_stars_payment(telegram_id, &payment, credits_per_star)
+                    .await
+            },
+        )
+    }
+
+    pub fn refund_stars_payment(
+        resolved: Resolved,
+        charge_id: String,
+        reason: String,
+    ) -> Call<ReverseResult> {
+        let reference = credit_sync::stars::refund_reference(&charge_id);
+        flow(resolved, reference, ReverseResult, move |c, _| async move {
+            c.refund_stars_payment(&charge_id, &reason).await
+        })
+    }
+
+    /// `None` only for an unregistered user; other failures raise.
+    pub fn get_holds(resolved: Resolved, telegram_id: i64) -> Call<Option<HoldsDict>> {
+        Call::read(resolved.forks, async move {
+            let r = guarded(resolved, |c| async move { c.get_holds(telegram_id).await }).await;
+            Answer(r.map(|h| h.map(HoldsDict)))
+        })
+    }
+
     pub fn batch_sync(
         resolved: Resolved,
         items: Vec<BatchEntry>,
@@ -513,6 +687,48 @@ fn batch_entries(items: &Bound<'_, PyAny>) -> PyResult<Vec<BatchEntry>> {
     Ok(entries)
 }
 
+/// Reads the three fields of a Stars payment from aiogram's or python-telegram-bot's
+/// `SuccessfulPayment`, a dict, or any object with those attributes; whether they make a
+/// creditable payment is the core's to say.
+fn stars_payment(payment: &Bound<'_, PyAny>) -> PyResult<StarsPayment> {
+    let dict = payment.cast::<PyDict>().ok();
+    let field = |name: &str| -> PyResult<Bound<'_, PyAny>> {
+        let found = match &dict {
+            Some(d) => d.get_item(name)?,
+            None => payment.getattr(name).ok(),
+        };
+        found.filter(|v| !v.is_none()).ok_or_else(|| {
+            PyTypeError::new_err(format!(
+                "argument 'payment' has no {name:?} (expected a SuccessfulPayment, or a dict or object \
+                 with currency, total_amount and telegram_payment_charge_id)"
+            ))
+        })
+    };
+    let typed = |name: &str, v: Bound<'_, PyAny>, want: &str| {
+        PyTypeError::new_err(format!(
+            "payment.{name} must be {want}, not {}",
+            type_name(&v)
+        ))
+    };
+    let currency = field("currency")?;
+    let currency: String = currency
+        .extract()
+        .map_err(|_| typed("currency", currency, "str"))?;
+    let total_amount = field("total_amount")?;
+    let total_amount: i64 = total_amount
+        .extract()
+        .map_err(|_| typed("total_amount", total_amount, "int"))?;
+    let charge_id = field("telegram_payment_charge_id")?;
+    let telegram_payment_charge_id: String = charge_id
+        .extract()
+        .map_err(|_| typed("telegram_payment_charge_id", charge_id, "str"))?;
+    Ok(StarsPayment {
+        currency,
+        total_amount,
+        telegram_payment_charge_id,
+    })
+}
+
 fn type_name(v: &Bound<'_, PyAny>) -> String {
     v.get_type()
         .name()
@@ -626,7 +842,149 @@ impl CreditSyncClient {
         ))
     }
 
-    /// `{'telegram_id', 'credits', 'nickname'}`, or `None` for an unregistered user.
+    /// Reserves `amount` (> 0) of the user's available credits for `ttl_seconds` (1 to 7
+    /// days), until `capture_hold` charges it or `void_hold` releases it. Returns a
+    /// `HoldResult` (`.hold_id`, `.held`, `.available`, `.duplicate`).
+    #[pyo3(signature = (telegram_id, amount, reason, reference=None, ttl_seconds=600))]
+    fn hold_credits(
+        &self,
+        py: Python<'_>,
+        telegram_id: i64,
+        amount: i64,
+        reason: String,
+        reference: Option<String>,
+        ttl_seconds: i64,
+    ) -> Answer<HoldResult> {
+        block(
+            py,
+            calls::hold_credits(
+                self.conn.client(),
+                telegram_id,
+                amount,
+                reason,
+                reference,
+                ttl_seconds,
+            ),
+        )
+    }
+
+    /// Charges the hold: `amount` (default all of it) is deducted, the rest released. The same
+    /// capture again (same `reference`) is a replay; any other is `hold_resolved`.
+    #[pyo3(signature = (hold_id, amount=None, reference=None))]
+    fn capture_hold(
+        &self,
+        py: Python<'_>,
+        hold_id: String,
+        amount: Option<i64>,
+        reference: Option<String>,
+    ) -> Answer<HoldResult> {
+        block(
+            py,
+            calls::capture_hold(self.conn.client(), hold_id, amount, reference),
+        )
+    }
+
+    /// Releases the hold without charging it.
+    #[pyo3(signature = (hold_id, reference=None))]
+    fn void_hold(
+        &self,
+        py: Python<'_>,
+        hold_id: String,
+        reference: Option<String>,
+    ) -> Answer<HoldResult> {
+        block(py, calls::void_hold(self.conn.client(), hold_id, reference))
+    }
+
+    /// `{'telegram_id', 'credits', 'held', 'available', 'holds': [...]}` (the open holds,
+    /// oldest first), or `None` for an unregistered user.
+    fn get_holds(&self, py: Python<'_>, telegram_id: i64) -> Answer<Option<HoldsDict>> {
+        block(py, calls::get_holds(self.conn.client(), telegram_id))
+    }
+
+    /// Reverses the record `record_id`, or the one made with your `reference`, wholly or
+    /// `amount` of it, with a new linked record. `reversal_reference` de-duplicates the
+    /// reversal itself (the SDK makes one when absent).
+    #[pyo3(signature = (record_id=None, *, reference=None, amount=None, reason="reversal", reversal_reference=None))]
+    fn reverse_record(
+        &self,
+        py: Python<'_>,
+        record_id: Option<i64>,
+        reference: Option<String>,
+        amount: Option<i64>,
+        reason: &str,
+        reversal_reference: Option<String>,
+    ) -> Answer<ReverseResult> {
+        let original = Original::from_parts(record_id, reference);
+        block(
+            py,
+            calls::reverse_record(
+                self.conn.client(),
+                original,
+                amount,
+                reason.to_string(),
+                reversal_reference,
+            ),
+        )
+    }
+
+    /// Moves `amount` (> 0) of `from_id`'s available credits to `to_id`, both records or neither.
+    #[pyo3(signature = (from_id, to_id, amount, reason, reference=None))]
+    fn transfer_credits(
+        &self,
+        py: Python<'_>,
+        from_id: i64,
+        to_id: i64,
+        amount: i64,
+        reason: String,
+        reference: Option<String>,
+    ) -> Answer<TransferResult> {
+        block(
+            py,
+            calls::transfer_credits(
+                self.conn.client(),
+                from_id,
+                to_id,
+                amount,
+                reason,
+                reference,
+            ),
+        )
+    }
+
+    /// Credits a Telegram Stars `SuccessfulPayment` (or a dict / object with `currency`,
+    /// `total_amount`, `telegram_payment_charge_id`): `total_amount * credits_per_star`,
+    /// once per charge id, so a redelivered update is a `duplicate`.
+    #[pyo3(signature = (telegram_id, payment, credits_per_star=1))]
+    fn credit_stars_payment(
+        &self,
+        py: Python<'_>,
+        telegram_id: i64,
+        payment: &Bound<'_, PyAny>,
+        credits_per_star: i64,
+    ) -> PyResult<Answer<SyncResult>> {
+        let payment = stars_payment(payment)?;
+        Ok(block(
+            py,
+            calls::credit_stars_payment(self.conn.client(), telegram_id, payment, credits_per_star),
+        ))
+    }
+
+    /// Reverses the credit of the Stars payment `charge_id`, once: repeating it (with the same
+    /// `reason`) is a `duplicate` success.
+    #[pyo3(signature = (charge_id, reason="Telegram Stars refund"))]
+    fn refund_stars_payment(
+        &self,
+        py: Python<'_>,
+        charge_id: String,
+        reason: &str,
+    ) -> Answer<ReverseResult> {
+        block(
+            py,
+            calls::refund_stars_payment(self.conn.client(), charge_id, reason.to_string()),
+        )
+    }
+
+    /// `{'telegram_id', 'credits', 'held', 'available', 'nickname'}`, or `None` for an unregistered user.
     fn get_balance(&self, py: Python<'_>, telegram_id: i64) -> Answer<Option<BalanceDict>> {
         block(py, calls::get_balance(self.conn.client(), telegram_id))
     }
@@ -778,7 +1136,149 @@ impl AsyncCreditSyncClient {
         spawn(py, calls::batch_sync(self.conn.client(), items, atomic))
     }
 
-    /// `{'telegram_id', 'credits', 'nickname'}`, or `None` for an unregistered user.
+    /// Reserves `amount` (> 0) of the user's available credits for `ttl_seconds` (1 to 7
+    /// days), until `capture_hold` charges it or `void_hold` releases it. Returns a
+    /// `HoldResult` (`.hold_id`, `.held`, `.available`, `.duplicate`).
+    #[pyo3(signature = (telegram_id, amount, reason, reference=None, ttl_seconds=600))]
+    fn hold_credits<'py>(
+        &self,
+        py: Python<'py>,
+        telegram_id: i64,
+        amount: i64,
+        reason: String,
+        reference: Option<String>,
+        ttl_seconds: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        spawn(
+            py,
+            calls::hold_credits(
+                self.conn.client(),
+                telegram_id,
+                amount,
+                reason,
+                reference,
+                ttl_seconds,
+            ),
+        )
+    }
+
+    /// Charges the hold: `amount` (default all of it) is deducted, the rest released. The same
+    /// capture again (same `reference`) is a replay; any other is `hold_resolved`.
+    #[pyo3(signature = (hold_id, amount=None, reference=None))]
+    fn capture_hold<'py>(
+        &self,
+        py: Python<'py>,
+        hold_id: String,
+        amount: Option<i64>,
+        reference: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        spawn(
+            py,
+            calls::capture_hold(self.conn.client(), hold_id, amount, reference),
+        )
+    }
+
+    /// Releases the hold without charging it.
+    #[pyo3(signature = (hold_id, reference=None))]
+    fn void_hold<'py>(
+        &self,
+        py: Python<'py>,
+        hold_id: String,
+        reference: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        spawn(py, calls::void_hold(self.conn.client(), hold_id, reference))
+    }
+
+    /// `{'telegram_id', 'credits', 'held', 'available', 'holds': [...]}` (the open holds,
+    /// oldest first), or `None` for an unregistered user.
+    fn get_holds<'py>(&self, py: Python<'py>, telegram_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        spawn(py, calls::get_holds(self.conn.client(), telegram_id))
+    }
+
+    /// Reverses the record `record_id`, or the one made with your `reference`, wholly or
+    /// `amount` of it, with a new linked record. `reversal_reference` de-duplicates the
+    /// reversal itself (the SDK makes one when absent).
+    #[pyo3(signature = (record_id=None, *, reference=None, amount=None, reason="reversal", reversal_reference=None))]
+    fn reverse_record<'py>(
+        &self,
+        py: Python<'py>,
+        record_id: Option<i64>,
+        reference: Option<String>,
+        amount: Option<i64>,
+        reason: &str,
+        reversal_reference: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let original = Original::from_parts(record_id, reference);
+        spawn(
+            py,
+            calls::reverse_record(
+                self.conn.client(),
+                original,
+                amount,
+                reason.to_string(),
+                reversal_reference,
+            ),
+        )
+    }
+
+    /// Moves `amount` (> 0) of `from_id`'s available credits to `to_id`, both records or neither.
+    #[pyo3(signature = (from_id, to_id, amount, reason, reference=None))]
+    fn transfer_credits<'py>(
+        &self,
+        py: Python<'py>,
+        from_id: i64,
+        to_id: i64,
+        amount: i64,
+        reason: String,
+        reference: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        spawn(
+            py,
+            calls::transfer_credits(
+                self.conn.client(),
+                from_id,
+                to_id,
+                amount,
+                reason,
+                reference,
+            ),
+        )
+    }
+
+    /// Credits a Telegram Stars `SuccessfulPayment` (or a dict / object with `currency`,
+    /// `total_amount`, `telegram_payment_charge_id`): `total_amount * credits_per_star`,
+    /// once per charge id, so a redelivered update is a `duplicate`.
+    #[pyo3(signature = (telegram_id, payment, credits_per_star=1))]
+    fn credit_stars_payment<'py>(
+        &self,
+        py: Python<'py>,
+        telegram_id: i64,
+        payment: &Bound<'py, PyAny>,
+        credits_per_star: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let payment = stars_payment(payment)?;
+        spawn(
+            py,
+            calls::credit_stars_payment(self.conn.client(), telegram_id, payment, credits_per_star),
+        )
+    }
+
+    /// Reverses the credit of the Stars payment `charge_id`, once: repeating it (with the same
+    /// `reason`) is a `duplicate` success.
+    #[pyo3(signature = (charge_id, reason="Telegram Stars refund"))]
+    fn refund_stars_payment<'py>(
+        &self,
+        py: Python<'py>,
+        charge_id: String,
+        reason: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        spawn(
+            py,
+            calls::refund_stars_payment(self.conn.client(), charge_id, reason.to_string()),
+        )
+    }
+
+    /// `{'telegram_id', 'credits', 'held', 'available', 'nickname'}`, or `None` for an unregistered user.
     fn get_balance<'py>(&self, py: Python<'py>, telegram_id: i64) -> PyResult<Bound<'py, PyAny>> {
         spawn(py, calls::get_balance(self.conn.client(), telegram_id))
     }

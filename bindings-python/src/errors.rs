@@ -2,6 +2,7 @@
 //! Code that prefers exceptions catches `CreditSyncError` or a subclass and reads
 //! `.code`, the protocol's stable string; it never parses messages.
 
+use crate::results::hold_dict;
 use credit_sync::Error;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -44,6 +45,24 @@ create_exception!(
     UserNotFoundError,
     CreditSyncError,
     "`user_not_found`: the user is not registered."
+);
+create_exception!(
+    credit_sync_client,
+    NotFoundError,
+    CreditSyncError,
+    "`hold_not_found`, `record_not_found`: no hold has this id, or no record this id or reference."
+);
+create_exception!(
+    credit_sync_client,
+    ConflictError,
+    CreditSyncError,
+    "The ledger's state refuses the change (`too_many_holds`, `record_not_reversible`, `reversal_exceeds_record`, `hold_resolved`); nothing was written."
+);
+create_exception!(
+    credit_sync_client,
+    HoldResolvedError,
+    ConflictError,
+    "`hold_resolved`: the hold was already captured, voided or has expired; `.hold` is its final state (a dict, or `None`)."
 );
 create_exception!(
     credit_sync_client,
@@ -101,6 +120,17 @@ impl From<CoreError> for PyErr {
                     vec![("fields", into_py(py, fields.clone()))],
                 ),
                 Error::UserNotFound { .. } => (py.get_type::<UserNotFoundError>(), vec![]),
+                Error::NotFound { .. } => (py.get_type::<NotFoundError>(), vec![]),
+                Error::HoldResolved { hold, .. } => (
+                    py.get_type::<HoldResolvedError>(),
+                    vec![(
+                        "hold",
+                        hold.as_deref()
+                            .and_then(|h| hold_dict(py, h).ok())
+                            .map_or_else(|| py.None(), |d| d.into_any().unbind()),
+                    )],
+                ),
+                Error::Conflict { .. } => (py.get_type::<ConflictError>(), vec![]),
                 Error::Authentication { .. } => (py.get_type::<AuthenticationError>(), vec![]),
                 Error::Timestamp { server_time, .. } => (
                     py.get_type::<TimestampError>(),
@@ -197,7 +227,7 @@ pub fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
 /// Class-level defaults, so every attribute exists even on an exception raised by user code.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    let classes: [(&str, Bound<'_, PyType>); 11] = [
+    let classes: [(&str, Bound<'_, PyType>); 14] = [
         ("CreditSyncError", py.get_type::<CreditSyncError>()),
         ("AuthenticationError", py.get_type::<AuthenticationError>()),
         ("TimestampError", py.get_type::<TimestampError>()),
@@ -210,6 +240,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
             py.get_type::<ReferenceConflictError>(),
         ),
         ("UserNotFoundError", py.get_type::<UserNotFoundError>()),
+        ("NotFoundError", py.get_type::<NotFoundError>()),
+        ("ConflictError", py.get_type::<ConflictError>()),
+        ("HoldResolvedError", py.get_type::<HoldResolvedError>()),
         ("ValidationError", py.get_type::<ValidationError>()),
         ("RateLimitError", py.get_type::<RateLimitError>()),
         ("TransportError", py.get_type::<TransportError>()),
@@ -236,5 +269,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     py.get_type::<RateLimitError>()
         .setattr("retry_after", py.None())?;
     py.get_type::<ServerError>().setattr("status", py.None())?;
+    py.get_type::<HoldResolvedError>()
+        .setattr("hold", py.None())?;
     Ok(())
 }

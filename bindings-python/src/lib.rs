@@ -60,6 +60,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::CreditSyncClient>()?;
     m.add_class::<client::AsyncCreditSyncClient>()?;
     m.add_class::<results::SyncResult>()?;
+    m.add_class::<results::HoldResult>()?;
+    m.add_class::<results::ReverseResult>()?;
+    m.add_class::<results::TransferResult>()?;
     m.add_function(wrap_pyfunction!(make_reference, m)?)?;
     m.add_function(wrap_pyfunction!(generate_token, m)?)?;
     errors::register(m)?;

@@ -5,9 +5,11 @@
 use crate::config::{Config, ConfigBuilder};
 use crate::error::{Error, Result, WriteError};
 use crate::model::{
-    deduct_change, Balance, BatchEntry, BatchResult, Record, RecordsPage, SyncResult, UserData,
+    deduct_change, Balance, BatchEntry, BatchResult, HoldResult, Holds, Original, Record,
+    RecordsPage, ReverseResult, SyncResult, TransferResult, UserData,
 };
 use crate::records::{Pager, Step};
+use crate::stars::StarsPayment;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
@@ -183,6 +185,110 @@ impl Client {
         })
     }
 
+    /// See [`crate::Client::hold_credits`].
+    pub fn hold_credits(
+        &self,
+        telegram_id: i64,
+        amount: i64,
+        reason: &str,
+        reference: Option<&str>,
+        ttl_secs: Option<i64>,
+    ) -> Result<HoldResult, WriteError> {
+        self.block_on_with(
+            self.inner
+                .hold_credits(telegram_id, amount, reason, reference, ttl_secs),
+            unsent(telegram_id, Some(deduct_change(amount)), reference),
+        )
+    }
+
+    /// See [`crate::Client::capture_hold`].
+    pub fn capture_hold(
+        &self,
+        hold_id: &str,
+        amount: Option<i64>,
+        reference: Option<&str>,
+    ) -> Result<HoldResult, WriteError> {
+        self.block_on_with(
+            self.inner.capture_hold(hold_id, amount, reference),
+            unsent_flow(reference),
+        )
+    }
+
+    /// See [`crate::Client::void_hold`].
+    pub fn void_hold(
+        &self,
+        hold_id: &str,
+        reference: Option<&str>,
+    ) -> Result<HoldResult, WriteError> {
+        self.block_on_with(
+            self.inner.void_hold(hold_id, reference),
+            unsent_flow(reference),
+        )
+    }
+
+    /// See [`crate::Client::get_holds`]; `None` for an unregistered user.
+    pub fn get_holds(&self, telegram_id: i64) -> Result<Option<Holds>> {
+        self.block_on(self.inner.get_holds(telegram_id))
+    }
+
+    /// See [`crate::Client::reverse_record`].
+    pub fn reverse_record(
+        &self,
+        original: Original,
+        amount: Option<i64>,
+        reason: &str,
+        reference: Option<&str>,
+    ) -> Result<ReverseResult, WriteError> {
+        self.block_on_with(
+            self.inner
+                .reverse_record(original, amount, reason, reference),
+            unsent_flow(reference),
+        )
+    }
+
+    /// See [`crate::Client::transfer_credits`].
+    pub fn transfer_credits(
+        &self,
+        from: i64,
+        to: i64,
+        amount: i64,
+        reason: &str,
+        reference: Option<&str>,
+    ) -> Result<TransferResult, WriteError> {
+        self.block_on_with(
+            self.inner
+                .transfer_credits(from, to, amount, reason, reference),
+            unsent(from, Some(deduct_change(amount)), reference),
+        )
+    }
+
+    /// See [`crate::Client::credit_stars_payment`].
+    pub fn credit_stars_payment(
+        &self,
+        telegram_id: i64,
+        payment: &StarsPayment,
+        credits_per_star: i64,
+    ) -> Result<SyncResult, WriteError> {
+        let reference = crate::stars::payment_reference(&payment.telegram_payment_charge_id);
+        self.block_on_with(
+            self.inner
+                .credit_stars_payment(telegram_id, payment, credits_per_star),
+            |e| WriteError::unsent(e, Some(telegram_id), None, Some(reference)),
+        )
+    }
+
+    /// See [`crate::Client::refund_stars_payment`].
+    pub fn refund_stars_payment(
+        &self,
+        charge_id: &str,
+        reason: &str,
+    ) -> Result<ReverseResult, WriteError> {
+        let reference = crate::stars::refund_reference(charge_id);
+        self.block_on_with(self.inner.refund_stars_payment(charge_id, reason), |e| {
+            WriteError::unsent(e, None, None, Some(reference))
+        })
+    }
+
     /// See [`crate::Client::get_balance`]; `None` for an unregistered user.
     pub fn get_balance(&self, telegram_id: i64) -> Result<Option<Balance>> {
         self.block_on(self.inner.get_balance(telegram_id))
@@ -228,6 +334,12 @@ impl Client {
     pub fn register_user(&self, telegram_id: i64, nickname: Option<&str>) -> Result<UserData> {
         self.block_on(self.inner.register_user(telegram_id, nickname))
     }
+}
+
+/// A hold, reversal or Stars refund refused before it was sent (its user is the server's
+/// to know).
+fn unsent_flow(reference: Option<&str>) -> impl FnOnce(Error) -> WriteError + '_ {
+    move |e| WriteError::unsent(e, None, None, reference.map(str::to_string))
 }
 
 /// A write refused before it was sent, with what the caller gave.

@@ -6,17 +6,20 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigBuilder};
 use crate::error::{Error, Result, WriteError};
 use crate::model::{
-    deduct_change, Balance, BatchEntry, BatchResult, Record, RecordsPage, SyncResult, UserData,
+    deduct_change, Balance, BatchEntry, BatchResult, FlowResult, HoldResult, Holds, Original,
+    Record, RecordsPage, ReverseResult, SyncResult, TransferResult, UserData,
 };
 use crate::protocol::{
     self, fields, limits, paths, BalanceResponse, BatchData, BatchItem, BatchItemResult,
-    BatchRequest, Code, Envelope, RecordsResponse, RegisterUserRequest, SyncRequest, SyncResponse,
-    UserResponse,
+    BatchRequest, CaptureRequest, Code, Envelope, HoldRequest, HoldsResponse, RecordsResponse,
+    RegisterUserRequest, ReverseRequest, SyncRequest, SyncResponse, TransferRequest, UserResponse,
+    VoidRequest,
 };
 use crate::records::{Pager, Step};
 use crate::response::{self, Accept, Failure};
 use crate::retry::RetryPolicy;
 use crate::signature;
+use crate::stars::{self, StarsPayment};
 use crate::transport::{Method, Transport};
 use futures::Stream;
 use serde_json::Value;
@@ -367,14 +370,246 @@ impl Client {
         })
     }
 
-    /// The user's balance; `None` for an unregistered user.
+    /// Reserves `amount` (> 0) of the user's available credits for `ttl_secs` (default
+    /// 600, at most 7 days), until [`Client::capture_hold`] charges it or
+    /// [`Client::void_hold`] releases it. `data.hold.hold_id` names the hold. Failures
+    /// are `Err` with the reference the call carried; [`FlowResult::settle`] gives the
+    /// guide's `success == false` style.
+    pub async fn hold_credits(
+        &self,
+        telegram_id: i64,
+        amount: i64,
+        reason: &str,
+        reference: Option<&str>,
+        ttl_secs: Option<i64>,
+    ) -> Result<HoldResult, WriteError> {
+        let reference = reference.map_or_else(auto_reference, str::to_string);
+        let request = HoldRequest {
+            telegram_id,
+            amount,
+            reason: reason.to_string(),
+            external_reference: Some(reference.clone()),
+            ttl_secs,
+            source: None,
+        };
+        let context = Sent::change(telegram_id, deduct_change(amount), &reference);
+        protocol::validate_hold(&request, i64::MAX).map_err(|e| context.unsent(e.into()))?;
+        self.flow(paths::HOLDS, &request, context).await
+    }
+
+    /// Charges a hold: `amount` (default: all of it; at most what is held) becomes one
+    /// deduction, and the rest is released. The reference (the caller's, or an auto one)
+    /// makes it retryable: the same capture again is a replay (`duplicate`), while any
+    /// other capture or void of a resolved hold is [`Error::HoldResolved`] with its final
+    /// state.
+    pub async fn capture_hold(
+        &self,
+        hold_id: &str,
+        amount: Option<i64>,
+        reference: Option<&str>,
+    ) -> Result<HoldResult, WriteError> {
+        let reference = reference.map_or_else(auto_reference, str::to_string);
+        let request = CaptureRequest {
+            amount,
+            external_reference: Some(reference.clone()),
+            source: None,
+        };
+        let context = Sent::by_id(amount.map(deduct_change), &reference);
+        check_hold_id(hold_id).map_err(|e| context.unsent(e))?;
+        protocol::validate_capture(&request, i64::MAX).map_err(|e| context.unsent(e.into()))?;
+        self.flow(&paths::capture(hold_id), &request, context).await
+    }
+
+    /// Releases a hold without charging it; retryable by its reference like a capture.
+    pub async fn void_hold(
+        &self,
+        hold_id: &str,
+        reference: Option<&str>,
+    ) -> Result<HoldResult, WriteError> {
+        let reference = reference.map_or_else(auto_reference, str::to_string);
+        let request = VoidRequest {
+            external_reference: Some(reference.clone()),
+            source: None,
+        };
+        let context = Sent::by_id(None, &reference);
+        check_hold_id(hold_id).map_err(|e| context.unsent(e))?;
+        protocol::validate_reference(&reference).map_err(|e| context.unsent(e.into()))?;
+        self.flow(&paths::void(hold_id), &request, context).await
+    }
+
+    /// The user's open holds (oldest first) and balance view; `None` for an unregistered
+    /// user.
+    pub async fn get_holds(&self, telegram_id: i64) -> Result<Option<Holds>> {
+        protocol::validate_telegram_id(telegram_id)?;
+        let path = paths::holds(telegram_id);
+        match self.call(Method::Get, &path, None, Accept::Success).await {
+            Ok(answer) => {
+                let r: HoldsResponse = response::decode(answer.value)?;
+                Ok(Some(Holds {
+                    telegram_id: r.telegram_id,
+                    credits: r.credits,
+                    held: r.held,
+                    available: r.available,
+                    holds: r.holds,
+                }))
+            }
+            Err(CallFailure {
+                error: Error::UserNotFound { .. },
+                ..
+            }) => Ok(None),
+            Err(f) => Err(f.error),
+        }
+    }
+
+    /// Reverses a record, or `amount` of it (default: all that is left), with a new record
+    /// linked to it: a reversed add deducts, a reversed deduct or capture gives back. The
+    /// reversals of a record never sum to more than it ([`Error::Conflict`] with
+    /// `reversal_exceeds_record`).
+    pub async fn reverse_record(
+        &self,
+        original: Original,
+        amount: Option<i64>,
+        reason: &str,
+        reference: Option<&str>,
+    ) -> Result<ReverseResult, WriteError> {
+        let reference = reference.map_or_else(auto_reference, str::to_string);
+        let (record_id, original_reference) = match original {
+            Original::Record(id) => (Some(id), None),
+            Original::Reference(r) => (None, Some(r)),
+        };
+        let request = ReverseRequest {
+            record_id,
+            original_reference,
+            amount,
+            reason: reason.to_string(),
+            external_reference: Some(reference.clone()),
+            source: None,
+        };
+        let context = Sent::by_id(None, &reference);
+        protocol::validate_reverse(&request, i64::MAX).map_err(|e| context.unsent(e.into()))?;
+        self.flow(paths::REVERSE, &request, context).await
+    }
+
+    /// Moves `amount` (> 0) of `from`'s available credits to `to`: two linked records,
+    /// written together or not at all.
+    pub async fn transfer_credits(
+        &self,
+        from: i64,
+        to: i64,
+        amount: i64,
+        reason: &str,
+        reference: Option<&str>,
+    ) -> Result<TransferResult, WriteError> {
+        let reference = reference.map_or_else(auto_reference, str::to_string);
+        let request = TransferRequest {
+            from_telegram_id: from,
+            to_telegram_id: to,
+            amount,
+            reason: reason.to_string(),
+            external_reference: Some(reference.clone()),
+            source: None,
+        };
+        let context = Sent::change(from, deduct_change(amount), &reference);
+        protocol::validate_transfer(&request, i64::MAX).map_err(|e| context.unsent(e.into()))?;
+        self.flow(paths::TRANSFER, &request, context).await
+    }
+
+    /// Credits a Telegram Stars payment (`successful_payment`): `total_amount *
+    /// credits_per_star` credits, once per `telegram_payment_charge_id` (a redelivery is a
+    /// `duplicate`). Anything but a positive `XTR` payment is `invalid_argument`; see
+    /// [`crate::stars`].
+    pub async fn credit_stars_payment(
+        &self,
+        telegram_id: i64,
+        payment: &StarsPayment,
+        credits_per_star: i64,
+    ) -> Result<SyncResult, WriteError> {
+        let reference = stars::payment_reference(&payment.telegram_payment_charge_id);
+        let credits = stars::credits_for(payment, credits_per_star)
+            .map_err(|e| WriteError::unsent(e, Some(telegram_id), None, Some(reference.clone())))?;
+        self.sync(
+            telegram_id,
+            credits,
+            &stars::payment_reason(payment),
+            Some(&reference),
+        )
+        .await
+    }
+
+    /// Reverses what [`Client::credit_stars_payment`] credited for `charge_id` (after the
+    /// Bot API's `refundStarPayment`, or on a `refunded_payment` update). Repeating it with
+    /// the same `reason` is an idempotent success (`duplicate`).
+    pub async fn refund_stars_payment(
+        &self,
+        charge_id: &str,
+        reason: &str,
+    ) -> Result<ReverseResult, WriteError> {
+        let reference = stars::refund_reference(charge_id);
+        stars::check_charge_id(charge_id)
+            .map_err(|e| WriteError::unsent(e, None, None, Some(reference.clone())))?;
+        self.reverse_record(
+            Original::Reference(stars::payment_reference(charge_id)),
+            None,
+            reason,
+            Some(&reference),
+        )
+        .await
+    }
+
+    /// One money-flow write: `request` (the same bytes on every attempt, each signed
+    /// anew) to `path`, answered with an envelope whose `data` is `T`.
+    async fn flow<Req, T>(
+        &self,
+        path: &str,
+        request: &Req,
+        sent: Sent,
+    ) -> Result<FlowResult<T>, WriteError>
+    where
+        Req: serde::Serialize + Sync,
+        T: serde::de::DeserializeOwned,
+    {
+        let bytes = to_json(request);
+        let body = |_ts: i64| bytes.clone();
+        let answer = self
+            .call(Method::Post, path, Some(&body), Accept::Success)
+            .await
+            .map_err(|f| {
+                f.into_write(sent.telegram_id, sent.change, Some(sent.reference.clone()))
+            })?;
+        let answered = |e: Error| WriteError {
+            error: e,
+            reference: Some(sent.reference.clone()),
+            telegram_id: sent.telegram_id,
+            change: sent.change,
+            attempts: answer.attempts,
+            retryable: false,
+            request_id: answer.request_id.clone(),
+        };
+        let resp: Envelope<T> = response::decode(answer.value.clone()).map_err(answered)?;
+        let data = resp.data.ok_or_else(|| answered(missing_data(path)))?;
+        Ok(FlowResult::answered(
+            resp.code,
+            resp.message,
+            data,
+            sent.reference,
+            answer.attempts,
+            answer.request_id,
+        ))
+    }
+
+    /// The user's balance (with `held` and `available`); `None` for an unregistered user.
     pub async fn get_balance(&self, telegram_id: i64) -> Result<Option<Balance>> {
         protocol::validate_telegram_id(telegram_id)?;
         let path = paths::balance(telegram_id);
         match self.call(Method::Get, &path, None, Accept::Success).await {
-            Ok(answer) => Ok(Some(
-                response::decode::<BalanceResponse>(answer.value)?.balance,
-            )),
+            Ok(answer) => {
+                let mut balance = response::decode::<BalanceResponse>(answer.value)?.balance;
+                // A server from before holds has none: everything is available.
+                balance
+                    .available
+                    .get_or_insert(balance.credits - balance.held);
+                Ok(Some(balance))
+            }
             Err(CallFailure {
                 error: Error::UserNotFound { .. },
                 ..
@@ -559,6 +794,56 @@ impl Client {
     }
 }
 
+/// What a flow's failure reports beside its error: the reference it carried, and the user
+/// and signed change when the call names them.
+struct Sent {
+    telegram_id: Option<i64>,
+    change: Option<i64>,
+    reference: String,
+}
+
+impl Sent {
+    fn change(telegram_id: i64, change: i64, reference: &str) -> Sent {
+        Sent {
+            telegram_id: Some(telegram_id),
+            change: Some(change),
+            reference: reference.to_string(),
+        }
+    }
+
+    /// A call that names a hold or a record, whose user only the server knows.
+    fn by_id(change: Option<i64>, reference: &str) -> Sent {
+        Sent {
+            telegram_id: None,
+            change,
+            reference: reference.to_string(),
+        }
+    }
+
+    fn unsent(&self, e: Error) -> WriteError {
+        WriteError::unsent(
+            e,
+            self.telegram_id,
+            self.change,
+            Some(self.reference.clone()),
+        )
+    }
+}
+
+/// A hold id as the server makes them; anything else could only be `hold_not_found`.
+fn check_hold_id(hold_id: &str) -> Result<(), Error> {
+    if protocol::is_hold_id(hold_id) {
+        return Ok(());
+    }
+    Err(field_argument(
+        fields::HOLD_ID,
+        format!(
+            "hold_id must be an id returned by hold_credits ({}...), got {hold_id:?}",
+            limits::HOLD_ID_PREFIX
+        ),
+    ))
+}
+
 /// A call that got its answer, and how.
 struct Answer {
     value: Value,
@@ -645,7 +930,7 @@ fn item_result(r: BatchItemResult, sent_reference: Option<String>, answer: &Answ
             error: None,
         };
     }
-    let env: Envelope<()> = Envelope {
+    let env: Envelope<Value> = Envelope {
         success: false,
         code: r.code,
         message: r.message,
@@ -697,6 +982,85 @@ mod tests {
         is_send(&c.records_stream(1, 10));
         is_send(&c.add_credits(1, 1, "x", None));
         is_send(&c.batch_sync(vec![], false));
+    }
+
+    fn unreachable_client() -> Client {
+        Client::new(
+            Config::builder()
+                .base_url("http://127.0.0.1:1")
+                .api_key("k")
+                .secret_key("s")
+                .source("src")
+                .max_retries(0)
+                .build()
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// Refused before sending: no attempt, the auto reference it would have carried, and
+    /// the result style of a failed write.
+    #[tokio::test]
+    async fn flows_are_checked_before_they_are_sent() {
+        let c = unreachable_client();
+        let e = c.hold_credits(1, 0, "job", None, None).await.unwrap_err();
+        assert_eq!((e.code(), e.attempts), (Code::InvalidAmount, 0));
+        assert!(e.reference.as_deref().unwrap().starts_with("auto-"));
+        assert_eq!((e.telegram_id, e.change), (Some(1), Some(0)));
+        let e = c
+            .hold_credits(1, 5, "job", Some("r1"), Some(0))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidField);
+        assert_eq!(e.reference.as_deref(), Some("r1"));
+        let e = c.capture_hold("hold_1", None, None).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument);
+        assert!(matches!(&e.error, Error::Validation { field: Some(f), .. } if f == "hold_id"));
+        let hold_id = "hold_0123456789abcdef01234567";
+        let e = c.capture_hold(hold_id, Some(-1), None).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidAmount);
+        let e = c.void_hold("nope", Some("v1")).await.unwrap_err();
+        assert_eq!(
+            (e.code(), e.reference.as_deref()),
+            (Code::InvalidArgument, Some("v1"))
+        );
+        let e = c
+            .reverse_record(Original::Record(0), None, "undo", None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Code::InvalidField);
+        let e = c.transfer_credits(1, 1, 5, "gift", None).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidField);
+        let payment = StarsPayment {
+            currency: "USD".into(),
+            total_amount: 5,
+            telegram_payment_charge_id: "ch_1".into(),
+        };
+        let e = c.credit_stars_payment(1, &payment, 1).await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument);
+        assert_eq!(e.reference.as_deref(), Some("stars:ch_1"));
+        let e = c.refund_stars_payment("", "refund").await.unwrap_err();
+        assert_eq!(e.code(), Code::InvalidArgument);
+        // The guide's style: every one of them is a failed result, keeping its reference.
+        let r = HoldResult::settle(c.hold_credits(1, 0, "job", Some("r2"), None).await).unwrap();
+        assert!(!r.success && r.data.is_none() && !r.duplicate());
+        assert_eq!(
+            (r.code, r.reference.as_deref()),
+            (Code::InvalidAmount, Some("r2"))
+        );
+    }
+
+    /// A lost connection on a capture is retryable and keeps its (auto) reference, so the
+    /// retry is a replay.
+    #[tokio::test]
+    async fn an_unanswered_capture_reports_its_reference() {
+        let c = unreachable_client();
+        let hold_id = "hold_0123456789abcdef01234567";
+        let r = HoldResult::settle(c.capture_hold(hold_id, Some(3), None).await).unwrap();
+        assert!(!r.success && r.retryable);
+        assert_eq!((r.code, r.attempts), (Code::ConnectionError, 1));
+        assert!(r.reference.unwrap().starts_with("auto-"));
+        assert!(r.error.unwrap().outcome_unknown());
     }
 
     #[test]

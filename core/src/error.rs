@@ -1,7 +1,8 @@
 //! The SDK's one error type. Every variant carries the protocol's stable
 //! [`Code`], so bindings map errors by code and never by message text.
 
-use crate::protocol::{Code, Envelope, FieldError};
+use crate::protocol::{Code, Envelope, FieldError, Hold, HoldData};
+use serde_json::Value;
 use std::time::Duration;
 
 /// Everything a credit-sync call can fail with.
@@ -29,6 +30,25 @@ pub enum Error {
     /// `user_not_found`: the user is not registered. Python: `UserNotFoundError`.
     #[error("{message}")]
     UserNotFound { message: String },
+
+    /// `hold_not_found`, `record_not_found`: no hold has this id, or no record this id (or
+    /// reference, for this source). Python: `NotFoundError`.
+    #[error("{message}")]
+    NotFound { code: Code, message: String },
+
+    /// `hold_resolved`: the hold was already captured, voided or has expired, and this is
+    /// not a replay of the call that resolved it. `hold` is its final state (when the
+    /// server sent it). Python: `HoldResolvedError` (a subclass of `ConflictError`).
+    #[error("{message}")]
+    HoldResolved {
+        message: String,
+        hold: Option<Box<Hold>>,
+    },
+
+    /// `too_many_holds`, `record_not_reversible`, `reversal_exceeds_record`: the ledger's
+    /// state refuses the change; nothing was written. Python: `ConflictError`.
+    #[error("{message}")]
+    Conflict { code: Code, message: String },
 
     /// `unauthorized`, `invalid_signature`, `signature_reused`, `signature_scheme_refused`,
     /// `source_mismatch`, `forbidden`: wrong (or spent) credentials or permissions; never
@@ -92,6 +112,9 @@ impl Error {
             Error::InsufficientCredits { .. } => Code::InsufficientCredits,
             Error::ReferenceConflict { .. } => Code::ReferenceConflict,
             Error::UserNotFound { .. } => Code::UserNotFound,
+            Error::NotFound { code, .. } => *code,
+            Error::HoldResolved { .. } => Code::HoldResolved,
+            Error::Conflict { code, .. } => *code,
             Error::Authentication { code, .. } => *code,
             Error::Timestamp { .. } => Code::TimestampOutOfWindow,
             Error::Validation { code, .. } => *code,
@@ -128,8 +151,13 @@ impl Error {
         }
     }
 
-    /// Builds the error for a server error envelope.
-    pub fn from_envelope<T>(status: u16, env: &Envelope<T>, retry_after: Option<Duration>) -> Self {
+    /// Builds the error for a server error envelope. `data` matters for `hold_resolved`
+    /// only, whose `data` is the hold's final [`HoldData`].
+    pub fn from_envelope(
+        status: u16,
+        env: &Envelope<Value>,
+        retry_after: Option<Duration>,
+    ) -> Self {
         let message = env.message.clone();
         match env.code {
             Code::InsufficientCredits => Error::InsufficientCredits {
@@ -180,14 +208,25 @@ impl Error {
                 field: env.field.clone(),
             },
             Code::ClientClosed => Error::Closed,
-            // TODO(holds helper): their own variants (see the SDK brief).
-            Code::HoldNotFound
-            | Code::HoldResolved
-            | Code::TooManyHolds
-            | Code::RecordNotFound
-            | Code::RecordNotReversible
-            | Code::ReversalExceedsRecord
-            | Code::CursorExpired
+            Code::HoldNotFound | Code::RecordNotFound => Error::NotFound {
+                code: env.code,
+                message,
+            },
+            Code::HoldResolved => Error::HoldResolved {
+                message,
+                hold: env
+                    .data
+                    .clone()
+                    .and_then(|data| serde_json::from_value::<HoldData>(data).ok())
+                    .map(|data| Box::new(data.hold)),
+            },
+            Code::TooManyHolds | Code::RecordNotReversible | Code::ReversalExceedsRecord => {
+                Error::Conflict {
+                    code: env.code,
+                    message,
+                }
+            }
+            Code::CursorExpired
             | Code::Ok
             | Code::PartialFailure
             | Code::NotFound
@@ -212,6 +251,12 @@ pub enum ErrorKind {
     InsufficientCredits,
     ReferenceConflict,
     UserNotFound,
+    /// `hold_not_found`, `record_not_found`.
+    NotFound,
+    /// `hold_resolved`.
+    HoldResolved,
+    /// `too_many_holds`, `record_not_reversible`, `reversal_exceeds_record`.
+    Conflict,
     Authentication,
     Timestamp,
     Validation,
@@ -228,6 +273,9 @@ impl ErrorKind {
         ErrorKind::InsufficientCredits,
         ErrorKind::ReferenceConflict,
         ErrorKind::UserNotFound,
+        ErrorKind::NotFound,
+        ErrorKind::HoldResolved,
+        ErrorKind::Conflict,
         ErrorKind::Authentication,
         ErrorKind::Timestamp,
         ErrorKind::Validation,
@@ -244,6 +292,9 @@ impl ErrorKind {
             ErrorKind::InsufficientCredits => "insufficient_credits",
             ErrorKind::ReferenceConflict => "reference_conflict",
             ErrorKind::UserNotFound => "user_not_found",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::HoldResolved => "hold_resolved",
+            ErrorKind::Conflict => "conflict",
             ErrorKind::Authentication => "authentication",
             ErrorKind::Timestamp => "timestamp",
             ErrorKind::Validation => "validation",
@@ -263,6 +314,9 @@ impl Error {
             Error::InsufficientCredits { .. } => ErrorKind::InsufficientCredits,
             Error::ReferenceConflict { .. } => ErrorKind::ReferenceConflict,
             Error::UserNotFound { .. } => ErrorKind::UserNotFound,
+            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::HoldResolved { .. } => ErrorKind::HoldResolved,
+            Error::Conflict { .. } => ErrorKind::Conflict,
             Error::Authentication { .. } => ErrorKind::Authentication,
             Error::Timestamp { .. } => ErrorKind::Timestamp,
             Error::Validation { .. } => ErrorKind::Validation,
@@ -287,6 +341,9 @@ impl Error {
             Error::InsufficientCredits { .. }
             | Error::ReferenceConflict { .. }
             | Error::UserNotFound { .. }
+            | Error::NotFound { .. }
+            | Error::HoldResolved { .. }
+            | Error::Conflict { .. }
             | Error::Authentication { .. }
             | Error::Timestamp { .. }
             | Error::Validation { .. }
@@ -412,3 +469,64 @@ impl From<FieldError> for Error {
 
 /// The result of every SDK call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn error_of(body: Value) -> Error {
+        let env: Envelope<Value> = serde_json::from_value(body).unwrap();
+        Error::from_envelope(env.code.http_status(), &env, None)
+    }
+
+    #[test]
+    fn flow_codes_have_their_own_variants() {
+        let hold = json!({"hold_id": "hold_0123456789abcdef01234567", "telegram_id": 7,
+            "source": "media_bot", "amount": 50, "captured": 20, "state": "captured",
+            "reason": "job", "external_reference": null, "created_at": "2026-01-01T00:00:00Z",
+            "expires_at": "2026-01-01T00:10:00Z", "resolved_at": "2026-01-01T00:01:00Z",
+            "record_id": 9});
+        let e = error_of(
+            json!({"success": false, "code": "hold_resolved", "message": "m",
+            "data": {"hold": hold, "credits": 80, "held": 0, "available": 80, "duplicate": false}}),
+        );
+        let Error::HoldResolved {
+            hold: Some(hold), ..
+        } = &e
+        else {
+            panic!("{e:?}")
+        };
+        assert_eq!((hold.captured, hold.record_id), (20, Some(9)));
+        assert_eq!(
+            (e.code(), e.kind()),
+            (Code::HoldResolved, ErrorKind::HoldResolved)
+        );
+        // Without the data it is still the same error, only without the state.
+        let e = error_of(json!({"success": false, "code": "hold_resolved", "message": "m"}));
+        assert!(matches!(e, Error::HoldResolved { hold: None, .. }));
+        for (code, kind) in [
+            ("hold_not_found", ErrorKind::NotFound),
+            ("record_not_found", ErrorKind::NotFound),
+            ("too_many_holds", ErrorKind::Conflict),
+            ("record_not_reversible", ErrorKind::Conflict),
+            ("reversal_exceeds_record", ErrorKind::Conflict),
+        ] {
+            let e = error_of(json!({"success": false, "code": code, "message": "m"}));
+            assert_eq!((e.code().as_str(), e.kind()), (code, kind));
+            assert!(e.is_write_outcome() && !e.outcome_unknown());
+        }
+    }
+
+    #[test]
+    fn every_server_code_but_the_successes_is_an_error_of_its_own_code() {
+        for code in Code::ALL.iter().filter(|c| c.sent_by_server()) {
+            if matches!(code, Code::Ok | Code::PartialFailure) {
+                continue;
+            }
+            let e = error_of(json!({"success": false, "code": code.as_str(), "message": "m"}));
+            assert_eq!(e.code(), *code, "{e:?}");
+            assert!(ErrorKind::ALL.contains(&e.kind()));
+        }
+    }
+}

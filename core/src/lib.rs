@@ -3,8 +3,9 @@
 //! Cross-project credit (points) sync for Telegram bots. This crate is the one
 //! home of the wire protocol ([`protocol`], [`signature`]) shared by the Credit
 //! Sync API server and every SDK, and (feature `client`, on by default) the SDK
-//! itself: an async [`Client`], a [`blocking::Client`], safe retries and
-//! de-duplication [`reference`](mod@reference) helpers.
+//! itself: an async [`Client`], a [`blocking::Client`], safe retries,
+//! de-duplication [`reference`](mod@reference) helpers, and the money flows (holds,
+//! reversals, transfers, Telegram [`stars`] purchases).
 
 // A failed write carries what a safe retry needs (`WriteError`) by value; each is one
 // network call, so its size costs nothing next to it, and matching stays direct.
@@ -34,6 +35,8 @@ mod response;
 #[cfg(feature = "client")]
 pub mod retry;
 #[cfg(feature = "client")]
+pub mod stars;
+#[cfg(feature = "client")]
 mod transport;
 
 pub use protocol::Code;
@@ -45,4 +48,9 @@ pub use config::{Backoff, Config, ConfigBuilder};
 #[cfg(feature = "client")]
 pub use error::{Error, ErrorKind, Result, WriteError};
 #[cfg(feature = "client")]
-pub use model::{Balance, BatchEntry, BatchResult, Record, RecordsPage, SyncResult, UserData};
+pub use model::{
+    Balance, BatchEntry, BatchResult, FlowResult, Hold, HoldResult, HoldState, Holds, Original,
+    Record, RecordsPage, ReverseResult, SyncResult, TransferResult, UserData,
+};
+#[cfg(feature = "client")]
+pub use stars::StarsPayment;

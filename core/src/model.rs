@@ -202,4 +202,178 @@ pub fn deduct_change(amount: i64) -> i64 {
     amount.checked_neg().unwrap_or(i64::MIN)
 }
 
-pub use crate::protocol::{Balance, Record, RecordsPage, UserData};
+/// The outcome of a money flow: a hold, its capture or void, a reversal, a transfer.
+/// The guide's style, as [`SyncResult`] is for a change: check `success`; `data` is the
+/// server's answer ([`HoldData`], [`ReverseData`], [`TransferData`]) when it succeeded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowResult<T> {
+    /// `true` when the call did what it asked (or replayed a call that had).
+    pub success: bool,
+    /// `ok`, or the error's stable code.
+    pub code: Code,
+    /// Human-readable text; never parse it.
+    pub message: String,
+    /// The answer, when `success`.
+    pub data: Option<T>,
+    /// The `external_reference` the call was sent with (the caller's, or the SDK's
+    /// `auto-<uuid v7>`). After a failure whose outcome is unknown, call again with it.
+    pub reference: Option<String>,
+    /// HTTP attempts the call made (0 when it was refused before sending).
+    pub attempts: u32,
+    /// On failure: `true` when the same call may succeed later (with the same `reference`
+    /// it never applies twice). `false` on success.
+    pub retryable: bool,
+    /// The server's `X-Request-Id` of the last answer, when one arrived.
+    pub request_id: Option<String>,
+    /// The error, when `success` is false.
+    pub error: Option<Error>,
+}
+
+/// The outcome of `hold_credits`, `capture_hold` and `void_hold`.
+pub type HoldResult = FlowResult<HoldData>;
+/// The outcome of `reverse_record` and `refund_stars_payment`.
+pub type ReverseResult = FlowResult<ReverseData>;
+/// The outcome of `transfer_credits`.
+pub type TransferResult = FlowResult<TransferData>;
+
+impl<T> FlowResult<T> {
+    /// A successful answer.
+    pub(crate) fn answered(
+        code: Code,
+        message: String,
+        data: T,
+        reference: String,
+        attempts: u32,
+        request_id: Option<String>,
+    ) -> Self {
+        FlowResult {
+            success: true,
+            code,
+            message,
+            data: Some(data),
+            reference: Some(reference),
+            attempts,
+            retryable: false,
+            request_id,
+            error: None,
+        }
+    }
+
+    /// The failed result of a flow, in the guide's style; it keeps everything the error
+    /// knew (the reference, the attempts, whether a retry may help, the request id).
+    pub fn failed(failure: WriteError) -> Self {
+        FlowResult {
+            success: false,
+            code: failure.error.code(),
+            message: failure.error.message(),
+            data: None,
+            reference: failure.reference,
+            attempts: failure.attempts,
+            retryable: failure.retryable,
+            request_id: failure.request_id,
+            error: Some(failure.error),
+        }
+    }
+
+    /// The flows' rule, the same one [`SyncResult::settle`] applies to a change: a failure
+    /// the guide reports as `success == false` ([`Error::is_write_outcome`]) becomes a
+    /// failed result; anything else stays `Err`.
+    pub fn settle(outcome: Result<Self, WriteError>) -> Result<Self, WriteError> {
+        match outcome {
+            Ok(r) => Ok(r),
+            Err(e) if e.error.is_write_outcome() => Ok(FlowResult::failed(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `Err` with the error when the result failed.
+    pub fn into_result(self) -> Result<Self, Error> {
+        match self.error.clone() {
+            Some(e) if !self.success => Err(e),
+            _ => Ok(self),
+        }
+    }
+}
+
+impl FlowResult<HoldData> {
+    /// The hold: as the call left it, or, when it failed with `hold_resolved`, its final
+    /// state.
+    pub fn hold(&self) -> Option<&Hold> {
+        match (&self.data, &self.error) {
+            (Some(data), _) => Some(&data.hold),
+            (None, Some(Error::HoldResolved { hold, .. })) => hold.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl<T: Replayed> FlowResult<T> {
+    /// `true` when the server had already done this call (the same reference): a safe replay.
+    pub fn duplicate(&self) -> bool {
+        self.data.as_ref().is_some_and(Replayed::duplicate)
+    }
+}
+
+/// The answers that say whether they were a replay.
+pub trait Replayed {
+    fn duplicate(&self) -> bool;
+}
+
+impl Replayed for HoldData {
+    fn duplicate(&self) -> bool {
+        self.duplicate
+    }
+}
+
+impl Replayed for ReverseData {
+    fn duplicate(&self) -> bool {
+        self.duplicate
+    }
+}
+
+impl Replayed for TransferData {
+    fn duplicate(&self) -> bool {
+        self.duplicate
+    }
+}
+
+/// The record a reversal names: by its id, or by the `external_reference` it was made with
+/// (the caller's own, for this source).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Original {
+    Record(i64),
+    Reference(String),
+}
+
+impl Original {
+    /// The original from a binding's two optional arguments (Python's `record_id=` and
+    /// `reference=`): exactly one must be given (`invalid_argument` otherwise).
+    pub fn from_parts(record_id: Option<i64>, reference: Option<String>) -> Result<Self, Error> {
+        match (record_id, reference) {
+            (Some(id), None) => Ok(Original::Record(id)),
+            (None, Some(reference)) => Ok(Original::Reference(reference)),
+            (None, None) => Err(Error::invalid_argument(
+                "name the record to reverse: give its record_id or its reference",
+            )),
+            (Some(_), Some(_)) => Err(Error::invalid_argument(
+                "give the record's record_id or its reference, not both",
+            )),
+        }
+    }
+}
+
+pub use crate::protocol::{
+    Balance, Hold, HoldData, HoldState, Record, RecordsPage, ReverseData, TransferData,
+    TransferLeg, UserData,
+};
+
+/// A user's open holds and balance view (`get_holds`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holds {
+    pub telegram_id: i64,
+    pub credits: i64,
+    pub held: i64,
+    pub available: i64,
+    /// Oldest first.
+    pub holds: Vec<Hold>,
+}

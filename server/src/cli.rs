@@ -55,6 +55,18 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Tools for the operator console's `[[console.operators]]`.
+    Operators {
+        #[command(subcommand)]
+        command: OperatorsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorsCommand {
+    /// Read a password on stdin (its first line) and print its argon2id PHC string, for an
+    /// operator's `password_hash`.
+    HashPassword,
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,4 +106,37 @@ impl DbArgs {
 pub fn demo_database() -> String {
     let path = std::env::temp_dir().join("credit-sync-demo.db");
     format!("sqlite://{}", path.display())
+}
+
+/// `operators hash-password`: the first line of `input` (without its line ending) as an
+/// argon2id PHC string. An empty password is refused.
+pub fn hash_password(input: &mut impl std::io::BufRead) -> Result<String, String> {
+    let mut line = String::new();
+    input
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err("the password on stdin is empty".into());
+    }
+    crate::console::password::hash(password)
+}
+
+/// Turns the demo's console on with one operator, `demo`, whose random password is good
+/// for this run only; returns the banner line that prints it.
+pub fn demo_console(config: &mut Config) -> Result<String, String> {
+    let bytes: [u8; 12] = rand::random();
+    let password = hex::encode(bytes);
+    config.console = crate::config::ConsoleConfig {
+        enabled: true,
+        public_url: None,
+        operators: vec![crate::config::OperatorConfig {
+            name: "demo".into(),
+            password_hash: crate::console::password::hash(&password)?,
+            role: crate::config::Role::Operator,
+        }],
+    };
+    Ok(format!(
+        "console: /console/login on the address above, user=demo password={password} (this run only)\n"
+    ))
 }

@@ -299,6 +299,9 @@ pub struct Config {
     entries: Vec<SourceEntry>,
     #[serde(skip)]
     pub sources: Vec<SourceConfig>,
+    /// The operator console (`[console]`), off unless enabled.
+    #[serde(default)]
+    pub console: ConsoleConfig,
 }
 
 fn default_permissions() -> Vec<Permission> {
@@ -337,6 +340,7 @@ impl Default for Config {
             event_retention_days: default_event_retention_days(),
             entries: Vec::new(),
             sources: Vec::new(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -386,6 +390,9 @@ impl Config {
         }
         if self.max_concurrent_requests != other.max_concurrent_requests {
             changed.push("max_concurrent_requests");
+        }
+        if self.console != other.console {
+            changed.push("console");
         }
         changed
     }
@@ -454,7 +461,7 @@ impl Config {
                 }
             }
         }
-        Ok(())
+        self.console.check()
     }
 
     /// The ready-made configuration of `credit-sync-server demo`: the guide's credentials.
@@ -487,6 +494,110 @@ impl Config {
             ],
             ..Config::default()
         }
+    }
+}
+
+/// `[console]`: the operator console's switch and the people who may sign in to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    #[serde(default)]
+    pub enabled: bool,
+    /// The console's address as its users' browsers see it (`https://ops.example.com`):
+    /// the only `Origin` a state change may come from, and `Secure` cookies when it is
+    /// https. Unset: the request's own `Host`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    #[serde(default)]
+    pub operators: Vec<OperatorConfig>,
+}
+
+/// What an operator may do in the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads every view.
+    Viewer,
+    /// Also adjusts balances, reverses records and voids holds.
+    Operator,
+}
+
+impl Role {
+    pub fn may_write(self) -> bool {
+        self == Role::Operator
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+        }
+    }
+}
+
+/// One `[[console.operators]]` entry: a name, an argon2id PHC string and a role.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    pub name: String,
+    pub password_hash: String,
+    pub role: Role,
+}
+
+/// The hash stays out of logs, like a source's secret.
+impl fmt::Debug for OperatorConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OperatorConfig")
+            .field("name", &self.name)
+            .field("password_hash", &"<redacted>")
+            .field("role", &self.role)
+            .finish()
+    }
+}
+
+/// The longest operator name (it becomes part of a source, `console:<name>`).
+pub const MAX_OPERATOR_NAME: usize = 64;
+
+impl ConsoleConfig {
+    /// The operator called `name`, if configured.
+    pub fn operator(&self, name: &str) -> Option<&OperatorConfig> {
+        self.operators.iter().find(|o| o.name == name)
+    }
+
+    /// Names are short and plain, unique; every hash is an argon2 PHC string. Errors
+    /// name the operator, never the hash.
+    fn check(&self) -> Result<(), String> {
+        let mut names = HashSet::new();
+        for operator in &self.operators {
+            let name = &operator.name;
+            let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+            if name.is_empty() || name.len() > MAX_OPERATOR_NAME || !name.chars().all(plain) {
+                return Err(format!(
+                    "console operator {name:?}: a name is 1 to {MAX_OPERATOR_NAME} of A-Z a-z 0-9 _ - ."
+                ));
+            }
+            if !names.insert(name.as_str()) {
+                return Err(format!("console operator {name:?} is configured twice"));
+            }
+            if !crate::console::password::is_argon2_phc(&operator.password_hash) {
+                return Err(format!(
+                    "console operator {name:?}: password_hash is not an argon2 PHC string \
+                     (make one with `credit-sync-server operators hash-password`)"
+                ));
+            }
+        }
+        if self.enabled && self.operators.is_empty() {
+            return Err("console.enabled needs at least one [[console.operators]]".into());
+        }
+        if let Some(url) = &self.public_url {
+            let scheme_ok = url.starts_with("http://") || url.starts_with("https://");
+            if !scheme_ok || url.ends_with('/') {
+                return Err(format!(
+                    "console.public_url {url:?} must be http:// or https:// and a host, without a trailing /"
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -692,5 +803,42 @@ secret = "s2"
             config.restart_settings_changed(&other),
             ["listen", "max_amount"]
         );
+    }
+
+    #[test]
+    fn the_console_section_is_checked_without_echoing_a_hash() {
+        let hash = "$argon2id$v=19$m=65536,t=3,p=4$R9dhK9t8FTKvJwbwubD8oQ$rTG8MOzj4783fpssF9vn8WwY7SdOfF/5t6jt+MBWYG8";
+        let with = |section: &str| format!("{FILE}\n{section}");
+        let good = with(&format!(
+            "[console]\nenabled = true\n[[console.operators]]\nname = \"ops\"\npassword_hash = \"{hash}\"\nrole = \"operator\"\n"
+        ));
+        let config = parse(&good).unwrap();
+        assert!(config.console.enabled);
+        assert_eq!(config.console.operators[0].role, Role::Operator);
+        assert!(!format!("{config:?}").contains("R9dhK9"));
+        assert!(
+            !parse(FILE).unwrap().console.enabled,
+            "off unless configured"
+        );
+        let cases = [
+            ("[console]\nenabled = true\n".to_string(), "at least one"),
+            (
+                format!("[[console.operators]]\nname = \"ops\"\npassword_hash = \"{hash}x!\"\nrole = \"viewer\"\n"),
+                "not an argon2 PHC string",
+            ),
+            (
+                format!("[[console.operators]]\nname = \"o p\"\npassword_hash = \"{hash}\"\nrole = \"viewer\"\n"),
+                "a name is",
+            ),
+            (
+                format!("[[console.operators]]\nname = \"ops\"\npassword_hash = \"{hash}\"\nrole = \"root\"\n"),
+                "unknown variant",
+            ),
+        ];
+        for (section, expected) in cases {
+            let err = parse(&with(&section)).unwrap_err();
+            assert!(err.contains(expected), "{err}");
+            assert!(!err.contains("R9dhK9"), "{err}");
+        }
     }
 }

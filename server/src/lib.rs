@@ -5,6 +5,7 @@ pub mod admin;
 mod auth;
 pub mod cli;
 pub mod config;
+pub mod console;
 mod error;
 pub mod events;
 pub mod ledger;

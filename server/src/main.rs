@@ -2,7 +2,7 @@
 //! them; this binary parses the command line and reports).
 
 use clap::Parser;
-use credit_sync_server::cli::{self, Cli, Command, UsersCommand};
+use credit_sync_server::cli::{self, Cli, Command, OperatorsCommand, UsersCommand};
 use credit_sync_server::config::Config;
 use credit_sync_server::{admin, ledger, server};
 use std::io::IsTerminal;
@@ -40,8 +40,9 @@ async fn run(command: Command) -> Result<(), String> {
             server::run(Config::load(&config)?, Some(config.as_path()), None).await
         }
         Command::Demo { listen, database } => {
-            let config = Config::demo(listen, database.unwrap_or_else(cli::demo_database));
-            let banner = demo_banner(&config);
+            let mut config = Config::demo(listen, database.unwrap_or_else(cli::demo_database));
+            let console = cli::demo_console(&mut config)?;
+            let banner = demo_banner(&config) + &console;
             server::run(config, None, Some(banner)).await
         }
         Command::Users {
@@ -59,6 +60,12 @@ async fn run(command: Command) -> Result<(), String> {
             db,
         } => admin::records(&db.url()?, telegram_id, limit).await,
         Command::Verify { db } => admin::verify(&db.url()?).await,
+        Command::Operators {
+            command: OperatorsCommand::HashPassword,
+        } => {
+            println!("{}", cli::hash_password(&mut std::io::stdin().lock())?);
+            Ok(())
+        }
     }
 }
 

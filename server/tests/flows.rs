@@ -42,16 +42,6 @@ async fn view(bot: &Wire, telegram_id: i64) -> (i64, i64, i64) {
     (n("credits"), n("held"), n("available"))
 }
 
-fn assert_verified(server: &Server) {
-    let out = server.cli(&["verify"]);
-    assert!(
-        out.status.success(),
-        "verify failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_is_placed_captured_once_and_replayed_by_its_reference() {
     let server = Server::start();

@@ -10,16 +10,6 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use support::*;
 
-fn assert_verified(server: &Server) {
-    let out = server.cli(&["verify"]);
-    assert!(
-        out.status.success(),
-        "verify failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 fn batch(bot: &Wire, items: &[(i64, i64, &str)], atomic: bool) -> Value {
     let items: Vec<Value> = items
         .iter()

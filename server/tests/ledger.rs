@@ -8,16 +8,6 @@ use futures_util::future::join_all;
 use serde_json::{json, Value};
 use support::*;
 
-fn assert_verified(server: &Server) {
-    let out = server.cli(&["verify"]);
-    assert!(
-        out.status.success(),
-        "verify failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_deducts_never_overdraw() {
     let server = Server::start();

@@ -6,14 +6,9 @@
 mod support;
 
 use credit_sync::protocol::Code;
-use credit_sync_server::ledger::{
-    Actor, Change, Ledger, LedgerBackend, Outcome, PgLedger, Refusal, Spend, SqliteLedger,
-};
-use std::sync::atomic::{AtomicU64, Ordering};
-use support::Database;
+use credit_sync_server::ledger::{Actor, Change, LedgerBackend, Outcome, Refusal};
 
-const SOURCE: &str = "bot";
-const TOLERANCE: i64 = 300;
+use support::backend::{fresh, signed, SOURCE};
 
 fn actor(auto_register: bool) -> Actor {
     Actor {
@@ -32,23 +27,6 @@ fn change(telegram_id: i64, amount: i64, reference: Option<&str>) -> Change {
     }
 }
 
-/// A signature never used before (in this process), signed now.
-fn fresh() -> Spend {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    signed(&format!("{n:016x}{:048x}", 0))
-}
-
-/// The signature `hex`, signed at one time for the whole test process (sending it twice
-/// is a reuse). The ledger keys a signature by its timestamp and its first 16 hex digits:
-/// a fresh `now()` per call made a second "reuse" a new signature whenever the clock
-/// ticked between the two.
-fn signed(hex: &str) -> Spend {
-    static SIGNED_AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    let at = *SIGNED_AT.get_or_init(support::now);
-    Spend::new(SOURCE, vec![hex.to_string()], at, TOLERANCE)
-}
-
 fn refusal(outcome: Outcome) -> Refusal {
     outcome.expect_err("a refusal")
 }
@@ -56,30 +34,6 @@ fn refusal(outcome: Outcome) -> Refusal {
 async fn balance(ledger: &impl LedgerBackend, telegram_id: i64) -> Option<i64> {
     let row = ledger.balance(telegram_id).await.unwrap();
     row.map(|row| row.credits)
-}
-
-/// Runs `check` on the concrete backend of a fresh database, then on another fresh
-/// database through the `AnyBackend` that `Ledger::open` chooses.
-macro_rules! on_each_backend {
-    ($check:ident) => {{
-        let dir = tempfile::tempdir().unwrap();
-        let database = Database::for_suite(dir.path());
-        if database.is_postgres() {
-            let ledger = PgLedger::open(database.url(), true).await.unwrap();
-            $check(&ledger).await;
-            ledger.close().await;
-        } else {
-            let ledger = SqliteLedger::open(database.url(), true).await.unwrap();
-            $check(&ledger).await;
-            ledger.close().await;
-        }
-        drop(database);
-        let dir = tempfile::tempdir().unwrap();
-        let database = Database::for_suite(dir.path());
-        let ledger = Ledger::open(database.url()).await.unwrap();
-        $check(ledger.backend()).await;
-        ledger.close().await;
-    }};
 }
 
 async fn adds_and_deducts(ledger: &impl LedgerBackend) {

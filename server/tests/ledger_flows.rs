@@ -10,17 +10,14 @@ mod support;
 use credit_sync::protocol::{limits, Code, HoldState};
 use credit_sync_server::ledger::rows::Findings;
 use credit_sync_server::ledger::{
-    Actor, Applied, Change, HoldApplied, HoldOutcome, Ledger, LedgerBackend, NewHold, PgLedger,
-    Refusal, Resolution, Resolve, Reversal, Reversed, Spend, SqliteLedger, Target, Transfer,
-    Transferred,
+    Actor, Applied, Change, HoldApplied, HoldOutcome, Ledger, LedgerBackend, NewHold, Refusal,
+    Resolution, Resolve, Reversal, Reversed, Target, Transfer, Transferred,
 };
 use futures_util::future::join_all;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use support::Database;
 
-const SOURCE: &str = "bot";
-const TOLERANCE: i64 = 300;
+use support::backend::{fresh, signed, SOURCE};
 
 fn actor() -> Actor {
     as_source(SOURCE, false)
@@ -40,20 +37,6 @@ fn strict() -> Actor {
         auto_register: false,
         ..actor()
     }
-}
-
-/// A signature never used before (in this process), signed now.
-fn fresh() -> Spend {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    signed(&format!("{n:016x}{:048x}", 0))
-}
-
-/// The signature `hex`, signed at one time for the whole test process.
-fn signed(hex: &str) -> Spend {
-    static SIGNED_AT: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
-    let at = *SIGNED_AT.get_or_init(support::now);
-    Spend::new(SOURCE, vec![hex.to_string()], at, TOLERANCE)
 }
 
 fn change(telegram_id: i64, amount: i64, reference: Option<&str>) -> Change {
@@ -145,34 +128,6 @@ async fn sound(ledger: &impl LedgerBackend) {
     assert_eq!(ledger.verify().await.unwrap(), Findings::default());
 }
 
-/// Runs `check` on the concrete backend of a fresh database, then on another fresh
-/// database through the `AnyBackend` that `Ledger::open` chooses (and `Ledger::verify`
-/// reports nothing after it).
-macro_rules! on_each_backend {
-    ($check:ident) => {{
-        let dir = tempfile::tempdir().unwrap();
-        let database = Database::for_suite(dir.path());
-        if database.is_postgres() {
-            let ledger = PgLedger::open(database.url(), true).await.unwrap();
-            $check(&ledger).await;
-            sound(&ledger).await;
-            ledger.close().await;
-        } else {
-            let ledger = SqliteLedger::open(database.url(), true).await.unwrap();
-            $check(&ledger).await;
-            sound(&ledger).await;
-            ledger.close().await;
-        }
-        drop(database);
-        let dir = tempfile::tempdir().unwrap();
-        let database = Database::for_suite(dir.path());
-        let ledger = Ledger::open(database.url()).await.unwrap();
-        $check(ledger.backend()).await;
-        assert_eq!(ledger.verify().await.unwrap(), Vec::<String>::new());
-        ledger.close().await;
-    }};
-}
-
 /// Blnk #181: a held amount counts in every check money leaves by.
 async fn held_counts_in_every_balance_check(ledger: &impl LedgerBackend) {
     let added = add(ledger, 1, 100).await;
@@ -256,7 +211,7 @@ async fn held_counts_in_every_balance_check(ledger: &impl LedgerBackend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_counts_in_every_balance_check_on_each_backend() {
-    on_each_backend!(held_counts_in_every_balance_check);
+    on_each_backend!(held_counts_in_every_balance_check, sound);
 }
 
 /// A capture writes one deduction linked to its hold and releases the rest; a void writes
@@ -383,7 +338,7 @@ async fn captures_and_voids(ledger: &impl LedgerBackend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn captures_and_voids_on_each_backend() {
-    on_each_backend!(captures_and_voids);
+    on_each_backend!(captures_and_voids, sound);
 }
 
 /// A hold's reference is its own: the same hold again is its replay, another hold with it
@@ -454,7 +409,7 @@ async fn places_a_hold_once(ledger: &impl LedgerBackend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn places_a_hold_once_on_each_backend() {
-    on_each_backend!(places_a_hold_once);
+    on_each_backend!(places_a_hold_once, sound);
 }
 
 /// Past its expiry a hold no longer counts and cannot be captured, before any sweeper.
@@ -495,7 +450,7 @@ async fn an_expired_hold_no_longer_counts(ledger: &impl LedgerBackend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_hold_no_longer_counts_on_each_backend() {
-    on_each_backend!(an_expired_hold_no_longer_counts);
+    on_each_backend!(an_expired_hold_no_longer_counts, sound);
 }
 
 /// Capturing more than was held is `invalid_amount`; only the hold's source or an admin
@@ -528,7 +483,7 @@ async fn captures_only_what_was_held_and_only_by_its_source(ledger: &impl Ledger
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn captures_only_what_was_held_and_only_by_its_source_on_each_backend() {
-    on_each_backend!(captures_only_what_was_held_and_only_by_its_source);
+    on_each_backend!(captures_only_what_was_held_and_only_by_its_source, sound);
 }
 
 /// At most `MAX_OPEN_HOLDS_PER_USER` open holds per user.
@@ -551,7 +506,7 @@ async fn refuses_too_many_holds(ledger: &impl LedgerBackend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refuses_too_many_holds_on_each_backend() {
-    on_each_backend!(refuses_too_many_holds);
+    on_each_backend!(refuses_too_many_holds, sound);
 }
 
 /// Holds on 50 users at once, each placed and captured concurrently.
@@ -582,7 +537,7 @@ async fn holds_on_many_users_at_once(ledger: &impl LedgerBackend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn holds_on_many_users_at_once_on_each_backend() {
-    on_each_backend!(holds_on_many_users_at_once);
+    on_each_backend!(holds_on_many_users_at_once, sound);
 }
 
 /// Blnk PR #43: 64 concurrent captures and voids of one hold; exactly one resolves it,
@@ -626,7 +581,7 @@ async fn a_hold_resolves_exactly_once(ledger: &impl LedgerBackend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hold_resolves_exactly_once_on_each_backend() {
-    on_each_backend!(a_hold_resolves_exactly_once);
+    on_each_backend!(a_hold_resolves_exactly_once, sound);
 }
 
 async fn reverse(
@@ -795,7 +750,7 @@ async fn reverses_records(ledger: &impl LedgerBackend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reverses_records_on_each_backend() {
-    on_each_backend!(reverses_records);
+    on_each_backend!(reverses_records, sound);
 }
 
 async fn send(
@@ -884,7 +839,7 @@ async fn transfers_credits(ledger: &impl LedgerBackend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_credits_on_each_backend() {
-    on_each_backend!(transfers_credits);
+    on_each_backend!(transfers_credits, sound);
 }
 
 /// `verify` sees every broken link: a `held` that is not its open holds' sum, a void that

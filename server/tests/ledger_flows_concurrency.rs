@@ -9,17 +9,14 @@ mod support;
 use credit_sync::protocol::Code;
 use credit_sync_server::ledger::rows::Findings;
 use credit_sync_server::ledger::{
-    Actor, Change, HoldApplied, Ledger, LedgerBackend, NewHold, PgLedger, Resolution, Resolve,
-    Reversal, Spend, SqliteLedger, Target, Transfer,
+    Actor, Change, HoldApplied, LedgerBackend, NewHold, Resolution, Resolve, Reversal, Target,
+    Transfer,
 };
 use futures_util::future::join_all;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use support::Database;
 
-const SOURCE: &str = "bot";
-const TOLERANCE: i64 = 300;
+use support::backend::{fresh, SOURCE};
 /// Longer than any honest run; a deadlock or a lost wake-up fails the test instead of
 /// hanging the suite.
 const BOUND: Duration = Duration::from_secs(120);
@@ -30,18 +27,6 @@ fn actor() -> Actor {
         auto_register: true,
         admin: false,
     }
-}
-
-/// A signature never used before (in this process), signed now.
-fn fresh() -> Spend {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    Spend::new(
-        SOURCE,
-        vec![format!("{n:016x}{:048x}", 0)],
-        support::now(),
-        TOLERANCE,
-    )
 }
 
 fn change(telegram_id: i64, amount: i64) -> Change {
@@ -130,30 +115,6 @@ async fn credits(ledger: &impl LedgerBackend, telegram_id: i64) -> i64 {
 
 async fn assert_sound(ledger: &impl LedgerBackend) {
     assert_eq!(ledger.verify().await.unwrap(), Findings::default());
-}
-
-/// Runs `check` on the concrete backend of a fresh database, then on another fresh
-/// database through the `AnyBackend` that `Ledger::open` chooses.
-macro_rules! on_each_backend {
-    ($check:ident) => {{
-        let dir = tempfile::tempdir().unwrap();
-        let database = Database::for_suite(dir.path());
-        if database.is_postgres() {
-            let ledger = PgLedger::open(database.url(), true).await.unwrap();
-            $check(&ledger).await;
-            ledger.close().await;
-        } else {
-            let ledger = SqliteLedger::open(database.url(), true).await.unwrap();
-            $check(&ledger).await;
-            ledger.close().await;
-        }
-        drop(database);
-        let dir = tempfile::tempdir().unwrap();
-        let database = Database::for_suite(dir.path());
-        let ledger = Ledger::open(database.url()).await.unwrap();
-        $check(ledger.backend()).await;
-        ledger.close().await;
-    }};
 }
 
 /// Blnk PR #43 (a hold voided twice): 64 captures and voids of one hold at once; exactly

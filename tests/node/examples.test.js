@@ -30,6 +30,17 @@ for (const file of ['quickstart.js', 'quickstart.mjs']) {
   })
 }
 
+test('examples/node/money_flows.js runs every money flow', () => {
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'examples', 'node', 'money_flows.js')], {
+    env: { ...process.env, CREDIT_SYNC_BASE_URL: server.baseUrl },
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`)
+  assert.match(r.stdout, /money flows: every scenario behaved as described/)
+  assert.doesNotMatch(r.stdout, /FAILED/)
+})
+
 test('the package loads by name with require and import', () => {
   const cwd = path.join(repoRoot, 'examples', 'node')
   const cjs = spawnSync(process.execPath, ['-e', "const p = require('credit-sync-client'); console.log(typeof p.CreditSyncClient, p.version())"], { cwd, encoding: 'utf8' })

@@ -257,7 +257,7 @@ test('registerUser creates and renames; getBalance is null for an unknown user',
   const renamed = await client.registerUser(2006, 'robert')
   assert.equal(renamed.created, false)
   assert.equal(renamed.nickname, 'robert')
-  assert.deepEqual(await client.getBalance(2006), { telegramId: 2006, credits: 0, nickname: 'robert' })
+  assert.deepEqual(await client.getBalance(2006), { telegramId: 2006, credits: 0, held: 0, available: 0, nickname: 'robert' })
   for (const bad of ['a\nb', 'n'.repeat(129)]) {
     await assert.rejects(
       () => client.registerUser(2006, bad),

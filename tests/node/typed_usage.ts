@@ -1,6 +1,14 @@
 // Type-checked by tests/node/run.sh (`tsc --noEmit --strict`): the integer fields follow
 // the client's `bigint` option, so TypeScript knows a number from a BigInt.
-import { CreditSyncClient, throwIfFailed, type SyncResult } from '../../bindings-node/index.js'
+import {
+  CreditSyncClient,
+  HoldResolvedError,
+  throwIfFailed,
+  type HoldResult,
+  type ReverseResult,
+  type SyncResult,
+  type TransferResult,
+} from '../../bindings-node/index.js'
 
 async function typed(): Promise<void> {
   const plain = new CreditSyncClient({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k', secretKey: 's', source: 'x' })
@@ -15,4 +23,30 @@ async function typed(): Promise<void> {
   const wrong: number | null = b.balance
   void [credits, big, sum, retry, wrong]
 }
+
+async function flows(): Promise<void> {
+  const c = new CreditSyncClient({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k', secretKey: 's', source: 'x' })
+  const hold: HoldResult<number> = await c.holdCredits(1, 30, 'job', null, 120)
+  const available: number | null = hold.available
+  if (hold.holdId) {
+    const captured = await c.captureHold(hold.holdId, 20)
+    const state: 'open' | 'captured' | 'voided' | 'expired' | undefined = captured.hold?.state
+    try {
+      throwIfFailed(await c.voidHold(hold.holdId))
+    } catch (e) {
+      if (e instanceof HoldResolvedError) void e.hold?.state
+    }
+    void state
+  }
+  const holds = await c.getHolds(1)
+  const held: number | undefined = holds?.held
+  const reversal: ReverseResult<number> = await c.reverseRecord({ reference: 'order_1', amount: 5, reason: 'refund' })
+  const moved: TransferResult<number> = await c.transferCredits(1, 2, 10, 'gift')
+  const senderBalance: number | undefined = moved.from?.balance
+  const paid: SyncResult<number> = await c.creditStarsPayment(1, { currency: 'XTR', total_amount: 50, telegram_payment_charge_id: 'stx_1' }, 10)
+  const refund = await c.refundStarsPayment('stx_1', 'refunded')
+  const balance = await c.getBalance(1)
+  void [available, held, reversal.remaining, senderBalance, paid.duplicate, refund.duplicate, balance?.available]
+}
+void flows
 void typed

@@ -224,7 +224,7 @@ def test_balance_records_and_pagination(client, new_id):
     uid = new_id()
     for i in range(5):
         client.add_credits(uid, i + 1, f"r{i}")
-    assert client.get_balance(uid) == {"telegram_id": uid, "credits": 15, "nickname": None}
+    assert client.get_balance(uid) == {"telegram_id": uid, "credits": 15, "held": 0, "available": 15, "nickname": None}
     page = client.get_records(uid, limit=2)
     assert [r["change"] for r in page["records"]] == [5, 4]
     assert set(page["records"][0]) >= {"id", "change", "balance_after", "reason", "source", "external_reference", "created_at"}

@@ -5,10 +5,16 @@ from typing import List, Optional
 
 from credit_sync_client import (
     AsyncCreditSyncClient,
+    ConflictError,
     CreditSyncClient,
     CreditSyncError,
+    HoldResolvedError,
+    HoldResult,
     InsufficientCreditsError,
+    NotFoundError,
+    ReverseResult,
     SyncResult,
+    TransferResult,
     generate_token,
     make_reference,
 )
@@ -40,13 +46,63 @@ def sync_usage(client: CreditSyncClient) -> int:
     return credits
 
 
+class Payment:
+    currency = "XTR"
+    total_amount = 50
+    telegram_payment_charge_id = "stx_1"
+
+
+def flows_usage(client: CreditSyncClient) -> int:
+    hold: HoldResult = client.hold_credits(1, 30, "generation job", ttl_seconds=120)
+    hold_id: Optional[str] = hold.hold_id
+    held: Optional[int] = hold.held
+    available: Optional[int] = hold.available
+    if hold_id is not None:
+        captured = client.capture_hold(hold_id, amount=20)
+        state = captured.hold["state"] if captured.hold else None
+        try:
+            client.void_hold(hold_id).raise_for_error()
+        except HoldResolvedError as e:
+            final = e.hold["state"] if e.hold else None
+            print(final)
+        except (NotFoundError, ConflictError) as e:
+            print(e.code)
+        print(state, captured.duplicate)
+    holds = client.get_holds(1)
+    open_ids: List[str] = [h["hold_id"] for h in holds["holds"]] if holds else []
+    reversal: ReverseResult = client.reverse_record(7, amount=5, reason="refund")
+    by_reference = client.reverse_record(reference="order_1", reason="refund")
+    remaining: Optional[int] = by_reference.remaining
+    transfer: TransferResult = client.transfer_credits(1, 2, 10, "gift")
+    sender_balance = transfer.sender["balance"] if transfer.sender else None
+    paid: SyncResult = client.credit_stars_payment(1, Payment(), credits_per_star=10)
+    paid_again = client.credit_stars_payment(
+        1, {"currency": "XTR", "total_amount": 50, "telegram_payment_charge_id": "stx_1"}
+    )
+    refund: ReverseResult = client.refund_stars_payment("stx_1", "refunded")
+    info = client.get_balance(1)
+    spendable: int = info["available"] if info else 0
+    print(held, available, open_ids, reversal.reversed, remaining, sender_balance)
+    print(paid.duplicate, paid_again.duplicate, refund.duplicate)
+    return spendable
+
+
 async def async_usage() -> None:
     async with AsyncCreditSyncClient("http://127.0.0.1:8080", "k", "s", "src", timeout=5.0) as client:
         results = await asyncio.gather(*[client.add_credits(1, 1, "x") for _ in range(3)])
         ok: List[bool] = [r.success for r in results]
         info = await client.get_balance(1)
         print(ok, info["credits"] if info else None)
+        hold = await client.hold_credits(1, 5, "job")
+        if hold.hold_id:
+            done: HoldResult = await client.void_hold(hold.hold_id)
+            print(done.state)
+        moved: TransferResult = await client.transfer_credits(1, 2, 1, "gift")
+        refunded: ReverseResult = await client.refund_stars_payment("stx_1")
+        holds = await client.get_holds(1)
+        print(moved.transfer_id, refunded.success, holds["held"] if holds else None)
 
 
 with CreditSyncClient.from_env(max_retries=1) as c:
     sync_usage(c)
+    flows_usage(c)

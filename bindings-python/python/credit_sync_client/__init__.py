@@ -23,14 +23,20 @@ from . import _native
 from ._native import (
     AuthenticationError,
     CreditSyncClient,
+    ConflictError,
     CreditSyncError,
+    HoldResolvedError,
+    HoldResult,
     InsufficientCreditsError,
+    NotFoundError,
     RateLimitError,
     ReferenceConflictError,
+    ReverseResult,
     ServerError,
     SyncResult,
     TimeoutError,
     TimestampError,
+    TransferResult,
     TransportError,
     UserNotFoundError,
     ValidationError,
@@ -40,7 +46,7 @@ from ._native import (
 )
 
 if TYPE_CHECKING:
-    from ._native import BalanceInfo, RecordsInfo, UserInfo
+    from ._native import BalanceInfo, HoldsInfo, RecordsInfo, StarsPayment, UserInfo
 
 _A = TypeVar("_A", bound="AsyncCreditSyncClient")
 
@@ -105,8 +111,70 @@ class AsyncCreditSyncClient:
         """Applies many changes; see `CreditSyncClient.batch_sync`."""
         return await self._inner.batch_sync(items, atomic=atomic)
 
+    async def hold_credits(
+        self,
+        telegram_id: int,
+        amount: int,
+        reason: str,
+        reference: Optional[str] = None,
+        ttl_seconds: int = 600,
+    ) -> HoldResult:
+        """Reserves ``amount`` credits; see `CreditSyncClient.hold_credits`."""
+        return await self._inner.hold_credits(telegram_id, amount, reason, reference, ttl_seconds)
+
+    async def capture_hold(
+        self, hold_id: str, amount: Optional[int] = None, reference: Optional[str] = None
+    ) -> HoldResult:
+        """Charges a hold; see `CreditSyncClient.capture_hold`."""
+        return await self._inner.capture_hold(hold_id, amount, reference)
+
+    async def void_hold(self, hold_id: str, reference: Optional[str] = None) -> HoldResult:
+        """Releases a hold; see `CreditSyncClient.void_hold`."""
+        return await self._inner.void_hold(hold_id, reference)
+
+    async def get_holds(self, telegram_id: int) -> Optional[HoldsInfo]:
+        """The user's open holds and balance view, or ``None`` for an unregistered user."""
+        return await self._inner.get_holds(telegram_id)
+
+    async def reverse_record(
+        self,
+        record_id: Optional[int] = None,
+        *,
+        reference: Optional[str] = None,
+        amount: Optional[int] = None,
+        reason: str = "reversal",
+        reversal_reference: Optional[str] = None,
+    ) -> ReverseResult:
+        """Reverses a record by id or by its reference; see `CreditSyncClient.reverse_record`."""
+        return await self._inner.reverse_record(
+            record_id,
+            reference=reference,
+            amount=amount,
+            reason=reason,
+            reversal_reference=reversal_reference,
+        )
+
+    async def transfer_credits(
+        self, from_id: int, to_id: int, amount: int, reason: str, reference: Optional[str] = None
+    ) -> TransferResult:
+        """Moves credits between two users; see `CreditSyncClient.transfer_credits`."""
+        return await self._inner.transfer_credits(from_id, to_id, amount, reason, reference)
+
+    async def credit_stars_payment(
+        self, telegram_id: int, payment: StarsPayment, credits_per_star: int = 1
+    ) -> SyncResult:
+        """Credits a Telegram Stars payment once; see `CreditSyncClient.credit_stars_payment`."""
+        return await self._inner.credit_stars_payment(telegram_id, payment, credits_per_star)
+
+    async def refund_stars_payment(
+        self, charge_id: str, reason: str = "Telegram Stars refund"
+    ) -> ReverseResult:
+        """Reverses a Stars payment's credit once; see `CreditSyncClient.refund_stars_payment`."""
+        return await self._inner.refund_stars_payment(charge_id, reason)
+
     async def get_balance(self, telegram_id: int) -> Optional[BalanceInfo]:
-        """``{'telegram_id', 'credits', 'nickname'}``, or ``None`` for an unregistered user."""
+        """``{'telegram_id', 'credits', 'held', 'available', 'nickname'}``, or ``None`` for an
+        unregistered user."""
         return await self._inner.get_balance(telegram_id)
 
     async def get_records(
@@ -138,15 +206,21 @@ class AsyncCreditSyncClient:
 __all__ = [
     "AsyncCreditSyncClient",
     "AuthenticationError",
+    "ConflictError",
     "CreditSyncClient",
     "CreditSyncError",
+    "HoldResolvedError",
+    "HoldResult",
     "InsufficientCreditsError",
+    "NotFoundError",
     "RateLimitError",
     "ReferenceConflictError",
+    "ReverseResult",
     "ServerError",
     "SyncResult",
     "TimeoutError",
     "TimestampError",
+    "TransferResult",
     "TransportError",
     "UserNotFoundError",
     "ValidationError",

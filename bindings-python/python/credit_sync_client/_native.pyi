@@ -1,13 +1,58 @@
 """Type stubs for the native module ``credit_sync_client._native``."""
 
-from typing import final, Any, Awaitable, Dict, Iterable, List, Mapping, Optional, Sequence, TypedDict, Union
+from typing import final, Any, Awaitable, Dict, Iterable, List, Literal, Mapping, Optional, Protocol, Sequence, TypedDict, Union
 
 __version__: str
 
 class BalanceInfo(TypedDict):
     telegram_id: int
     credits: int
+    # The open holds' sum, and ``credits - held``: what deducts, holds and transfers may take.
+    held: int
+    available: int
     nickname: Optional[str]
+
+HoldState = Literal["open", "captured", "voided", "expired"]
+
+class HoldInfo(TypedDict):
+    hold_id: str
+    telegram_id: int
+    source: str
+    amount: int
+    captured: int
+    state: HoldState
+    reason: str
+    external_reference: Optional[str]
+    created_at: str
+    expires_at: str
+    resolved_at: Optional[str]
+    record_id: Optional[int]
+
+class HoldsInfo(TypedDict):
+    telegram_id: int
+    credits: int
+    held: int
+    available: int
+    holds: List[HoldInfo]
+
+class TransferLegInfo(TypedDict):
+    telegram_id: int
+    record_id: int
+    change: int
+    balance: int
+
+class StarsPaymentLike(Protocol):
+    """aiogram's / python-telegram-bot's ``SuccessfulPayment``, or any object with these."""
+
+    @property
+    def currency(self) -> str: ...
+    @property
+    def total_amount(self) -> int: ...
+    @property
+    def telegram_payment_charge_id(self) -> str: ...
+
+# A Stars payment: a ``SuccessfulPayment``-like object, or a dict with the same three keys.
+StarsPayment = Union[StarsPaymentLike, Mapping[str, Any]]
 
 class RecordInfo(TypedDict):
     id: int
@@ -17,6 +62,9 @@ class RecordInfo(TypedDict):
     source: str
     external_reference: Optional[str]
     created_at: str
+    hold_id: Optional[str]
+    reverses: Optional[int]
+    transfer_id: Optional[str]
 
 class RecordsInfo(TypedDict):
     records: List[RecordInfo]
@@ -62,6 +110,107 @@ class SyncResult:
     def data(self) -> Optional[Dict[str, Any]]: ...
     def raise_for_error(self) -> SyncResult: ...
 
+@final
+class HoldResult:
+    """The outcome of ``hold_credits``, ``capture_hold`` or ``void_hold``."""
+
+    @property
+    def success(self) -> bool: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def duplicate(self) -> bool: ...
+    @property
+    def reference(self) -> Optional[str]: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def retryable(self) -> bool: ...
+    @property
+    def request_id(self) -> Optional[str]: ...
+    @property
+    def hold_id(self) -> Optional[str]: ...
+    @property
+    def hold(self) -> Optional[HoldInfo]:
+        """The hold as the call left it, or on ``hold_resolved`` its final state."""
+    @property
+    def state(self) -> Optional[HoldState]: ...
+    @property
+    def credits(self) -> Optional[int]: ...
+    @property
+    def held(self) -> Optional[int]: ...
+    @property
+    def available(self) -> Optional[int]: ...
+    def raise_for_error(self) -> HoldResult: ...
+
+@final
+class ReverseResult:
+    """The outcome of ``reverse_record`` or ``refund_stars_payment``."""
+
+    @property
+    def success(self) -> bool: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def duplicate(self) -> bool: ...
+    @property
+    def reference(self) -> Optional[str]: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def retryable(self) -> bool: ...
+    @property
+    def request_id(self) -> Optional[str]: ...
+    @property
+    def record_id(self) -> Optional[int]: ...
+    @property
+    def reverses(self) -> Optional[int]: ...
+    @property
+    def telegram_id(self) -> Optional[int]: ...
+    @property
+    def change(self) -> Optional[int]: ...
+    @property
+    def balance(self) -> Optional[int]: ...
+    @property
+    def reversed(self) -> Optional[int]: ...
+    @property
+    def remaining(self) -> Optional[int]: ...
+    def raise_for_error(self) -> ReverseResult: ...
+
+@final
+class TransferResult:
+    """The outcome of ``transfer_credits``."""
+
+    @property
+    def success(self) -> bool: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def duplicate(self) -> bool: ...
+    @property
+    def reference(self) -> Optional[str]: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def retryable(self) -> bool: ...
+    @property
+    def request_id(self) -> Optional[str]: ...
+    @property
+    def transfer_id(self) -> Optional[str]: ...
+    @property
+    def amount(self) -> Optional[int]: ...
+    @property
+    def sender(self) -> Optional[TransferLegInfo]: ...
+    @property
+    def receiver(self) -> Optional[TransferLegInfo]: ...
+    def raise_for_error(self) -> TransferResult: ...
+
 # A batch item: {"telegram_id": int, "amount": int, "reason": str, "reference": str | None}.
 BatchItem = Mapping[str, Any]
 
@@ -92,6 +241,37 @@ class CreditSyncClient:
         self, telegram_id: int, amount: int, reason: str, reference: Optional[str] = None
     ) -> SyncResult: ...
     def batch_sync(self, items: Iterable[BatchItem], *, atomic: bool = False) -> SyncResult: ...
+    def hold_credits(
+        self,
+        telegram_id: int,
+        amount: int,
+        reason: str,
+        reference: Optional[str] = None,
+        ttl_seconds: int = 600,
+    ) -> HoldResult: ...
+    def capture_hold(
+        self, hold_id: str, amount: Optional[int] = None, reference: Optional[str] = None
+    ) -> HoldResult: ...
+    def void_hold(self, hold_id: str, reference: Optional[str] = None) -> HoldResult: ...
+    def get_holds(self, telegram_id: int) -> Optional[HoldsInfo]: ...
+    def reverse_record(
+        self,
+        record_id: Optional[int] = None,
+        *,
+        reference: Optional[str] = None,
+        amount: Optional[int] = None,
+        reason: str = "reversal",
+        reversal_reference: Optional[str] = None,
+    ) -> ReverseResult: ...
+    def transfer_credits(
+        self, from_id: int, to_id: int, amount: int, reason: str, reference: Optional[str] = None
+    ) -> TransferResult: ...
+    def credit_stars_payment(
+        self, telegram_id: int, payment: StarsPayment, credits_per_star: int = 1
+    ) -> SyncResult: ...
+    def refund_stars_payment(
+        self, charge_id: str, reason: str = "Telegram Stars refund"
+    ) -> ReverseResult: ...
     def get_balance(self, telegram_id: int) -> Optional[BalanceInfo]: ...
     def get_records(
         self, telegram_id: int, limit: int = 20, cursor: Optional[str] = None
@@ -130,6 +310,37 @@ class AsyncClient:
     def batch_sync(
         self, items: Iterable[BatchItem], *, atomic: bool = False
     ) -> Awaitable[SyncResult]: ...
+    def hold_credits(
+        self,
+        telegram_id: int,
+        amount: int,
+        reason: str,
+        reference: Optional[str] = None,
+        ttl_seconds: int = 600,
+    ) -> Awaitable[HoldResult]: ...
+    def capture_hold(
+        self, hold_id: str, amount: Optional[int] = None, reference: Optional[str] = None
+    ) -> Awaitable[HoldResult]: ...
+    def void_hold(self, hold_id: str, reference: Optional[str] = None) -> Awaitable[HoldResult]: ...
+    def get_holds(self, telegram_id: int) -> Awaitable[Optional[HoldsInfo]]: ...
+    def reverse_record(
+        self,
+        record_id: Optional[int] = None,
+        *,
+        reference: Optional[str] = None,
+        amount: Optional[int] = None,
+        reason: str = "reversal",
+        reversal_reference: Optional[str] = None,
+    ) -> Awaitable[ReverseResult]: ...
+    def transfer_credits(
+        self, from_id: int, to_id: int, amount: int, reason: str, reference: Optional[str] = None
+    ) -> Awaitable[TransferResult]: ...
+    def credit_stars_payment(
+        self, telegram_id: int, payment: StarsPayment, credits_per_star: int = 1
+    ) -> Awaitable[SyncResult]: ...
+    def refund_stars_payment(
+        self, charge_id: str, reason: str = "Telegram Stars refund"
+    ) -> Awaitable[ReverseResult]: ...
     def get_balance(self, telegram_id: int) -> Awaitable[Optional[BalanceInfo]]: ...
     def get_records(
         self, telegram_id: int, limit: int = 20, cursor: Optional[str] = None
@@ -165,6 +376,12 @@ class ReferenceConflictError(CreditSyncError):
     fields: Sequence[str]
 
 class UserNotFoundError(CreditSyncError): ...
+class NotFoundError(CreditSyncError): ...
+class ConflictError(CreditSyncError): ...
+
+class HoldResolvedError(ConflictError):
+    # The hold's final state, when the server sent it.
+    hold: Optional[HoldInfo]
 
 class ValidationError(CreditSyncError):
     field: Optional[str]

@@ -10,6 +10,9 @@ use super::{
     Actor, Change, HoldOutcome, LedgerError, NewHold, Outcome, Refusal, Resolve, Reversal,
     ReverseOutcome, Spend, Transfer, TransferOutcome, User,
 };
+use crate::console::store::{
+    AuditEntry, AuditRow, DayVolume, NewSession, SessionRow, Totals, UserRow,
+};
 use std::future::Future;
 
 /// What a database must do for the ledger. Each write is atomic: it is applied whole, with
@@ -125,6 +128,65 @@ pub trait LedgerBackend: Clone + Send + Sync + 'static {
 
     /// How many users and records there are.
     fn counts(&self) -> impl Future<Output = Result<Counts, LedgerError>> + Send;
+
+    /// Console: stores a signed-in session, deleting the expired ones.
+    fn console_session_create(
+        &self,
+        session: NewSession,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+
+    /// Console: the session whose token hashes to `token_hash`, unless it expired by `now_ms`.
+    fn console_session_find(
+        &self,
+        token_hash: String,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Option<SessionRow>, LedgerError>> + Send;
+
+    /// Console: ends a session (signing out).
+    fn console_session_delete(
+        &self,
+        token_hash: String,
+    ) -> impl Future<Output = Result<(), LedgerError>> + Send;
+
+    /// Console: appends to the audit log; `false` when an entry with its reference is
+    /// already there (the same form submitted twice).
+    fn console_audit_append(
+        &self,
+        entry: AuditEntry,
+    ) -> impl Future<Output = Result<bool, LedgerError>> + Send;
+
+    /// Console: up to `limit` audit entries with ids below `before`, newest first.
+    fn console_audit_list(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<AuditRow>, LedgerError>> + Send;
+
+    /// Console: users, credits outstanding and held (open holds unexpired at `now_ms`).
+    fn console_totals(
+        &self,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Totals, LedgerError>> + Send;
+
+    /// Console: each source's added and deducted credits per UTC day, from `since_ms` on.
+    fn console_volumes(
+        &self,
+        since_ms: i64,
+    ) -> impl Future<Output = Result<Vec<DayVolume>, LedgerError>> + Send;
+
+    /// Console: up to `limit` users whose nickname starts with `prefix` (ASCII case
+    /// ignored), by nickname.
+    fn console_find_users(
+        &self,
+        prefix: String,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<UserRow>, LedgerError>> + Send;
+
+    /// Console: the reversals of the records `ids`, oldest first.
+    fn console_reversals(
+        &self,
+        ids: Vec<i64>,
+    ) -> impl Future<Output = Result<Vec<RecordRow>, LedgerError>> + Send;
 }
 
 /// The backend a URL chose: a translation table onto the two implementations.
@@ -281,6 +343,81 @@ impl LedgerBackend for AnyBackend {
         match self {
             AnyBackend::Sqlite(db) => db.counts().await,
             AnyBackend::Postgres(db) => db.counts().await,
+        }
+    }
+
+    async fn console_session_create(&self, session: NewSession) -> Result<(), LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.console_session_create(session).await,
+            AnyBackend::Postgres(db) => db.console_session_create(session).await,
+        }
+    }
+
+    async fn console_session_find(
+        &self,
+        token_hash: String,
+        now_ms: i64,
+    ) -> Result<Option<SessionRow>, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.console_session_find(token_hash, now_ms).await,
+            AnyBackend::Postgres(db) => db.console_session_find(token_hash, now_ms).await,
+        }
+    }
+
+    async fn console_session_delete(&self, token_hash: String) -> Result<(), LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.console_session_delete(token_hash).await,
+            AnyBackend::Postgres(db) => db.console_session_delete(token_hash).await,
+        }
+    }
+
+    async fn console_audit_append(&self, entry: AuditEntry) -> Result<bool, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.console_audit_append(entry).await,
+            AnyBackend::Postgres(db) => db.console_audit_append(entry).await,
+        }
+    }
+
+    async fn console_audit_list(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.console_audit_list(before, limit).await,
+            AnyBackend::Postgres(db) => db.console_audit_list(before, limit).await,
+        }
+    }
+
+    async fn console_totals(&self, now_ms: i64) -> Result<Totals, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.console_totals(now_ms).await,
+            AnyBackend::Postgres(db) => db.console_totals(now_ms).await,
+        }
+    }
+
+    async fn console_volumes(&self, since_ms: i64) -> Result<Vec<DayVolume>, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.console_volumes(since_ms).await,
+            AnyBackend::Postgres(db) => db.console_volumes(since_ms).await,
+        }
+    }
+
+    async fn console_find_users(
+        &self,
+        prefix: String,
+        limit: i64,
+    ) -> Result<Vec<UserRow>, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.console_find_users(prefix, limit).await,
+            AnyBackend::Postgres(db) => db.console_find_users(prefix, limit).await,
+        }
+    }
+
+    async fn console_reversals(&self, ids: Vec<i64>) -> Result<Vec<RecordRow>, LedgerError> {
+        match self {
+            AnyBackend::Sqlite(db) => db.console_reversals(ids).await,
+            AnyBackend::Postgres(db) => db.console_reversals(ids).await,
         }
     }
 }

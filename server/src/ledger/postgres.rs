@@ -26,6 +26,9 @@ use super::{
     ReverseOutcome, Spend, Transfer, TransferOutcome, User,
 };
 use crate::events::{Events, Notifier};
+use crate::console::store::{
+    AuditEntry, AuditRow, DayVolume, NewSession, SessionRow, Totals, UserRow,
+};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 use std::borrow::Cow;
@@ -542,6 +545,162 @@ impl LedgerBackend for PgLedger {
             "SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM records) AS records",
         )
         .fetch_one(&self.pool)
+        .await
+        .map_err(ledger_error)
+    }
+
+    async fn console_session_create(&self, session: NewSession) -> Result<(), LedgerError> {
+        let pool = self.pool.clone();
+        detached(async move {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM console_sessions WHERE expires_at_ms <= $1")
+                .bind(session.created_at_ms)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO console_sessions
+                     (token_hash, operator, csrf, created_at_ms, expires_at_ms)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&session.token_hash)
+            .bind(&session.operator)
+            .bind(&session.csrf)
+            .bind(session.created_at_ms)
+            .bind(session.expires_at_ms)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        })
+        .await
+        .map_err(ledger_error)
+    }
+
+    async fn console_session_find(
+        &self,
+        token_hash: String,
+        now_ms: i64,
+    ) -> Result<Option<SessionRow>, LedgerError> {
+        sqlx::query_as(
+            "SELECT operator, csrf, expires_at_ms FROM console_sessions
+             WHERE token_hash = $1 AND expires_at_ms > $2",
+        )
+        .bind(token_hash)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(ledger_error)
+    }
+
+    async fn console_session_delete(&self, token_hash: String) -> Result<(), LedgerError> {
+        sqlx::query("DELETE FROM console_sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(ledger_error)?;
+        Ok(())
+    }
+
+    async fn console_audit_append(&self, entry: AuditEntry) -> Result<bool, LedgerError> {
+        let pool = self.pool.clone();
+        detached(async move {
+            let done = sqlx::query(
+                "INSERT INTO console_audit
+                     (at_ms, operator, action, telegram_id, target, amount, reason, reference,
+                      outcome, detail)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 ON CONFLICT (reference) DO NOTHING",
+            )
+            .bind(entry.at_ms)
+            .bind(&entry.operator)
+            .bind(&entry.action)
+            .bind(entry.telegram_id)
+            .bind(&entry.target)
+            .bind(entry.amount)
+            .bind(&entry.reason)
+            .bind(&entry.reference)
+            .bind(&entry.outcome)
+            .bind(&entry.detail)
+            .execute(&pool)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
+        .await
+        .map_err(ledger_error)
+    }
+
+    async fn console_audit_list(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, LedgerError> {
+        sqlx::query_as(
+            "SELECT id, at_ms, operator, action, telegram_id, target, amount, reason, reference,
+                    outcome, detail
+             FROM console_audit WHERE id < $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(ledger_error)
+    }
+
+    async fn console_totals(&self, now_ms: i64) -> Result<Totals, LedgerError> {
+        sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM users) AS users,
+                    (SELECT COALESCE(SUM(credits), 0)::BIGINT FROM users) AS outstanding,
+                    (SELECT COALESCE(SUM(amount), 0)::BIGINT FROM holds
+                     WHERE state = 'open' AND expires_at_ms > $1) AS held",
+        )
+        .bind(now_ms)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(ledger_error)
+    }
+
+    async fn console_volumes(&self, since_ms: i64) -> Result<Vec<DayVolume>, LedgerError> {
+        sqlx::query_as(
+            "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, source,
+                    COALESCE(SUM(CASE WHEN change > 0 THEN change ELSE 0 END), 0)::BIGINT AS added,
+                    COALESCE(SUM(CASE WHEN change < 0 THEN -change ELSE 0 END), 0)::BIGINT
+                        AS deducted,
+                    COUNT(*) AS changes
+             FROM records WHERE created_at >= to_timestamp($1::BIGINT / 1000.0)
+             GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(ledger_error)
+    }
+
+    async fn console_find_users(
+        &self,
+        prefix: String,
+        limit: i64,
+    ) -> Result<Vec<UserRow>, LedgerError> {
+        // ILIKE folds more than ASCII; LIKE on lower() would miss the index just the same.
+        sqlx::query_as(
+            "SELECT telegram_id, nickname, credits FROM users
+             WHERE nickname ILIKE $1 ESCAPE '\\' ORDER BY nickname, telegram_id LIMIT $2",
+        )
+        .bind(crate::console::store::prefix_pattern(&prefix))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(ledger_error)
+    }
+
+    async fn console_reversals(&self, ids: Vec<i64>) -> Result<Vec<RecordRow>, LedgerError> {
+        sqlx::query_as(
+            "SELECT id, change, balance_after, reason, source, external_reference,
+                    to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')
+                        AS created_at,
+                    hold_id, reverses, transfer_id
+             FROM records WHERE reverses = ANY($1) ORDER BY id",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
         .await
         .map_err(ledger_error)
     }

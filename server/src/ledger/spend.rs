@@ -52,6 +52,19 @@ impl Spend {
         }
     }
 
+    /// A write that no request signature authorized, so it spends nothing: only the
+    /// operator console uses it, whose operators sign in with a password and whose
+    /// writes are made idempotent by their form's reference. `tolerance` is the server's
+    /// window, so pruning after the write keeps its usual bounds.
+    pub fn unsigned(source: &str, tolerance: i64) -> Spend {
+        Spend {
+            source: source.to_string(),
+            keys: Vec::new(),
+            signed_at: crate::error::unix_now(),
+            tolerance,
+        }
+    }
+
     /// Signatures signed before this are outside every window now and can be pruned.
     pub(super) fn prune_before(&self) -> i64 {
         expired_before(self.tolerance)

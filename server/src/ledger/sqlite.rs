@@ -4,6 +4,7 @@
 //! Every write is a [`Job`] of that writer: a sync and a batch here, holds, reversals and
 //! transfers in their own modules; [`funds`] is what any of them may take from a user.
 
+mod console;
 mod funds;
 mod group_commit;
 mod holds;
@@ -23,6 +24,9 @@ use super::{
     ReverseOutcome, Spend, Transfer, TransferOutcome, User,
 };
 use crate::events::{Events, Notifier, Retention};
+use crate::console::store::{
+    AuditEntry, AuditRow, DayVolume, NewSession, SessionRow, Totals, UserRow,
+};
 use funds::Funds;
 use group_commit::{GroupCommit, Job, Limits, Step, Upkeep};
 use libsqlite3_sys as ffi;
@@ -315,6 +319,119 @@ impl LedgerBackend for SqliteLedger {
             "SELECT (SELECT COUNT(*) FROM users) AS users, (SELECT COUNT(*) FROM records) AS records",
         )
         .fetch_one(&self.store.reader)
+        .await
+        .map_err(ledger_error)
+    }
+
+    async fn console_session_create(&self, session: NewSession) -> Result<(), LedgerError> {
+        self.writes
+            .submit(console::CreateSession(session))
+            .await
+            .map_err(ledger_error)
+    }
+
+    async fn console_session_find(
+        &self,
+        token_hash: String,
+        now_ms: i64,
+    ) -> Result<Option<SessionRow>, LedgerError> {
+        sqlx::query_as(
+            "SELECT operator, csrf, expires_at_ms FROM console_sessions
+             WHERE token_hash = ? AND expires_at_ms > ?",
+        )
+        .bind(token_hash)
+        .bind(now_ms)
+        .fetch_optional(&self.store.reader)
+        .await
+        .map_err(ledger_error)
+    }
+
+    async fn console_session_delete(&self, token_hash: String) -> Result<(), LedgerError> {
+        self.writes
+            .submit(console::DeleteSession(token_hash))
+            .await
+            .map_err(ledger_error)
+    }
+
+    async fn console_audit_append(&self, entry: AuditEntry) -> Result<bool, LedgerError> {
+        self.writes
+            .submit(console::AppendAudit(entry))
+            .await
+            .map_err(ledger_error)
+    }
+
+    async fn console_audit_list(
+        &self,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, LedgerError> {
+        sqlx::query_as(
+            "SELECT id, at_ms, operator, action, telegram_id, target, amount, reason, reference,
+                    outcome, detail
+             FROM console_audit WHERE id < ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.store.reader)
+        .await
+        .map_err(ledger_error)
+    }
+
+    async fn console_totals(&self, now_ms: i64) -> Result<Totals, LedgerError> {
+        sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM users) AS users,
+                    (SELECT COALESCE(SUM(credits), 0) FROM users) AS outstanding,
+                    (SELECT COALESCE(SUM(amount), 0) FROM holds
+                     WHERE state = 'open' AND expires_at_ms > ?) AS held",
+        )
+        .bind(now_ms)
+        .fetch_one(&self.store.reader)
+        .await
+        .map_err(ledger_error)
+    }
+
+    async fn console_volumes(&self, since_ms: i64) -> Result<Vec<DayVolume>, LedgerError> {
+        // `created_at` is RFC 3339 UTC text: its first ten characters are the day, and
+        // text order is time order.
+        sqlx::query_as(
+            "SELECT substr(created_at, 1, 10) AS day, source,
+                    COALESCE(SUM(CASE WHEN change > 0 THEN change ELSE 0 END), 0) AS added,
+                    COALESCE(SUM(CASE WHEN change < 0 THEN -change ELSE 0 END), 0) AS deducted,
+                    COUNT(*) AS changes
+             FROM records WHERE created_at >= ?
+             GROUP BY day, source ORDER BY day, source",
+        )
+        .bind(super::rfc3339_ms(since_ms))
+        .fetch_all(&self.store.reader)
+        .await
+        .map_err(ledger_error)
+    }
+
+    async fn console_find_users(
+        &self,
+        prefix: String,
+        limit: i64,
+    ) -> Result<Vec<UserRow>, LedgerError> {
+        sqlx::query_as(
+            "SELECT telegram_id, nickname, credits FROM users
+             WHERE nickname LIKE ? ESCAPE '\\' ORDER BY nickname, telegram_id LIMIT ?",
+        )
+        .bind(crate::console::store::prefix_pattern(&prefix))
+        .bind(limit)
+        .fetch_all(&self.store.reader)
+        .await
+        .map_err(ledger_error)
+    }
+
+    async fn console_reversals(&self, ids: Vec<i64>) -> Result<Vec<RecordRow>, LedgerError> {
+        let ids = serde_json::to_string(&ids).map_err(|e| LedgerError::internal(e.to_string()))?;
+        sqlx::query_as(
+            "SELECT id, change, balance_after, reason, source, external_reference, created_at,
+                    hold_id, reverses, transfer_id
+             FROM records WHERE reverses IN (SELECT value FROM json_each(?)) ORDER BY id",
+        )
+        .bind(ids)
+        .fetch_all(&self.store.reader)
         .await
         .map_err(ledger_error)
     }

@@ -4,12 +4,58 @@
 use super::*;
 use crate::ledger::{Reversal, Reversed, Target, Transfer, Transferred};
 use credit_sync::protocol::{
-    validate_reverse, validate_transfer, ReverseData, ReverseRequest, TransferData, TransferLeg,
-    TransferRequest,
+    validate_reverse, validate_transfer, FieldError, ReverseData, ReverseRequest, TransferData,
+    TransferLeg, TransferRequest,
 };
 
-/// The write's v2 signature, spent with the write: these bodies have no v1 token.
-pub(super) fn v2_write(
+/// A money-flow body: parsed by the core, naming its source optionally.
+pub(super) trait FlowBody: Sized {
+    fn parse(body: &[u8]) -> Result<Self, FieldError>;
+    fn claimed_source(&self) -> Option<&str>;
+}
+
+macro_rules! flow_bodies {
+    ($($request:ty),+) => {$(
+        impl FlowBody for $request {
+            fn parse(body: &[u8]) -> Result<Self, FieldError> {
+                <$request>::from_slice(body)
+            }
+            fn claimed_source(&self) -> Option<&str> {
+                self.source.as_deref()
+            }
+        }
+    )+};
+}
+
+flow_bodies!(
+    credit_sync::protocol::HoldRequest,
+    credit_sync::protocol::CaptureRequest,
+    credit_sync::protocol::VoidRequest,
+    ReverseRequest,
+    TransferRequest
+);
+
+/// A money-flow write, checked in the protocol's order up to its values: the caller
+/// (write permission), the body, the claimed source, the v2 signature (these bodies have
+/// no v1 token). Returns the caller, the parsed body and what the write spends.
+pub(super) async fn signed_write<'a, T: FlowBody>(
+    app: &'a App,
+    uri: &Uri,
+    headers: &HeaderMap,
+    request: Request,
+) -> Result<(&'a SourceConfig, T, Spend), ApiError> {
+    let source = app.caller(headers, Permission::Write)?;
+    let body = json_body(headers, request).await?;
+    let parsed = T::parse(&body)?;
+    if let Some(claimed) = parsed.claimed_source() {
+        auth::same_source(source, claimed)?;
+    }
+    let spend = v2_write(app, source, headers, uri, &body)?;
+    Ok((source, parsed, spend))
+}
+
+/// The write's v2 signature, spent with the write.
+fn v2_write(
     app: &App,
     source: &SourceConfig,
     headers: &HeaderMap,
@@ -51,13 +97,8 @@ pub(super) async fn reverse(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let source = app.caller(&headers, Permission::Write)?;
-    let body = json_body(&headers, request).await?;
-    let request = ReverseRequest::from_slice(&body)?;
-    if let Some(claimed) = &request.source {
-        auth::same_source(source, claimed)?;
-    }
-    let spend = v2_write(&app, source, &headers, &uri, &body)?;
+    let (source, request, spend) =
+        signed_write::<ReverseRequest>(&app, &uri, &headers, request).await?;
     validate_reverse(&request, app.config.max_amount)?;
     let target = match (request.record_id, request.original_reference) {
         (Some(id), _) => Target::Record(id),
@@ -96,13 +137,8 @@ pub(super) async fn transfer(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let source = app.caller(&headers, Permission::Write)?;
-    let body = json_body(&headers, request).await?;
-    let request = TransferRequest::from_slice(&body)?;
-    if let Some(claimed) = &request.source {
-        auth::same_source(source, claimed)?;
-    }
-    let spend = v2_write(&app, source, &headers, &uri, &body)?;
+    let (source, request, spend) =
+        signed_write::<TransferRequest>(&app, &uri, &headers, request).await?;
     validate_transfer(&request, app.config.max_amount)?;
     let transfer = Transfer {
         from: request.from_telegram_id,

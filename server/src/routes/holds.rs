@@ -1,14 +1,14 @@
 //! Holds: `POST /api/credits/holds` places one, `POST .../{hold_id}/capture` and
 //! `.../void` resolve it, `GET .../{telegram_id}` lists a user's open holds.
 
-use super::flows::{replayed, v2_write};
-use super::reads::{path_telegram_id, user_not_found};
+use super::flows::{replayed, signed_write};
+use super::reads::{path_telegram_id, signed_read, user_not_found};
 use super::*;
 use crate::ledger::hold::{as_of, wire, HoldApplied};
 use crate::ledger::{now_ms, NewHold, Resolution, Resolve};
 use credit_sync::protocol::{
-    is_hold_id, validate_capture, validate_hold, CaptureRequest, HoldRequest, HoldsResponse,
-    VoidRequest,
+    is_hold_id, validate_capture, validate_hold, validate_reference, CaptureRequest, HoldRequest,
+    HoldsResponse, VoidRequest,
 };
 
 fn hold_envelope(applied: &HoldApplied, message: &str) -> Response {
@@ -27,13 +27,8 @@ pub(super) async fn place(
     headers: HeaderMap,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let source = app.caller(&headers, Permission::Write)?;
-    let body = json_body(&headers, request).await?;
-    let request = HoldRequest::from_slice(&body)?;
-    if let Some(claimed) = &request.source {
-        auth::same_source(source, claimed)?;
-    }
-    let spend = v2_write(&app, source, &headers, &uri, &body)?;
+    let (source, request, spend) =
+        signed_write::<HoldRequest>(&app, &uri, &headers, request).await?;
     let ttl_secs = validate_hold(&request, app.config.max_amount)?;
     let hold = NewHold {
         telegram_id: request.telegram_id,
@@ -61,24 +56,38 @@ fn path_hold_id(path: Result<Path<String>, PathRejection>) -> Result<String, Api
     }
 }
 
-async fn resolve(
+/// A capture's or void's body, as the ledger takes it.
+trait ResolveBody: super::flows::FlowBody {
+    /// Checks the values; the resolution and its reference.
+    fn resolution(self, max_amount: i64) -> Result<(Resolution, Option<String>), ApiError>;
+}
+
+impl ResolveBody for CaptureRequest {
+    fn resolution(self, max_amount: i64) -> Result<(Resolution, Option<String>), ApiError> {
+        validate_capture(&self, max_amount)?;
+        let amount = self.amount;
+        Ok((Resolution::Capture { amount }, self.external_reference))
+    }
+}
+
+impl ResolveBody for VoidRequest {
+    fn resolution(self, _max_amount: i64) -> Result<(Resolution, Option<String>), ApiError> {
+        if let Some(reference) = &self.external_reference {
+            validate_reference(reference)?;
+        }
+        Ok((Resolution::Void, self.external_reference))
+    }
+}
+
+async fn resolve<T: ResolveBody>(
     app: AppState,
     uri: Uri,
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
     request: Request,
-    resolution: impl FnOnce(
-        &[u8],
-        i64,
-    ) -> Result<(Resolution, Option<String>, Option<String>), ApiError>,
 ) -> Result<Response, ApiError> {
-    let source = app.caller(&headers, Permission::Write)?;
-    let body = json_body(&headers, request).await?;
-    let (resolution, reference, claimed) = resolution(&body, app.config.max_amount)?;
-    if let Some(claimed) = &claimed {
-        auth::same_source(source, claimed)?;
-    }
-    let spend = v2_write(&app, source, &headers, &uri, &body)?;
+    let (source, body, spend) = signed_write::<T>(&app, &uri, &headers, request).await?;
+    let (resolution, reference) = body.resolution(app.config.max_amount)?;
     let hold_id = path_hold_id(path)?;
     let resolve = Resolve {
         hold_id,
@@ -103,18 +112,7 @@ pub(super) async fn capture(
     path: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    resolve(app, uri, headers, path, request, |body, max_amount| {
-        let request = CaptureRequest::from_slice(body)?;
-        validate_capture(&request, max_amount)?;
-        Ok((
-            Resolution::Capture {
-                amount: request.amount,
-            },
-            request.external_reference,
-            request.source,
-        ))
-    })
-    .await
+    resolve::<CaptureRequest>(app, uri, headers, path, request).await
 }
 
 pub(super) async fn void(
@@ -124,14 +122,7 @@ pub(super) async fn void(
     path: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    resolve(app, uri, headers, path, request, |body, _| {
-        let request = VoidRequest::from_slice(body)?;
-        if let Some(reference) = &request.external_reference {
-            credit_sync::protocol::validate_reference(reference)?;
-        }
-        Ok((Resolution::Void, request.external_reference, request.source))
-    })
-    .await
+    resolve::<VoidRequest>(app, uri, headers, path, request).await
 }
 
 pub(super) async fn list(
@@ -140,13 +131,7 @@ pub(super) async fn list(
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let source = app.caller(&headers, Permission::Read)?;
-    let signed = Signed {
-        method: Method::GET.as_str(),
-        target: target(&uri),
-        body: b"",
-    };
-    auth::require_v2(source, &headers, &signed, app.tolerance())?;
+    signed_read(&app, &uri, &headers)?;
     let telegram_id = path_telegram_id(path)?;
     let (balance, holds) = app
         .ledger

@@ -118,6 +118,7 @@ pub fn router(state: Current) -> Router {
         .route(paths::HEALTHZ, get(ops::healthz))
         .route(paths::METRICS, get(ops::metrics_text))
         .route(paths::OPENAPI, get(ops::openapi_json))
+        .nest("/console", crate::console::router(&state))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
         .with_state(state)

@@ -28,6 +28,18 @@ fn integer_text(text: &str) -> Option<i64> {
         .or_else(|| text.parse::<f64>().ok().and_then(whole_integer))
 }
 
+/// A v2-signed read: the caller (read permission, rate) and the signature over the
+/// path and query.
+pub(super) fn signed_read(app: &App, uri: &Uri, headers: &HeaderMap) -> Result<(), ApiError> {
+    let source = app.caller(headers, Permission::Read)?;
+    let signed = Signed {
+        method: Method::GET.as_str(),
+        target: target(uri),
+        body: b"",
+    };
+    auth::require_v2(source, headers, &signed, app.tolerance())
+}
+
 pub(super) fn user_not_found(telegram_id: i64) -> ApiError {
     ApiError::new(
         Code::UserNotFound,
@@ -41,13 +53,7 @@ pub(super) async fn balance(
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let source = app.caller(&headers, Permission::Read)?;
-    let signed = Signed {
-        method: Method::GET.as_str(),
-        target: target(&uri),
-        body: b"",
-    };
-    auth::require_v2(source, &headers, &signed, app.tolerance())?;
+    signed_read(&app, &uri, &headers)?;
     let telegram_id = path_telegram_id(path)?;
     let balance = app
         .ledger
@@ -110,13 +116,7 @@ pub(super) async fn records(
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let source = app.caller(&headers, Permission::Read)?;
-    let signed = Signed {
-        method: Method::GET.as_str(),
-        target: target(&uri),
-        body: b"",
-    };
-    auth::require_v2(source, &headers, &signed, app.tolerance())?;
+    signed_read(&app, &uri, &headers)?;
     let telegram_id = path_telegram_id(path)?;
     let (limit, before) = records_query(&uri)?;
     let page = app.ledger.records(telegram_id, before, limit).await?;

@@ -5,6 +5,8 @@
 // Each test binary uses its own part of the fixtures.
 #![allow(dead_code, unused_imports)]
 
+pub mod backend;
+
 use credit_sync_testkit::{self as testkit, ServerConfig};
 pub use credit_sync_testkit::{
     now, postgres_url, raw_execute, server_bin, signing_time, Database, Reply, Sign, Source, Wire,
@@ -101,4 +103,15 @@ impl Server {
         args.extend(["--database", "{database}"]);
         self.run_cli(&args)
     }
+}
+
+/// Runs `verify` on the server's database and asserts it found nothing.
+pub fn assert_verified(server: &Server) {
+    let out = server.cli(&["verify"]);
+    assert!(
+        out.status.success(),
+        "verify failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

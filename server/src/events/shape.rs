@@ -141,7 +141,7 @@ mod tests {
         assert_eq!(uuid.len(), 36);
         assert_eq!(&uuid[14..15], "7", "{uuid}");
         assert!("89ab".contains(&uuid[19..20]), "{uuid}");
-        assert!(uuid.starts_with("018bcfe5-6a7b"), "{uuid}");
+        assert!(uuid.starts_with("018bcfe5-687b"), "{uuid}");
     }
 
     #[test]

@@ -25,10 +25,10 @@ use super::{
     HoldOutcome, LedgerBackend, LedgerError, NewHold, Outcome, Refusal, Resolve, Reversal,
     ReverseOutcome, Spend, Transfer, TransferOutcome, User,
 };
-use crate::events::{Events, Notifier};
 use crate::console::store::{
     AuditEntry, AuditRow, DayVolume, NewSession, SessionRow, Totals, UserRow,
 };
+use crate::events::{Events, Notifier};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 use std::borrow::Cow;

@@ -23,10 +23,10 @@ use super::{
     HoldOutcome, LedgerBackend, LedgerError, NewHold, Outcome, Refusal, Resolve, Reversal,
     ReverseOutcome, Spend, Transfer, TransferOutcome, User,
 };
-use crate::events::{Events, Notifier, Retention};
 use crate::console::store::{
     AuditEntry, AuditRow, DayVolume, NewSession, SessionRow, Totals, UserRow,
 };
+use crate::events::{Events, Notifier, Retention};
 use funds::Funds;
 use group_commit::{GroupCommit, Job, Limits, Step, Upkeep};
 use libsqlite3_sys as ffi;

@@ -106,21 +106,24 @@ pub(super) async fn read(
 /// Starts this process's listener (it bumps `notifier`) and its candidate sequencer.
 pub fn start(url: PgConnectOptions, pool: PgPool, notifier: Notifier, retention: Retention) {
     tokio::spawn(listen(pool.clone(), notifier.clone()));
-    tokio::spawn(sequencer(url, notifier, retention));
+    tokio::spawn(sequencer(url, pool, notifier, retention));
 }
 
 /// `LISTEN`s for new seqs; re-reads the latest now and then, so a notification lost in a
-/// reconnect delays a long poll by at most [`RETRY`].
+/// reconnect delays a long poll by at most [`RETRY`]. Ends when the ledger is closed.
 async fn listen(pool: PgPool, notifier: Notifier) {
-    loop {
+    while !pool.is_closed() {
         match PgListener::connect_with(&pool).await {
             Ok(mut listener) => {
                 if let Err(e) = listener.listen(CHANNEL).await {
+                    if pool.is_closed() {
+                        return;
+                    }
                     tracing::warn!(error = %e, "LISTEN for events failed");
                     tokio::time::sleep(RETRY).await;
                     continue;
                 }
-                loop {
+                while !pool.is_closed() {
                     if let Ok(seq) = latest(&pool).await {
                         notifier.publish(seq);
                     }
@@ -131,6 +134,7 @@ async fn listen(pool: PgPool, notifier: Notifier) {
                             }
                         }
                         Ok(Ok(None)) | Err(_) => {}
+                        Ok(Err(_)) if pool.is_closed() => return,
                         Ok(Err(e)) => {
                             tracing::warn!(error = %e, "the events listener failed");
                             break;
@@ -138,10 +142,8 @@ async fn listen(pool: PgPool, notifier: Notifier) {
                     }
                 }
             }
+            Err(_) if pool.is_closed() => return,
             Err(e) => tracing::warn!(error = %e, "connecting the events listener failed"),
-        }
-        if pool.is_closed() {
-            return;
         }
         tokio::time::sleep(RETRY).await;
     }
@@ -153,10 +155,11 @@ async fn latest(pool: &PgPool) -> Result<i64, sqlx::Error> {
         .await
 }
 
-/// Competes for the sequencer's lock; while it holds it, numbers new events.
-async fn sequencer(url: PgConnectOptions, notifier: Notifier, retention: Retention) {
-    loop {
-        if let Err(e) = lead(&url, &notifier, &retention).await {
+/// Competes for the sequencer's lock; while it holds it, numbers new events. Ends when the
+/// ledger is closed.
+async fn sequencer(url: PgConnectOptions, pool: PgPool, notifier: Notifier, retention: Retention) {
+    while !pool.is_closed() {
+        if let Err(e) = lead(&url, &pool, &notifier, &retention).await {
             tracing::debug!(error = %e, "the event sequencer stopped; competing again");
         }
         tokio::time::sleep(RETRY).await;
@@ -167,23 +170,26 @@ async fn sequencer(url: PgConnectOptions, notifier: Notifier, retention: Retenti
 /// when the connection dies, so does the lock, and another process takes over).
 async fn lead(
     url: &PgConnectOptions,
+    pool: &PgPool,
     notifier: &Notifier,
     retention: &Retention,
 ) -> Result<(), sqlx::Error> {
     let mut conn = PgConnection::connect_with(url).await?;
-    loop {
-        let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+    let mut leader = false;
+    while !leader && !pool.is_closed() {
+        leader = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(SEQUENCER_LOCK)
             .fetch_one(&mut conn)
             .await?;
-        if leader {
-            break;
+        if !leader {
+            tokio::time::sleep(RETRY).await;
         }
-        tokio::time::sleep(RETRY).await;
     }
-    tracing::debug!("this process numbers the events");
+    if leader {
+        tracing::debug!("this process numbers the events");
+    }
     let mut pause = BUSY;
-    loop {
+    while leader && !pool.is_closed() {
         let (numbered, last, pending) = number(&mut conn).await?;
         if numbered > 0 {
             notifier.publish(last);
@@ -198,6 +204,9 @@ async fn lead(
         };
         tokio::time::sleep(pause).await;
     }
+    // The ledger closed: the lock goes with the connection.
+    let _ = conn.close().await;
+    Ok(())
 }
 
 /// Numbers the events below the horizon (see the module doc) and announces the last seq;

@@ -82,7 +82,7 @@ pub(super) async fn read(
 
 /// Publishes the outbox's latest `seq` after each of the writer's commits (`commits`
 /// changes once per committed group): one small read per commit, however many clients
-/// wait.
+/// wait. Ends with the ledger.
 pub async fn track(reader: SqlitePool, mut commits: watch::Receiver<u64>, notifier: Notifier) {
     loop {
         let latest: Result<Option<i64>, _> =
@@ -92,6 +92,7 @@ pub async fn track(reader: SqlitePool, mut commits: watch::Receiver<u64>, notifi
         match latest {
             Ok(Some(seq)) => notifier.publish(seq),
             Ok(None) => {}
+            Err(_) if reader.is_closed() => return,
             Err(e) => tracing::warn!(error = %e, "reading the latest event failed"),
         }
         if commits.changed().await.is_err() {

@@ -26,6 +26,12 @@ static ROUTES: LazyLock<Vec<String>> = LazyLock::new(|| {
         format!("{}/{{telegram_id}}", paths::BALANCE),
         format!("{}/{{telegram_id}}", paths::RECORDS),
         paths::USERS.to_string(),
+        paths::HOLDS.to_string(),
+        format!("{}/{{telegram_id}}", paths::HOLDS),
+        format!("{}/{{hold_id}}/{}", paths::HOLDS, paths::CAPTURE),
+        format!("{}/{{hold_id}}/{}", paths::HOLDS, paths::VOID),
+        paths::REVERSE.to_string(),
+        paths::TRANSFER.to_string(),
         paths::HEALTHZ.to_string(),
         paths::METRICS.to_string(),
         paths::OPENAPI.to_string(),
@@ -79,6 +85,9 @@ pub struct Metrics {
     applied: AtomicU64,
     replayed: AtomicU64,
     refused: Mutex<BTreeMap<&'static str, u64>>,
+    /// (configured source, code) -> count: the answers to requests whose API key named a
+    /// source (the names come from the config, so the set is bounded).
+    by_source: Mutex<BTreeMap<(String, &'static str), u64>>,
     credited: AtomicU64,
     debited: AtomicU64,
 }
@@ -100,6 +109,40 @@ impl Metrics {
         }
         hist.count += 1;
         hist.sum += seconds;
+    }
+
+    /// Counts one answer to a request of the configured source `source`.
+    pub fn answered(&self, source: &str, code: Code) {
+        let mut by_source = self.by_source.lock().expect("metrics lock");
+        match by_source.get_mut(&(source.to_string(), code.as_str())) {
+            Some(n) => *n += 1,
+            None => {
+                by_source.insert((source.to_string(), code.as_str()), 1);
+            }
+        }
+    }
+
+    /// The answers per (source, code), as `credit_sync_source_requests_total` counts them.
+    pub fn answers_by_source(&self) -> Vec<(String, &'static str, u64)> {
+        let by_source = self.by_source.lock().expect("metrics lock");
+        by_source
+            .iter()
+            .map(|((source, code), n)| (source.clone(), *code, *n))
+            .collect()
+    }
+
+    /// The answers per code over every route, as `credit_sync_requests_total` counts them.
+    pub fn answers_by_code(&self) -> BTreeMap<&'static str, u64> {
+        let mut by_code = BTreeMap::new();
+        for ((_, _, code), n) in self.requests.lock().expect("metrics lock").iter() {
+            *by_code.entry(*code).or_default() += n;
+        }
+        by_code
+    }
+
+    /// The ledger's refusals per code, as `credit_sync_ledger_refusals_total` counts them.
+    pub fn refusals_by_code(&self) -> BTreeMap<&'static str, u64> {
+        self.refused.lock().expect("metrics lock").clone()
     }
 
     /// Counts what the ledger did with one change.
@@ -209,12 +252,32 @@ impl Metrics {
                 "credit_sync_ledger_refusals_total{{code=\"{code}\"}} {n}"
             );
         }
+        out.push_str(
+            "# HELP credit_sync_source_requests_total Answers to the requests of each configured source, by code.\n",
+        );
+        out.push_str("# TYPE credit_sync_source_requests_total counter\n");
+        for ((source, code), n) in self.by_source.lock().expect("metrics lock").iter() {
+            let _ = writeln!(
+                out,
+                "credit_sync_source_requests_total{{source=\"{}\",code=\"{code}\"}} {n}",
+                escape(source)
+            );
+        }
         out
     }
 }
 
 fn escape(label: &str) -> String {
     label.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// The code a response answered with: the one its handler tagged, else its status's.
+pub fn answer_code(response: &Response) -> Code {
+    response
+        .extensions()
+        .get::<Code>()
+        .copied()
+        .unwrap_or_else(|| code_for_status(response.status().as_u16()))
 }
 
 /// Middleware: times every request and counts it under its route and response code.
@@ -229,11 +292,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
     let started = Instant::now();
     let response = next.run(request).await;
     let elapsed = started.elapsed();
-    let code = response
-        .extensions()
-        .get::<Code>()
-        .copied()
-        .unwrap_or_else(|| code_for_status(response.status().as_u16()));
+    let code = answer_code(&response);
     metrics.observe(route, method, code, elapsed.as_secs_f64());
     tracing::debug!(%method, %route, code = code.as_str(), ms = elapsed.as_millis() as u64, "request");
     response

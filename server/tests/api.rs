@@ -208,6 +208,35 @@ async fn operations_endpoints() {
     );
     assert!(metrics.contains("credit_sync_request_duration_seconds_bucket"));
     assert!(metrics.contains("credit_sync_ledger_changes_applied_total 1"));
+    // Answers count per configured source; an unknown key names none, so adds no series.
+    server
+        .client(WRITER)
+        .sync_v2(1, -50, "too much", None)
+        .await
+        .expect_error(409, "insufficient_credits");
+    let stranger = Wire::new(
+        &server.base_url(),
+        &Source::new("nobody", "not-a-key", "not-a-secret"),
+    );
+    stranger
+        .sync_v2(1, 1, "x", None)
+        .await
+        .expect_error(401, "unauthorized");
+    let metrics = server.admin().metrics().await;
+    for line in [
+        r#"credit_sync_source_requests_total{source="media_bot",code="ok"} 1"#,
+        r#"credit_sync_source_requests_total{source="shop_bot",code="insufficient_credits"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing: {metrics}");
+    }
+    assert!(!metrics.contains("nobody"), "{metrics}");
+    // The money-flow routes are labelled by their templates, not as `other`.
+    server.admin().get(&paths::holds(1)).await.expect_ok();
+    let metrics = server.admin().metrics().await;
+    assert!(
+        metrics.contains(r#"route="/api/credits/holds/{telegram_id}",method="GET",code="ok""#),
+        "{metrics}"
+    );
     let openapi = Reply::read(
         http.get(format!("{}{}", server.base_url(), paths::OPENAPI))
             .send()

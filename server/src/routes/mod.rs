@@ -121,15 +121,38 @@ pub fn router(state: Current) -> Router {
         .nest("/console", crate::console::router(&state))
         .fallback(ops::not_found)
         .method_not_allowed_fallback(ops::method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone())
         .layer(DefaultBodyLimit::max(limits::MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(axum::middleware::from_fn_with_state(slots, overload::shed))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_by_source,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             metrics::track,
         ))
         .layer(axum::middleware::from_fn(request_id::tag))
+}
+
+/// Middleware: counts each answer under the source its API key names (a key no source
+/// has, or none, is not counted here: only configured names become labels).
+async fn count_by_source(
+    State(current): State<Current>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let app = current.get();
+    let source = auth::identify(&app.config.sources, request.headers())
+        .ok()
+        .map(|source| source.name.clone());
+    let response = next.run(request).await;
+    if let Some(source) = source {
+        app.metrics
+            .answered(&source, metrics::answer_code(&response));
+    }
+    response
 }
 
 impl App {

@@ -1,6 +1,6 @@
 //! Sources: each configured bot's activity over 30 days, its key shown masked (never a
-//! secret), and the requests the server refused by code, from the counters `/metrics`
-//! shows (they count by route and code, not by source).
+//! secret), and the requests the server refused, by source and code, from the counters
+//! `/metrics` shows.
 
 use super::overview::last_days;
 use super::unavailable;
@@ -12,46 +12,55 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Serialize;
 
-/// A count of refused requests or changes under one code.
+/// A count of refused requests or changes under one code, for one source when the
+/// request's API key named one.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rejected {
     pub what: &'static str,
+    /// The source, or `-` where no configured source could be named (an unknown key, a
+    /// ledger refusal counted for the whole server).
+    pub source: String,
     pub code: String,
     pub count: u64,
 }
 
-/// The non-`ok` request counts and the ledger's refusals, read from the text `/metrics`
-/// serves (the same counters, so the two never disagree).
+/// The non-`ok` answers per source, those no source could be named for, and the
+/// ledger's refusals: the counters `/metrics` serves, so the two never disagree.
 pub fn rejected(app: &App) -> Vec<Rejected> {
-    let text = app.metrics.render();
-    let mut by_code: std::collections::BTreeMap<(&'static str, String), u64> = Default::default();
-    for line in text.lines() {
-        let (what, rest) = if let Some(rest) = line.strip_prefix("credit_sync_requests_total{") {
-            ("request", rest)
-        } else if let Some(rest) = line.strip_prefix("credit_sync_ledger_refusals_total{") {
-            ("ledger change", rest)
-        } else {
-            continue;
-        };
-        let Some((labels, count)) = rest.rsplit_once("} ") else {
-            continue;
-        };
-        let code = labels
-            .split(',')
-            .find_map(|l| l.strip_prefix("code=\""))
-            .map(|c| c.trim_end_matches('"').to_string());
-        let (Some(code), Ok(count)) = (code, count.trim().parse::<u64>()) else {
-            continue;
-        };
+    let mut rows = Vec::new();
+    let mut named: std::collections::BTreeMap<&'static str, u64> = Default::default();
+    for (source, code, count) in app.metrics.answers_by_source() {
         if code == "ok" {
             continue;
         }
-        *by_code.entry((what, code)).or_default() += count;
+        *named.entry(code).or_default() += count;
+        rows.push(Rejected {
+            what: "request",
+            source,
+            code: code.to_string(),
+            count,
+        });
     }
-    by_code
-        .into_iter()
-        .map(|((what, code), count)| Rejected { what, code, count })
-        .collect()
+    for (code, count) in app.metrics.answers_by_code() {
+        let unnamed = count.saturating_sub(named.get(code).copied().unwrap_or(0));
+        if code != "ok" && unnamed > 0 {
+            rows.push(Rejected {
+                what: "request",
+                source: "-".into(),
+                code: code.to_string(),
+                count: unnamed,
+            });
+        }
+    }
+    for (code, count) in app.metrics.refusals_by_code() {
+        rows.push(Rejected {
+            what: "ledger change",
+            source: "-".into(),
+            code: code.to_string(),
+            count,
+        });
+    }
+    rows
 }
 
 /// An API key as the console shows it: its last four characters at most, and only when

@@ -226,7 +226,8 @@ impl Error {
                     message,
                 }
             }
-            Code::Ok
+            Code::CursorExpired
+            | Code::Ok
             | Code::PartialFailure
             | Code::NotFound
             | Code::MethodNotAllowed

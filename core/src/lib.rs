@@ -13,6 +13,7 @@
 
 pub mod protocol;
 pub mod signature;
+pub mod webhook;
 
 #[cfg(feature = "client")]
 pub mod blocking;

@@ -420,11 +420,11 @@ async fn an_expired_hold_cannot_be_captured() {
     let client = server.client();
     let u = funded(&client, 10).await;
     let hold = client
-        .hold_credits(u, 10, "job", None, Some(1))
+        .hold_credits(u, 10, "job", None, Some(2))
         .await
         .unwrap();
     assert_eq!(view(&client, u).await, (10, 10, 0));
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(view(&client, u).await, (10, 0, 10));
     let e = client
         .capture_hold(&hold_id(&hold), None, None)

@@ -33,6 +33,15 @@ impl fmt::Display for Permission {
     }
 }
 
+/// Which events a source's feed shows: every source's (the default) or only its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventScope {
+    #[default]
+    All,
+    Own,
+}
+
 /// A signing scheme a source may use for writes (reads always need v2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -71,6 +80,8 @@ pub struct SourceConfig {
     pub rate_limit_per_sec: u32,
     /// The signing schemes this source's writes may use; `["v2"]` refuses v1 tokens.
     pub signatures: Vec<Scheme>,
+    /// `events = "own"`: its event feed shows only its own events.
+    pub events: EventScope,
 }
 
 impl SourceConfig {
@@ -96,6 +107,7 @@ impl fmt::Debug for SourceConfig {
             .field("auto_register", &self.auto_register)
             .field("rate_limit_per_sec", &self.rate_limit_per_sec)
             .field("signatures", &self.signatures)
+            .field("events", &self.events)
             .finish()
     }
 }
@@ -126,6 +138,8 @@ struct SourceEntry {
     rate_limit_per_sec: u32,
     #[serde(default = "default_signatures")]
     signatures: Vec<Scheme>,
+    #[serde(default)]
+    events: EventScope,
 }
 
 impl fmt::Debug for SourceEntry {
@@ -201,6 +215,7 @@ impl SourceEntry {
             auto_register: self.auto_register,
             rate_limit_per_sec: self.rate_limit_per_sec,
             signatures: self.signatures.clone(),
+            events: self.events,
         })
     }
 }
@@ -276,6 +291,9 @@ pub struct Config {
     /// Requests in flight beyond this get `503 service_unavailable`; 0 turns the limit off.
     #[serde(default = "default_max_concurrent")]
     pub max_concurrent_requests: usize,
+    /// Days the event feed keeps an event; a cursor older than that is `410 cursor_expired`.
+    #[serde(default = "default_event_retention_days")]
+    pub event_retention_days: u32,
     /// The file's `[[sources]]`, resolved into `sources` by [`Config::parse`] (then empty).
     #[serde(default, rename = "sources")]
     entries: Vec<SourceEntry>,
@@ -304,6 +322,9 @@ fn default_tolerance() -> i64 {
 fn default_max_amount() -> i64 {
     limits::DEFAULT_MAX_AMOUNT
 }
+fn default_event_retention_days() -> u32 {
+    crate::events::DEFAULT_RETENTION_DAYS
+}
 fn default_max_concurrent() -> usize {
     1024
 }
@@ -316,6 +337,7 @@ impl Default for Config {
             timestamp_tolerance_secs: default_tolerance(),
             max_amount: default_max_amount(),
             max_concurrent_requests: default_max_concurrent(),
+            event_retention_days: default_event_retention_days(),
             entries: Vec::new(),
             sources: Vec::new(),
             console: ConsoleConfig::default(),
@@ -407,6 +429,9 @@ impl Config {
         if self.timestamp_tolerance_secs < 0 {
             return Err("timestamp_tolerance_secs must be >= 0".into());
         }
+        if self.event_retention_days == 0 {
+            return Err("event_retention_days must be at least 1".into());
+        }
         if self.max_amount <= 0 {
             return Err("max_amount must be > 0".into());
         }
@@ -453,6 +478,7 @@ impl Config {
             auto_register: true,
             rate_limit_per_sec: 0,
             signatures: default_signatures(),
+            events: EventScope::All,
         };
         Config {
             listen,

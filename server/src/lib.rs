@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod console;
 mod error;
+pub mod events;
 pub mod ledger;
 mod metrics;
 mod openapi;

@@ -5,7 +5,7 @@ use crate::error::ApiError;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use credit_sync::protocol::Code;
+use credit_sync::protocol::{paths, Code};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -20,7 +20,13 @@ impl Slots {
 }
 
 pub async fn shed(State(slots): State<Slots>, request: Request, next: Next) -> Response {
-    let Some(semaphore) = &slots.0 else {
+    // A long poll of the event feed parks on a notifier and holds no slot: a thousand
+    // waiting bots must not shed everyone else's requests.
+    let Some(semaphore) = slots
+        .0
+        .as_ref()
+        .filter(|_| request.uri().path() != paths::EVENTS)
+    else {
         return next.run(request).await;
     };
     match semaphore.clone().try_acquire_owned() {

@@ -85,6 +85,7 @@ mod tests {
             auto_register: true,
             rate_limit_per_sec: rate,
             signatures: vec![crate::config::Scheme::V1, crate::config::Scheme::V2],
+            events: crate::config::EventScope::All,
         }
     }
 

@@ -33,6 +33,9 @@ pub async fn run(
     banner: Option<String>,
 ) -> Result<(), String> {
     let ledger = Ledger::open(&config.database).await?;
+    ledger
+        .events()
+        .set_retention_days(config.event_retention_days);
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

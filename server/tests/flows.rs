@@ -254,13 +254,13 @@ async fn an_expired_hold_stops_counting_and_cannot_be_captured() {
     let placed = post(
         &bot,
         paths::HOLDS,
-        json!({"telegram_id": 4, "amount": 10, "reason": "short", "ttl_secs": 1}),
+        json!({"telegram_id": 4, "amount": 10, "reason": "short", "ttl_secs": 2}),
     )
     .await;
     placed.expect_ok();
     let id = hold_id(&placed);
     assert_eq!(view(&bot, 4).await, (10, 10, 0));
-    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
     assert_eq!(view(&bot, 4).await, (10, 0, 10));
     let late = post(&bot, &paths::capture(&id), json!({})).await;
     late.expect_error(409, "hold_resolved");

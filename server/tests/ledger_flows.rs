@@ -416,13 +416,13 @@ async fn places_a_hold_once_on_each_backend() {
 async fn an_expired_hold_no_longer_counts(ledger: &impl LedgerBackend) {
     add(ledger, 6, 10).await;
     let short = NewHold {
-        ttl_secs: 1,
+        ttl_secs: 2,
         ..new_hold(6, 5, None)
     };
     let placed = hold(ledger, short.clone()).await.unwrap();
     let other = hold(ledger, short).await.unwrap();
     assert_eq!((placed.available(), other.available()), (5, 0));
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
     assert_eq!(view(ledger, 6).await, (10, 0));
     assert!(ledger.holds(6).await.unwrap().unwrap().1.is_empty());
     let refused = resolve(ledger, actor(), capture(&placed.hold.hold_id, None, None))

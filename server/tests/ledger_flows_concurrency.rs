@@ -239,7 +239,7 @@ async fn concurrent_deducts_and_holds_never_take_available_below_zero() {
 async fn expired_holds_stop_counting(ledger: &impl LedgerBackend) {
     add(ledger, 3, 100).await;
     let short = NewHold {
-        ttl_secs: 1,
+        ttl_secs: 2,
         ..new_hold(3, 100, None)
     };
     place(ledger, short).await;
@@ -249,7 +249,7 @@ async fn expired_holds_stop_counting(ledger: &impl LedgerBackend) {
         .unwrap()
         .unwrap_err();
     assert_eq!(refused.code, Code::InsufficientCredits);
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
     let outcomes = all_at_once(16, |_| {
         let ledger = ledger.clone();
         async move {

@@ -130,6 +130,9 @@ codes! {
     RecordNotReversible = "record_not_reversible" => 409,
     /// The reversals of a record would sum to more than the record; nothing was written.
     ReversalExceedsRecord = "reversal_exceeds_record" => 409,
+    /// The feed's cursor is older than the retention: events after it were pruned.
+    /// Start again without `after` (from the oldest retained event).
+    CursorExpired = "cursor_expired" => 410,
 
     // --- throttling and server faults ---
     /// Too many requests for this API key; see `Retry-After`.

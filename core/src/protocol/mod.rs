@@ -3,6 +3,7 @@
 //! bindings and `docs/protocol.md` all take their names from this module.
 
 mod code;
+pub mod events;
 pub mod fields;
 pub mod headers;
 pub mod limits;
@@ -16,6 +17,10 @@ pub mod schema;
 mod validation;
 
 pub use code::Code;
+pub use events::{
+    decode_event_cursor, encode_event_cursor, Event, EventType, EventsResponse, HoldEvent,
+    TransferEvent, UserEvent,
+};
 pub use parse::{item_field, whole_integer};
 pub use requests::{
     BatchItem, BatchRequest, CaptureRequest, HoldRequest, RegisterUserRequest, ReverseRequest,

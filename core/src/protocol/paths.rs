@@ -16,6 +16,8 @@ pub const CAPTURE: &str = "capture";
 pub const VOID: &str = "void";
 pub const REVERSE: &str = "/api/credits/reverse";
 pub const TRANSFER: &str = "/api/credits/transfer";
+/// `GET` the event feed: `?after=<cursor>&limit=<1..500>&wait=<0..30>`.
+pub const EVENTS: &str = "/api/events";
 pub const HEALTHZ: &str = "/healthz";
 pub const METRICS: &str = "/metrics";
 pub const OPENAPI: &str = "/openapi.json";

@@ -14,6 +14,7 @@ pub mod reversal;
 pub mod rows;
 mod spend;
 mod sqlite;
+pub(crate) use sqlite::raw as sqlite_raw;
 pub mod transfer;
 mod url;
 mod verify;

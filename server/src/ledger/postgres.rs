@@ -28,6 +28,7 @@ use super::{
 use crate::console::store::{
     AuditEntry, AuditRow, DayVolume, NewSession, SessionRow, Totals, UserRow,
 };
+use crate::events::{Events, Notifier};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 use std::borrow::Cow;
@@ -49,6 +50,7 @@ const MAX_ATTEMPTS: u32 = 50;
 #[derive(Clone)]
 pub struct PgLedger {
     pool: PgPool,
+    events: Events,
 }
 
 /// A write prunes expired signatures once per this many spends (per process).
@@ -186,7 +188,7 @@ impl PgLedger {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_lazy_with(options);
+            .connect_lazy_with(options.clone());
         if !create {
             let exists: bool = sqlx::query_scalar("SELECT to_regclass('records') IS NOT NULL")
                 .fetch_one(&pool)
@@ -205,7 +207,22 @@ impl PgLedger {
             .run(&pool)
             .await
             .map_err(|e| format!("cannot migrate database: {e}"))?;
-        Ok(PgLedger { pool })
+        let events = Events::postgres(pool.clone(), Notifier::new());
+        if create {
+            // A server (not an admin command): it serves the feed and may number it.
+            crate::events::start_postgres(
+                options,
+                pool.clone(),
+                events.notifier().clone(),
+                events.retention().clone(),
+            );
+        }
+        Ok(PgLedger { pool, events })
+    }
+
+    /// The event feed of this database.
+    pub(crate) fn events(&self) -> &Events {
+        &self.events
     }
 }
 
@@ -405,11 +422,12 @@ impl LedgerBackend for PgLedger {
                     }
                 }
                 let created = sqlx::query(
-                    "INSERT INTO users (telegram_id, nickname) VALUES ($1, $2)
+                    "INSERT INTO users (telegram_id, nickname, registered_by) VALUES ($1, $2, $3)
                      ON CONFLICT (telegram_id) DO NOTHING",
                 )
                 .bind(telegram_id)
                 .bind(nickname)
+                .bind(signed.as_ref().map(|s| s.source.as_str()))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()
@@ -905,8 +923,8 @@ async fn replay_after_race(
 /// `changed` of [`apply_at_once`] for an add that may register an unknown user (as on
 /// SQLite).
 const CHANGED_REGISTERING: &str = "WITH changed AS (
-     INSERT INTO users AS u (telegram_id, credits)
-     SELECT $1, $3
+     INSERT INTO users AS u (telegram_id, credits, registered_by)
+     SELECT $1, $3, $2
      WHERE NOT EXISTS (SELECT 1 FROM records WHERE source = $2 AND external_reference = $4)
      ON CONFLICT (telegram_id) DO UPDATE
          SET credits = u.credits + EXCLUDED.credits, updated_at = now()
@@ -1118,10 +1136,11 @@ async fn credit_in(
             Some(_) => continue,
             None if actor.auto_register && !registered => {
                 sqlx::query(
-                    "INSERT INTO users (telegram_id) VALUES ($1)
+                    "INSERT INTO users (telegram_id, registered_by) VALUES ($1, $2)
                      ON CONFLICT (telegram_id) DO NOTHING",
                 )
                 .bind(change.telegram_id)
+                .bind(&actor.source)
                 .execute(&mut *conn)
                 .await?;
                 registered = true;

@@ -8,7 +8,7 @@ mod console;
 mod funds;
 mod group_commit;
 mod holds;
-mod raw;
+pub(crate) mod raw;
 mod reversals;
 mod store;
 mod transfers;
@@ -26,6 +26,7 @@ use super::{
 use crate::console::store::{
     AuditEntry, AuditRow, DayVolume, NewSession, SessionRow, Totals, UserRow,
 };
+use crate::events::{Events, Notifier, Retention};
 use funds::Funds;
 use group_commit::{GroupCommit, Job, Limits, Step, Upkeep};
 use libsqlite3_sys as ffi;
@@ -37,6 +38,7 @@ use store::Store;
 #[derive(Clone)]
 pub struct SqliteLedger {
     store: Store,
+    events: Events,
     writes: GroupCommit,
     /// The widest signature window of any write so far (see [`pruning`]).
     window: Arc<AtomicI64>,
@@ -48,16 +50,28 @@ impl SqliteLedger {
     pub async fn open(url: &str, create: bool) -> Result<SqliteLedger, String> {
         let store = Store::open(url, create).await?;
         let window = Arc::new(AtomicI64::new(-1));
+        let events = Events::sqlite(store.reader.clone(), Notifier::new());
         let writes = GroupCommit::start(
             store.writer.clone(),
             Limits::default(),
-            pruning(window.clone()),
+            pruning(window.clone(), events.retention().clone()),
         );
+        tokio::spawn(crate::events::track_sqlite(
+            store.reader.clone(),
+            writes.commits(),
+            events.notifier().clone(),
+        ));
         Ok(SqliteLedger {
             store,
+            events,
             writes,
             window,
         })
+    }
+
+    /// The event feed of this database.
+    pub(crate) fn events(&self) -> &Events {
+        &self.events
     }
 
     /// Widens the pruning window to `spend`'s, before its write is queued.
@@ -575,13 +589,15 @@ impl Job for Register {
         let nickname = self.nickname.as_deref();
         let now = now_rfc3339();
         let created = db.execute(
-            "INSERT INTO users (telegram_id, nickname, credits, created_at, updated_at)
-             VALUES (?, ?, 0, ?, ?) ON CONFLICT (telegram_id) DO NOTHING",
+            "INSERT INTO users
+                 (telegram_id, nickname, credits, created_at, updated_at, registered_by)
+             VALUES (?, ?, 0, ?, ?, ?) ON CONFLICT (telegram_id) DO NOTHING",
             &[
                 Value::Int(telegram_id),
                 Value::OptText(nickname),
                 Value::Text(&now),
                 Value::Text(&now),
+                Value::OptText(self.spend.as_ref().map(|s| s.source.as_str())),
             ],
         )? == 1;
         if !created && nickname.is_some() {
@@ -651,8 +667,9 @@ fn prune(db: &mut Db, before: i64) -> Result<(), sqlx::Error> {
 /// was accepted in (`window`, seconds; negative until a signed write came, and until
 /// then nothing is pruned: `users add` on a live server's file must not shorten the
 /// server's window).
-fn pruning(window: Arc<AtomicI64>) -> Upkeep {
+fn pruning(window: Arc<AtomicI64>, events: Retention) -> Upkeep {
     Arc::new(move |db: &mut Db<'_>| {
+        crate::events::prune_sqlite(db, &events)?;
         let tolerance = window.load(Ordering::Relaxed);
         if tolerance < 0 {
             return Ok(());
@@ -706,11 +723,21 @@ fn record_by_id(db: &mut Db, id: i64) -> Result<Option<OriginalRecord>, sqlx::Er
 }
 
 /// Registers an unknown user with no credits, for an actor that auto-registers.
-fn register_unknown(db: &mut Db, telegram_id: i64, now: &str) -> Result<(), sqlx::Error> {
+fn register_unknown(
+    db: &mut Db,
+    telegram_id: i64,
+    now: &str,
+    source: &str,
+) -> Result<(), sqlx::Error> {
     db.execute(
-        "INSERT INTO users (telegram_id, nickname, credits, created_at, updated_at)
-         VALUES (?, NULL, 0, ?, ?)",
-        &[Value::Int(telegram_id), Value::Text(now), Value::Text(now)],
+        "INSERT INTO users (telegram_id, nickname, credits, created_at, updated_at, registered_by)
+         VALUES (?, NULL, 0, ?, ?, ?)",
+        &[
+            Value::Int(telegram_id),
+            Value::Text(now),
+            Value::Text(now),
+            Value::Text(source),
+        ],
     )?;
     Ok(())
 }
@@ -786,7 +813,7 @@ fn apply_in(db: &mut Db, actor: &Actor, change: &Change) -> Result<Outcome, sqlx
     let user = match funds::stored(db, change.telegram_id)? {
         Some(user) => user,
         None if change.amount > 0 && actor.auto_register => {
-            register_unknown(db, change.telegram_id, &now)?;
+            register_unknown(db, change.telegram_id, &now, &actor.source)?;
             Funds {
                 credits: 0,
                 held: 0,

@@ -95,6 +95,7 @@ fn components() -> utoipa::openapi::Components {
     register::<UserData>(&mut named);
     register::<BalanceResponse>(&mut named);
     register::<RecordsResponse>(&mut named);
+    register::<credit_sync::protocol::EventsResponse>(&mut named);
     register::<HoldRequest>(&mut named);
     register::<CaptureRequest>(&mut named);
     register::<VoidRequest>(&mut named);

@@ -3,9 +3,9 @@
 
 use super::{component, examples, API_KEY_SCHEME, ENVELOPE, ERROR, SIGNATURE_SCHEME};
 use credit_sync::protocol::{
-    fields, headers, paths, schema, BalanceResponse, BatchRequest, CaptureRequest, Code,
-    HoldRequest, HoldsResponse, RecordsResponse, RegisterUserRequest, ReverseRequest, SyncRequest,
-    TransferRequest, VoidRequest,
+    events, fields, headers, paths, schema, BalanceResponse, BatchRequest, CaptureRequest, Code,
+    EventsResponse, HoldRequest, HoldsResponse, RecordsResponse, RegisterUserRequest,
+    ReverseRequest, SyncRequest, TransferRequest, VoidRequest,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -23,6 +23,8 @@ use utoipa::ToSchema;
 /// The cursors the server issues (`ledger::encode_cursor`: `r` and the lower-case hex of a
 /// positive i64 record id), or empty for the first page. Any other cursor is refused.
 const CURSOR_PATTERN: &str = "^(|r([1-9a-f][0-9a-f]{0,14}|[1-7][0-9a-f]{15}))$";
+/// The event feed's cursors (`protocol::encode_event_cursor`: a seq in decimal), or empty.
+const EVENT_CURSOR_PATTERN: &str = "^[0-9]{0,18}$";
 
 // Which codes each operation answers with, by the checks it runs (see `routes`).
 /// Every route: load shedding (`overload`), a caught panic, the database.
@@ -259,6 +261,60 @@ pub(super) fn operations() -> Vec<Op> {
                             .schema_type(Type::String)
                             .pattern(Some(CURSOR_PATTERN)),
                     )),
+            ],
+            links: &[],
+            replayed: false,
+        },
+        Op {
+            id: "events",
+            method: HttpMethod::Get,
+            path: paths::EVENTS.into(),
+            summary: "The ledger's events after a cursor, oldest first; `wait` long-polls for the next one.",
+            request: None,
+            ok: ("one page (empty when `wait` passed with no event)", Some(component(&EventsResponse::name()))),
+            codes: codes(&[ANY_ROUTE, CALLER, SIGNED_READ, &[Code::InvalidField, Code::CursorExpired]]),
+            signed: true,
+            parameters: vec![
+                ParameterBuilder::new()
+                    .name(events::AFTER)
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .description(Some(
+                        "`next_cursor` of the previous page, unchanged; absent for the oldest retained event.",
+                    ))
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .pattern(Some(EVENT_CURSOR_PATTERN)),
+                    )),
+                ParameterBuilder::new()
+                    .name(fields::LIMIT)
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .description(Some("Events per page."))
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(1))
+                            .maximum(Some(events::MAX_EVENTS_LIMIT))
+                            .default(Some(events::DEFAULT_EVENTS_LIMIT.into())),
+                    ))
+                    .example(Some(json!(10))),
+                ParameterBuilder::new()
+                    .name(events::WAIT)
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .description(Some(
+                        "Seconds to wait for an event when there is none yet (a long poll).",
+                    ))
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(0))
+                            .maximum(Some(events::MAX_EVENTS_WAIT_SECS))
+                            .default(Some(0.into())),
+                    ))
+                    .example(Some(json!(0))),
             ],
             links: &[],
             replayed: false,

@@ -4,6 +4,7 @@
 //! This module holds the router and the checks every handler shares.
 
 mod batch;
+mod events;
 mod flows;
 mod holds;
 mod ops;
@@ -113,6 +114,7 @@ pub fn router(state: Current) -> Router {
         )
         .route(paths::REVERSE, post(flows::reverse))
         .route(paths::TRANSFER, post(flows::transfer))
+        .route(paths::EVENTS, get(events::feed))
         .route(paths::HEALTHZ, get(ops::healthz))
         .route(paths::METRICS, get(ops::metrics_text))
         .route(paths::OPENAPI, get(ops::openapi_json))

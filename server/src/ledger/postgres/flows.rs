@@ -882,7 +882,7 @@ async fn move_credits(
     };
     let receiver = match row(to) {
         Some((_, credits, _)) => credits,
-        None if actor.auto_register => register(conn, to).await?,
+        None if actor.auto_register => register(conn, to, &actor.source).await?,
         None => return Ok(Step::Refused(Refusal::user_not_found(to))),
     };
     let sender = locked(conn, from, credits, held, now).await?;
@@ -952,11 +952,19 @@ async fn move_credits(
 
 /// Registers an unknown receiver (or finds one a concurrent write just registered) and
 /// locks its row; returns its credits.
-async fn register(conn: &mut PgConnection, telegram_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query("INSERT INTO users (telegram_id) VALUES ($1) ON CONFLICT (telegram_id) DO NOTHING")
-        .bind(telegram_id)
-        .execute(&mut *conn)
-        .await?;
+async fn register(
+    conn: &mut PgConnection,
+    telegram_id: i64,
+    source: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO users (telegram_id, registered_by) VALUES ($1, $2)
+         ON CONFLICT (telegram_id) DO NOTHING",
+    )
+    .bind(telegram_id)
+    .bind(source)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query_scalar("SELECT credits FROM users WHERE telegram_id = $1 FOR UPDATE")
         .bind(telegram_id)
         .fetch_one(&mut *conn)

@@ -19,7 +19,7 @@ use super::raw::{Db, SqliteFailure};
 use sqlx::SqlitePool;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// What one write did inside its savepoint, and whether to keep it.
 pub struct Step<T> {
@@ -138,6 +138,9 @@ impl Stats {
 pub struct GroupCommit {
     queue: mpsc::Sender<Box<dyn Queued>>,
     stats: Arc<Stats>,
+    /// How many groups committed: changes after each durable COMMIT (the event feed's
+    /// wake-up).
+    commits: watch::Receiver<u64>,
 }
 
 impl GroupCommit {
@@ -146,8 +149,25 @@ impl GroupCommit {
     pub fn start(pool: SqlitePool, limits: Limits, upkeep: Upkeep) -> GroupCommit {
         let (queue, receiver) = mpsc::channel(limits.queue.max(1));
         let stats = Arc::new(Stats::default());
-        tokio::spawn(writer(pool, receiver, limits, stats.clone(), upkeep));
-        GroupCommit { queue, stats }
+        let (committed, commits) = watch::channel(0);
+        tokio::spawn(writer(
+            pool,
+            receiver,
+            limits,
+            stats.clone(),
+            upkeep,
+            committed,
+        ));
+        GroupCommit {
+            queue,
+            stats,
+            commits,
+        }
+    }
+
+    /// Changes after every committed group.
+    pub fn commits(&self) -> watch::Receiver<u64> {
+        self.commits.clone()
     }
 
     pub fn stats(&self) -> &Stats {
@@ -228,7 +248,9 @@ async fn writer(
     limits: Limits,
     stats: Arc<Stats>,
     upkeep: Upkeep,
+    committed: watch::Sender<u64>,
 ) {
+    let committed = Arc::new(committed);
     while let Some(first) = receiver.recv().await {
         let mut weight = first.weight();
         let mut group = vec![first];
@@ -249,6 +271,7 @@ async fn writer(
             group,
             stats.clone(),
             upkeep.clone(),
+            committed.clone(),
         ))
         .await;
         if let Err(e) = committed {
@@ -264,8 +287,12 @@ async fn commit_group(
     mut group: Vec<Box<dyn Queued>>,
     stats: Arc<Stats>,
     upkeep: Upkeep,
+    committed: Arc<watch::Sender<u64>>,
 ) {
     let result = apply_group(&pool, &mut group, &*upkeep).await;
+    if result.is_ok() {
+        committed.send_modify(|n| *n += 1);
+    }
     if let Err(e) = &result {
         tracing::error!(error = %e, size = group.len(), "group commit failed; no write of the group was acknowledged");
     }

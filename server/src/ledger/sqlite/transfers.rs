@@ -91,7 +91,7 @@ impl MoveCredits {
         // Every check passed: only now may the receiver be registered.
         let created_at = now_rfc3339();
         if receiver.is_none() {
-            register_unknown(db, t.to, &created_at)?;
+            register_unknown(db, t.to, &created_at, &self.actor.source)?;
         }
         let transfer_id = new_transfer_id();
         let sent = sender.credits - t.amount;

@@ -1,0 +1,127 @@
+//! The feed on SQLite. The one group-commit writer commits in queue order, so the outbox's
+//! AUTOINCREMENT `seq` is commit order already; [`track`] turns the writer's commits into
+//! the [`Notifier`]'s latest seq, and [`prune`] runs in the writer's upkeep.
+
+use super::shape::EventRow;
+use super::{Notifier, Read, Retention, PRUNE_LIMIT};
+use crate::ledger::sqlite_raw::{Db, Value};
+use crate::ledger::LedgerError;
+use sqlx::SqlitePool;
+use tokio::sync::watch;
+
+/// The columns of an [`EventRow`], with the horizon in one statement (one snapshot).
+macro_rules! page_sql {
+    ($filter:literal) => {
+        concat!(
+            "SELECT h.pruned_through, e.seq, e.seq AS key, e.type, e.created_at_ms, e.nonce,
+                    e.source, e.telegram_id, e.data
+             FROM event_horizon h LEFT JOIN (
+                 SELECT * FROM events WHERE seq > ?1 ",
+            $filter,
+            " ORDER BY seq LIMIT ?2) e ON 1"
+        )
+    };
+}
+
+/// A row of [`page_sql`]: the horizon, and an event's columns (all `NULL` on an empty page).
+#[derive(sqlx::FromRow)]
+struct PageRow {
+    pruned_through: i64,
+    seq: Option<i64>,
+    key: Option<i64>,
+    #[sqlx(rename = "type")]
+    kind: Option<String>,
+    created_at_ms: Option<i64>,
+    nonce: Option<i64>,
+    source: Option<String>,
+    telegram_id: Option<i64>,
+    data: Option<String>,
+}
+
+pub(super) async fn read(
+    pool: &SqlitePool,
+    after: i64,
+    limit: i64,
+    source: Option<&str>,
+) -> Result<Read, LedgerError> {
+    let sql = match source {
+        None => page_sql!(""),
+        Some(_) => page_sql!("AND source = ?3"),
+    };
+    let mut query = sqlx::query_as::<_, PageRow>(sql).bind(after).bind(limit);
+    if let Some(source) = source {
+        query = query.bind(source);
+    }
+    let rows = query
+        .fetch_all(pool)
+        .await
+        .map_err(|e| LedgerError::Unavailable {
+            cause: e.to_string(),
+        })?;
+    let pruned_through = rows.first().map_or(0, |row| row.pruned_through);
+    let rows = rows
+        .into_iter()
+        .filter_map(|row| {
+            Some(EventRow {
+                seq: row.seq?,
+                key: row.key?,
+                kind: row.kind?,
+                created_at_ms: row.created_at_ms?,
+                nonce: row.nonce?,
+                source: row.source,
+                telegram_id: row.telegram_id?,
+                data: row.data?,
+            })
+        })
+        .collect();
+    Ok(Read {
+        pruned_through,
+        rows,
+    })
+}
+
+/// Publishes the outbox's latest `seq` after each of the writer's commits (`commits`
+/// changes once per committed group): one small read per commit, however many clients
+/// wait. Ends with the ledger.
+pub async fn track(reader: SqlitePool, mut commits: watch::Receiver<u64>, notifier: Notifier) {
+    loop {
+        let latest: Result<Option<i64>, _> =
+            sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+                .fetch_optional(&reader)
+                .await;
+        match latest {
+            Ok(Some(seq)) => notifier.publish(seq),
+            Ok(None) => {}
+            Err(_) if reader.is_closed() => return,
+            Err(e) => tracing::warn!(error = %e, "reading the latest event failed"),
+        }
+        if commits.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Deletes the oldest events past the retention (at most [`PRUNE_LIMIT`], once every few
+/// seconds: see [`Retention::due`]) and moves the horizon past them. Runs in the writer's
+/// upkeep, inside its transaction.
+pub fn prune(db: &mut Db, retention: &Retention) -> Result<(), sqlx::Error> {
+    let Some(before) = retention.due() else {
+        return Ok(());
+    };
+    let through = db
+        .query(
+            "SELECT MAX(seq) FROM (SELECT seq, created_at_ms FROM events ORDER BY seq LIMIT ?)
+             WHERE created_at_ms < ?",
+            &[Value::Int(PRUNE_LIMIT), Value::Int(before)],
+            |row| row.opt_int(0),
+        )?
+        .flatten();
+    if let Some(through) = through {
+        db.execute("DELETE FROM events WHERE seq <= ?", &[Value::Int(through)])?;
+        db.execute(
+            "UPDATE event_horizon SET pruned_through = MAX(pruned_through, ?)",
+            &[Value::Int(through)],
+        )?;
+    }
+    Ok(())
+}

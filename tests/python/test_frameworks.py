@@ -234,3 +234,21 @@ def test_the_example_bots_run_against_the_standin(example, base_url, standin, ne
     if asyncio.iscoroutine(outcome):
         asyncio.run(asyncio.wait_for(outcome, 30))
     assert "smoke: ok" in capsys.readouterr().out
+
+
+def test_python_telegram_bot_with_a_bot_data_class(base_url):
+    from telegram.ext import Application, CallbackContext, ContextTypes
+
+    from credit_sync_client import AsyncCreditSyncClient
+    from credit_sync_client.telegram_ext import get_credits, setup_credits
+
+    class BotData:
+        pass
+
+    client = AsyncCreditSyncClient(base_url=base_url, **MEDIA)
+    app = Application.builder().token(tg.TOKEN).updater(None).context_types(ContextTypes(bot_data=BotData)).build()
+    setup_credits(app, client)
+    assert get_credits(CallbackContext(app)) is client
+    with pytest.raises(RuntimeError, match="setup_credits"):
+        get_credits(CallbackContext(Application.builder().token(tg.TOKEN).updater(None).build()))
+    client.close()

@@ -38,8 +38,13 @@ AcceptPayload = Callable[[str], bool]
 
 
 def setup_credits(application: Application[Any, Any, Any, Any, Any, Any], client: AsyncCreditSyncClient) -> None:
-    """Puts the client in ``application.bot_data["credits"]`` now (before or after ``build()``)."""
-    application.bot_data[KEY] = client
+    """Puts the client in ``application.bot_data["credits"]`` now (an attribute ``credits``
+    when ``ContextTypes(bot_data=...)`` is a class without item access)."""
+    bot_data = application.bot_data
+    if hasattr(bot_data, "__setitem__"):
+        bot_data[KEY] = client
+    else:
+        setattr(bot_data, KEY, client)
 
 
 def credits_post_init(
@@ -55,7 +60,8 @@ def credits_post_init(
 
 def get_credits(context: Context) -> AsyncCreditSyncClient:
     """The client `setup_credits` stored, with a clear error when there is none."""
-    found = context.bot_data.get(KEY) if isinstance(context.bot_data, dict) else None
+    bot_data = context.bot_data
+    found = bot_data.get(KEY) if hasattr(bot_data, "get") else getattr(bot_data, KEY, None)
     if not isinstance(found, AsyncCreditSyncClient):
         raise RuntimeError(
             "no credit-sync client in context.bot_data['credits']: call setup_credits() "

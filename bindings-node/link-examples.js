@@ -13,4 +13,11 @@ if (fs.existsSync(path.join(examples, 'package.json'))) {
   fs.mkdirSync(modules, { recursive: true })
   fs.rmSync(link, { recursive: true, force: true })
   fs.symlinkSync(path.relative(modules, __dirname), link, 'junction')
+  // The bot frameworks the example bots use (examples/node/package.json), from this package's devDependencies.
+  for (const framework of ['grammy', 'telegraf']) {
+    const from = path.join(__dirname, 'node_modules', framework)
+    const to = path.join(modules, framework)
+    fs.rmSync(to, { recursive: true, force: true })
+    if (fs.existsSync(from)) fs.symlinkSync(path.relative(modules, from), to, 'junction')
+  }
 }

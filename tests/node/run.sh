@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Node test entry point (called by scripts/test-all.sh): installs the npm packages and builds the
 # addon (debug) in bindings-node/, builds the server if needed, type-checks the TypeScript
-# example and tests/node/typed_usage.ts with `tsc --noEmit --strict`, then runs
+# examples (quickstart.ts, the grammY bot) and tests/node/typed_usage.ts with `tsc --noEmit --strict`, then runs
 # `node --test tests/node/` against the real server binary. The binding crate's fmt and
 # clippy run once for the workspace, in scripts/test-all.sh.
 set -euo pipefail
@@ -21,8 +21,8 @@ if [ -z "${CREDIT_SYNC_SERVER_BIN:-}" ]; then
   export CREDIT_SYNC_SERVER_BIN="$server_bin"
 fi
 
-step "tsc --noEmit --strict on examples/node/quickstart.ts and tests/node/typed_usage.ts"
-for ts in examples/node/quickstart.ts tests/node/typed_usage.ts; do
+step "tsc --noEmit --strict on examples/node/quickstart.ts, examples/node/grammy_bot.ts and tests/node/typed_usage.ts"
+for ts in examples/node/quickstart.ts examples/node/grammy_bot.ts tests/node/typed_usage.ts; do
   bindings-node/node_modules/.bin/tsc --noEmit --strict \
     --target es2022 --module nodenext --moduleResolution nodenext \
     --types node --typeRoots bindings-node/node_modules/@types \

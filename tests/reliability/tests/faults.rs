@@ -24,9 +24,14 @@ fn proxied_client(proxy: &Proxy) -> credit_sync::Client {
     proxied_client_with(proxy, TIMEOUT)
 }
 
+/// An SDK client whose attempts give up after `timeout` (the whole call has 30 times
+/// that), and whose retries are not rationed: these tests inject faults on purpose, at a
+/// rate a retry budget exists to cut short.
 fn proxied_client_with(proxy: &Proxy, timeout: Duration) -> credit_sync::Client {
     let config = setup::sdk_builder(&proxy.url(), &setup::media_bot())
-        .timeout(timeout)
+        .attempt_timeout(timeout)
+        .timeout(timeout * 30)
+        .disable_retry_budget()
         .max_retries(12)
         .build()
         .unwrap();
@@ -35,7 +40,9 @@ fn proxied_client_with(proxy: &Proxy, timeout: Duration) -> credit_sync::Client 
 
 fn proxied_blocking_client(proxy: &Proxy) -> credit_sync::blocking::Client {
     let config = setup::sdk_builder(&proxy.url(), &setup::media_bot())
-        .timeout(TIMEOUT)
+        .attempt_timeout(TIMEOUT)
+        .timeout(TIMEOUT * 30)
+        .disable_retry_budget()
         .max_retries(12)
         .build()
         .unwrap();

@@ -1871,8 +1871,11 @@ enum Sdk {
 
 impl Sdk {
     fn new(blocking: bool, proxy: &Proxy, timeout: Duration) -> Sdk {
+        // Attempts give up after `timeout`; retries are not rationed (faults on purpose).
         let config = setup::sdk_builder(&proxy.url(), &setup::media_bot())
-            .timeout(timeout)
+            .attempt_timeout(timeout)
+            .timeout(timeout * 30)
+            .disable_retry_budget()
             .max_retries(12)
             .build()
             .unwrap();

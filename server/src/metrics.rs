@@ -113,13 +113,12 @@ impl Metrics {
 
     /// Counts one answer to a request of the configured source `source`.
     pub fn answered(&self, source: &str, code: Code) {
-        let mut by_source = self.by_source.lock().expect("metrics lock");
-        match by_source.get_mut(&(source.to_string(), code.as_str())) {
-            Some(n) => *n += 1,
-            None => {
-                by_source.insert((source.to_string(), code.as_str()), 1);
-            }
-        }
+        *self
+            .by_source
+            .lock()
+            .expect("metrics lock")
+            .entry((source.to_string(), code.as_str()))
+            .or_default() += 1;
     }
 
     /// The answers per (source, code), as `credit_sync_source_requests_total` counts them.

@@ -42,6 +42,8 @@ impl Received {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
     Status(u16),
+    /// Answer this status after this long (a slow receiver).
+    After(Duration, u16),
     /// Hold the connection this long, then close it without answering.
     Stall(Duration),
     /// Close the connection at once without answering.
@@ -50,7 +52,7 @@ pub enum Answer {
 
 impl Answer {
     pub fn is_success(self) -> bool {
-        matches!(self, Answer::Status(s) if (200..300).contains(&s))
+        matches!(self, Answer::Status(s) | Answer::After(_, s) if (200..300).contains(&s))
     }
 }
 
@@ -180,8 +182,11 @@ async fn serve(mut stream: TcpStream, plan: Plan, log: Arc<Mutex<Vec<Received>>>
             });
             answer
         };
+        if let Answer::After(pause, _) = answer {
+            tokio::time::sleep(pause).await;
+        }
         match answer {
-            Answer::Status(status) => {
+            Answer::Status(status) | Answer::After(_, status) => {
                 let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n");
                 if stream.write_all(reply.as_bytes()).await.is_err() {
                     return;

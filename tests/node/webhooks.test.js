@@ -51,10 +51,11 @@ test('standardwebhooks verifies every attempt with either rotated secret', { tim
   const server = spawn(serverBinary(), ['serve', '--config', cfg], { stdio: ['ignore', 'pipe', 'ignore'] })
   const lines = readline.createInterface({ input: server.stdout })
   try {
+    let timer
     const [line] = await Promise.race([
       new Promise((resolve) => lines.once('line', (l) => resolve([l]))),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no listening line')), 15_000))
-    ])
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('no listening line')), 15_000) })
+    ]).finally(() => clearTimeout(timer))
     assert.match(line, /listening on http:\/\//)
     // Users registered by the admin command: `user.registered` events.
     for (const id of ['1', '2', '3']) {

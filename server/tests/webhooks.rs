@@ -338,3 +338,90 @@ async fn two_processes_on_one_postgres_deliver_each_event_exactly_once() {
     assert_eq!(ids(&receiver.on("/a")), all, "each event once, in order");
     assert_eq!(receiver.on("/b").len(), added);
 }
+
+/// Rewrites the config file, sends SIGHUP, and waits for the `count`-th `outcome` in the log.
+async fn reload(server: &Server, toml: &str, outcome: &str, count: usize) {
+    std::fs::write(server.config_path(), toml).unwrap();
+    let status = std::process::Command::new("kill")
+        .arg("-HUP")
+        .arg(server.pid().unwrap().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.stderr_log().matches(outcome).count() < count {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            server.stderr_log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sighup_adds_removes_and_rotates_endpoints_and_refuses_a_bad_one() {
+    let receiver = Receiver::start(|_, _| Answer::Status(200)).await;
+    let server = Server::start_with(|toml| format!("{toml}{FAST}"));
+    let base = std::fs::read_to_string(server.config_path()).unwrap();
+    let bot = server.admin();
+
+    // Added by a reload: it receives what happens from then on, signed with its secret.
+    let one = format!(
+        "{base}{}",
+        hook(&receiver.url("/a"), &format!("secret = \"{SECRET}\""))
+    );
+    reload(&server, &one, "SIGHUP: sources reloaded", 1).await;
+    bot.fund(1, 1).await.expect_ok();
+    assert!(
+        receiver
+            .wait_for(Duration::from_secs(5), |r| r.delivered("/a").len() == 2)
+            .await
+    );
+    receiver
+        .delivered("/a")
+        .iter()
+        .for_each(|r| assert_signed(r, &[SECRET]));
+
+    // A bad secret is refused with the URL named, and the endpoint in force keeps going.
+    let bad = format!(
+        "{base}{}",
+        hook(&receiver.url("/a"), "secret = \"whsec_!!\"")
+    );
+    reload(&server, &bad, "SIGHUP: reload refused", 1).await;
+    assert!(
+        server.stderr_log().contains("secret 1"),
+        "{}",
+        server.stderr_log()
+    );
+    bot.fund(1, 1).await.expect_ok();
+    assert!(
+        receiver
+            .wait_for(Duration::from_secs(5), |r| r.delivered("/a").len() == 3)
+            .await
+    );
+    receiver
+        .delivered("/a")
+        .iter()
+        .for_each(|r| assert_signed(r, &[SECRET]));
+
+    // Rotated: the next attempt carries the new secret's signature.
+    let rotated = format!(
+        "{base}{}",
+        hook(&receiver.url("/a"), &format!("secret = \"{NEXT_SECRET}\""))
+    );
+    reload(&server, &rotated, "SIGHUP: sources reloaded", 2).await;
+    bot.fund(1, 1).await.expect_ok();
+    assert!(
+        receiver
+            .wait_for(Duration::from_secs(5), |r| r.delivered("/a").len() == 4)
+            .await
+    );
+    assert_signed(receiver.delivered("/a").last().unwrap(), &[NEXT_SECRET]);
+
+    // Removed: nothing more arrives.
+    reload(&server, &base, "SIGHUP: sources reloaded", 3).await;
+    bot.fund(1, 1).await.expect_ok();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(receiver.on("/a").len(), 4);
+}

@@ -317,6 +317,11 @@ export type ErrorCode =
   | 'client_closed'
   | 'invalid_response'
   | 'unsafe_integer'
+  | 'cursor_expired'
+  | 'webhook_signature_invalid'
+  | 'webhook_timestamp_out_of_tolerance'
+  | 'webhook_header_malformed'
+  | 'webhook_secret_malformed'
   | 'unknown'
 
 /** Base class of every error the client raises; `.code` is the protocol's stable string. */
@@ -373,6 +378,10 @@ export declare class ServerError extends CreditSyncError {
 }
 /** `client_closed`: the client was closed before or during the call. */
 export declare class ClientClosedError extends CreditSyncError {}
+/** `cursor_expired`: the feed no longer holds events after this cursor; resynchronise and restart. */
+export declare class CursorExpiredError extends CreditSyncError {}
+/** `webhook_*`: `verifyWebhook` refused a received webhook (see `.code`). */
+export declare class WebhookVerificationError extends CreditSyncError {}
 
 /**
  * Credit Sync client. One instance serves many concurrent calls over a pooled

@@ -35,6 +35,10 @@ class TimeoutError extends TransportError {}
 class ServerError extends CreditSyncError {}
 /** `client_closed`: the client was closed (before or during the call). */
 class ClientClosedError extends CreditSyncError {}
+/** `cursor_expired`: the feed no longer holds events after this cursor; resynchronise and restart. */
+class CursorExpiredError extends CreditSyncError {}
+/** `webhook_*`: `verifyWebhook` refused a received webhook (see `.code`). */
+class WebhookVerificationError extends CreditSyncError {}
 
 // The class of each core error kind (`native.errorKinds()`, the core's `ErrorKind`): the
 // core decides the kind of every code, so no code-to-class table is kept here.
@@ -53,6 +57,8 @@ const classesByKind = {
   transport: TransportError,
   server: ServerError,
   closed: ClientClosedError,
+  cursor_expired: CursorExpiredError,
+  webhook: WebhookVerificationError,
 }
 for (const kind of native.errorKinds()) {
   if (!classesByKind[kind]) throw new Error(`credit-sync-client: no error class for the core's kind ${kind}`)
@@ -259,6 +265,8 @@ module.exports = {
   TimeoutError,
   ServerError,
   ClientClosedError,
+  CursorExpiredError,
+  WebhookVerificationError,
   throwIfFailed,
   generateToken: translate(native.generateToken),
   makeReference: translate((...parts) => native.makeReference(parts.map(String))),

@@ -21,6 +21,8 @@ export const {
   TimeoutError,
   ServerError,
   ClientClosedError,
+  CursorExpiredError,
+  WebhookVerificationError,
   throwIfFailed,
   generateToken,
   makeReference,

@@ -66,7 +66,9 @@ pub fn core_error(env: &Env, error: Error) -> napi::Error {
             | Error::Authentication { .. }
             | Error::Timeout { .. }
             | Error::Transport { .. }
-            | Error::Closed => {}
+            | Error::Closed
+            | Error::CursorExpired { .. }
+            | Error::Webhook { .. } => {}
         }
         Ok(napi::Error::from(obj.to_unknown()))
     };

@@ -90,6 +90,18 @@ create_exception!(
 );
 create_exception!(
     credit_sync_client,
+    CursorExpiredError,
+    CreditSyncError,
+    "`cursor_expired`: the event feed no longer holds events after this cursor; resynchronise and restart from a fresh `get_events`."
+);
+create_exception!(
+    credit_sync_client,
+    WebhookVerificationError,
+    CreditSyncError,
+    "`verify_webhook` refused a received webhook (`webhook_signature_invalid`, `webhook_timestamp_out_of_tolerance`, `webhook_header_malformed`, `webhook_secret_malformed`)."
+);
+create_exception!(
+    credit_sync_client,
     ServerError,
     CreditSyncError,
     "The server failed or answered with something unexpected (`internal_error`, `service_unavailable`, `invalid_response`, `unknown`); `.status` is the HTTP status."
@@ -154,6 +166,8 @@ impl From<CoreError> for PyErr {
                     vec![("status", into_py(py, *status))],
                 ),
                 Error::Closed => (py.get_type::<CreditSyncError>(), vec![]),
+                Error::CursorExpired { .. } => (py.get_type::<CursorExpiredError>(), vec![]),
+                Error::Webhook { .. } => (py.get_type::<WebhookVerificationError>(), vec![]),
             };
             new_error(&ty, code, &message, attrs)
         })
@@ -227,7 +241,7 @@ pub fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error {
 /// Class-level defaults, so every attribute exists even on an exception raised by user code.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
-    let classes: [(&str, Bound<'_, PyType>); 14] = [
+    let classes: [(&str, Bound<'_, PyType>); 16] = [
         ("CreditSyncError", py.get_type::<CreditSyncError>()),
         ("AuthenticationError", py.get_type::<AuthenticationError>()),
         ("TimestampError", py.get_type::<TimestampError>()),
@@ -248,6 +262,11 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         ("TransportError", py.get_type::<TransportError>()),
         ("TimeoutError", py.get_type::<TimeoutError>()),
         ("ServerError", py.get_type::<ServerError>()),
+        ("CursorExpiredError", py.get_type::<CursorExpiredError>()),
+        (
+            "WebhookVerificationError",
+            py.get_type::<WebhookVerificationError>(),
+        ),
     ];
     for (name, ty) in classes {
         m.add(name, ty)?;

@@ -4,10 +4,12 @@
 
 use crate::config::{Config, ConfigBuilder};
 use crate::error::{Error, Result, WriteError};
+use crate::events::{EventsPage, Feed, Step as FeedStep, LONG_POLL_WAIT_SECS};
 use crate::model::{
     deduct_change, Balance, BatchEntry, BatchResult, HoldResult, Holds, Original, Record,
     RecordsPage, ReverseResult, SyncResult, TransferResult, UserData,
 };
+use crate::protocol::Event;
 use crate::records::{Pager, Step};
 use crate::stars::StarsPayment;
 use std::future::Future;
@@ -322,6 +324,38 @@ impl Client {
                         Ok(page) => pager.feed(page),
                         Err(e) => {
                             pager.fail();
+                            return Some(Err(e));
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// See [`crate::Client::get_events`].
+    pub fn get_events(
+        &self,
+        after: Option<&str>,
+        limit: Option<u32>,
+        wait: Option<u32>,
+    ) -> Result<EventsPage> {
+        self.block_on(self.inner.get_events(after, limit, wait))
+    }
+
+    /// The blocking [`crate::Client::events`]: every event after `after`, long-polling
+    /// without end; an error is yielded and the iterator ends.
+    pub fn events(&self, after: Option<&str>) -> impl Iterator<Item = Result<Event>> {
+        let client = self.clone();
+        let mut feed = Feed::new(after);
+        std::iter::from_fn(move || loop {
+            match feed.step() {
+                FeedStep::Yield(e) => return Some(Ok(e)),
+                FeedStep::Done => return None,
+                FeedStep::Fetch(after) => {
+                    match client.get_events(after.as_deref(), None, Some(LONG_POLL_WAIT_SECS)) {
+                        Ok(page) => feed.feed(page),
+                        Err(e) => {
+                            feed.fail();
                             return Some(Err(e));
                         }
                     }

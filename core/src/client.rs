@@ -6,6 +6,7 @@ use crate::clock::Clock;
 use crate::config::DEFAULT_ATTEMPT_TIMEOUT;
 use crate::config::{Config, ConfigBuilder};
 use crate::error::{Error, Result, WriteError};
+use crate::events::{EventsPage, Feed, Step as FeedStep, LONG_POLL_WAIT_SECS};
 use crate::model::{
     deduct_change, Balance, BatchEntry, BatchResult, FlowResult, HoldResult, Holds, Original,
     Record, RecordsPage, ReverseResult, SyncResult, TransferResult, UserData,
@@ -16,6 +17,7 @@ use crate::protocol::{
     RegisterUserRequest, ReverseRequest, SyncRequest, SyncResponse, TransferRequest, UserResponse,
     VoidRequest,
 };
+use crate::protocol::{Event, EventsResponse};
 use crate::records::{Pager, Step};
 use crate::response::{self, Accept, Failure};
 use crate::retry::{RetryPolicy, TokenBucket};
@@ -691,6 +693,65 @@ impl Client {
         })
     }
 
+    /// One page of the event feed, oldest first: the events after `after` (`None`: from
+    /// the oldest retained event), at most `limit` (1..=500; `None`: 100). With `wait`
+    /// seconds (0..=30; `None`: 0) the server holds an empty page until an event commits
+    /// or the wait ends; the call's timeouts are extended by `wait`. A cursor older than
+    /// the feed retains fails with [`Error::CursorExpired`].
+    pub async fn get_events(
+        &self,
+        after: Option<&str>,
+        limit: Option<u32>,
+        wait: Option<u32>,
+    ) -> Result<EventsPage> {
+        crate::events::check_page_args(after, limit, wait)?;
+        let path = paths::events(after, limit, wait);
+        let wait = Duration::from_secs(u64::from(wait.unwrap_or(0)));
+        let answer = self
+            .call_waiting(Method::Get, &path, None, Accept::Success, wait)
+            .await?;
+        let resp: EventsResponse = response::decode(answer.value)?;
+        Ok(EventsPage {
+            events: resp.events,
+            next_cursor: resp.next_cursor,
+        })
+    }
+
+    /// Every event after `after` (`None`: from the oldest retained), oldest first, without
+    /// end: long polls of [`LONG_POLL_WAIT_SECS`](crate::events::LONG_POLL_WAIT_SECS)
+    /// that resume from the last page's cursor. Store [`Event::cursor`] of each handled
+    /// event and pass it as `after` to resume. An error is yielded and the stream ends
+    /// (transport errors were retried already; `cursor_expired` cannot be).
+    pub fn events(
+        &self,
+        after: Option<&str>,
+    ) -> impl Stream<Item = Result<Event>> + Send + 'static {
+        let client = self.clone();
+        futures::stream::unfold(Feed::new(after), move |mut feed| {
+            let client = client.clone();
+            async move {
+                loop {
+                    match feed.step() {
+                        FeedStep::Yield(e) => return Some((Ok(e), feed)),
+                        FeedStep::Done => return None,
+                        FeedStep::Fetch(after) => {
+                            match client
+                                .get_events(after.as_deref(), None, Some(LONG_POLL_WAIT_SECS))
+                                .await
+                            {
+                                Ok(page) => feed.feed(page),
+                                Err(e) => {
+                                    feed.fail();
+                                    return Some((Err(e), feed));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    }
+
     /// Registers a user or updates their nickname (admin sources only; others get
     /// [`Error::Authentication`] with code `forbidden`).
     pub async fn register_user(
@@ -736,12 +797,29 @@ impl Client {
         body: Option<BodyFn<'_>>,
         accept: Accept,
     ) -> Result<Answer, CallFailure> {
+        self.call_waiting(method, path_and_query, body, accept, Duration::ZERO)
+            .await
+    }
+
+    /// [`call`](Self::call) for a request the server may hold for up to `wait` (a long
+    /// poll): the call's `timeout` and each attempt's timeout are both extended by
+    /// `wait`, so a quiet feed ends in an empty page, never in `timeout`.
+    async fn call_waiting(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<BodyFn<'_>>,
+        accept: Accept,
+        wait: Duration,
+    ) -> Result<Answer, CallFailure> {
         let inner = &*self.inner;
-        let deadline = Instant::now() + inner.config.timeout;
+        let timeout = inner.config.timeout + wait;
+        let deadline = Instant::now() + timeout;
         let attempt_limit = inner
             .config
             .attempt_timeout
-            .unwrap_or(DEFAULT_ATTEMPT_TIMEOUT);
+            .unwrap_or(DEFAULT_ATTEMPT_TIMEOUT)
+            + wait;
         let mut retries = 0u32;
         let mut spent = 0u32;
         let mut clock_corrected = false;
@@ -766,7 +844,7 @@ impl Client {
             };
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                let f = Failure::transport(deadline_passed(inner.config.timeout, attempts));
+                let f = Failure::transport(deadline_passed(timeout, attempts));
                 return Err(give_up(f, request_id, attempts));
             }
             let attempt_timeout = attempt_limit.min(remaining);
@@ -790,7 +868,7 @@ impl Client {
                         attempt_timeout.as_millis()
                     ),
                 }),
-                Err(_) => Err(deadline_passed(inner.config.timeout, attempts)),
+                Err(_) => Err(deadline_passed(timeout, attempts)),
             };
             let failure = match attempt {
                 Ok(raw) => {

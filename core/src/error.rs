@@ -103,6 +103,18 @@ pub enum Error {
     /// `client_closed`: the client was closed. Python: `CreditSyncError`.
     #[error("client is closed")]
     Closed,
+
+    /// `cursor_expired`: the feed no longer holds events after this cursor (they were
+    /// pruned); resynchronise (read balances) and restart from `next_cursor` of a fresh
+    /// `get_events`. Python: `CursorExpiredError`.
+    #[error("{message}")]
+    CursorExpired { message: String },
+
+    /// `webhook_signature_invalid`, `webhook_timestamp_out_of_tolerance`,
+    /// `webhook_header_malformed`, `webhook_secret_malformed`: `verify_webhook` refused a
+    /// received webhook. Python: `WebhookVerificationError`.
+    #[error("{message}")]
+    Webhook { code: Code, message: String },
 }
 
 impl Error {
@@ -122,6 +134,8 @@ impl Error {
             Error::Timeout { .. } => Code::Timeout,
             Error::Transport { .. } => Code::ConnectionError,
             Error::Server { code, .. } => *code,
+            Error::CursorExpired { .. } => Code::CursorExpired,
+            Error::Webhook { code, .. } => *code,
             Error::Closed => Code::ClientClosed,
         }
     }
@@ -226,8 +240,15 @@ impl Error {
                     message,
                 }
             }
-            Code::CursorExpired
-            | Code::Ok
+            Code::CursorExpired => Error::CursorExpired { message },
+            Code::WebhookSignatureInvalid
+            | Code::WebhookTimestampOutOfTolerance
+            | Code::WebhookHeaderMalformed
+            | Code::WebhookSecretMalformed => Error::Webhook {
+                code: env.code,
+                message,
+            },
+            Code::Ok
             | Code::PartialFailure
             | Code::NotFound
             | Code::MethodNotAllowed
@@ -265,6 +286,10 @@ pub enum ErrorKind {
     Transport,
     Server,
     Closed,
+    /// `cursor_expired`.
+    CursorExpired,
+    /// `webhook_*`: a received webhook was refused.
+    Webhook,
 }
 
 impl ErrorKind {
@@ -283,6 +308,8 @@ impl ErrorKind {
         ErrorKind::Timeout,
         ErrorKind::Transport,
         ErrorKind::Server,
+        ErrorKind::CursorExpired,
+        ErrorKind::Webhook,
         ErrorKind::Closed,
     ];
 
@@ -302,6 +329,8 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::Transport => "transport",
             ErrorKind::Server => "server",
+            ErrorKind::CursorExpired => "cursor_expired",
+            ErrorKind::Webhook => "webhook",
             ErrorKind::Closed => "closed",
         }
     }
@@ -324,6 +353,8 @@ impl Error {
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Transport { .. } => ErrorKind::Transport,
             Error::Server { .. } => ErrorKind::Server,
+            Error::CursorExpired { .. } => ErrorKind::CursorExpired,
+            Error::Webhook { .. } => ErrorKind::Webhook,
             Error::Closed => ErrorKind::Closed,
         }
     }
@@ -351,7 +382,9 @@ impl Error {
             | Error::Timeout { .. }
             | Error::Transport { .. }
             | Error::Server { .. }
-            | Error::Closed => true,
+            | Error::Closed
+            | Error::CursorExpired { .. }
+            | Error::Webhook { .. } => true,
         }
     }
 
@@ -454,6 +487,15 @@ impl WriteError {
 impl From<WriteError> for Error {
     fn from(e: WriteError) -> Self {
         e.error
+    }
+}
+
+impl From<crate::webhook::WebhookError> for Error {
+    fn from(e: crate::webhook::WebhookError) -> Self {
+        Error::Webhook {
+            code: e.code(),
+            message: e.to_string(),
+        }
     }
 }
 

@@ -26,6 +26,8 @@ pub mod config;
 #[cfg(feature = "client")]
 pub mod error;
 #[cfg(feature = "client")]
+pub mod events;
+#[cfg(feature = "client")]
 pub mod log;
 #[cfg(feature = "client")]
 pub mod model;
@@ -42,7 +44,7 @@ pub mod stars;
 #[cfg(feature = "client")]
 mod transport;
 
-pub use protocol::Code;
+pub use protocol::{Code, Event, EventType};
 
 #[cfg(feature = "client")]
 pub use client::Client;
@@ -50,6 +52,8 @@ pub use client::Client;
 pub use config::{Backoff, Config, ConfigBuilder, Proxy, RetryBudget};
 #[cfg(feature = "client")]
 pub use error::{Error, ErrorKind, Result, WriteError};
+#[cfg(feature = "client")]
+pub use events::{verify_webhook, EventsPage};
 #[cfg(feature = "client")]
 pub use model::{
     Balance, BatchEntry, BatchResult, FlowResult, Hold, HoldResult, HoldState, Holds, Original,

@@ -9,6 +9,8 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::protocol::Code;
+
 /// The delivery's stable id (the event's id).
 pub const ID_HEADER: &str = "webhook-id";
 /// Unix seconds of this attempt (every attempt is signed again).
@@ -45,15 +47,15 @@ pub enum WebhookError {
 }
 
 impl WebhookError {
-    /// The stable code of the failure.
-    pub fn code(&self) -> &'static str {
+    /// The stable code of the failure (its wire string lives in [`Code`]).
+    pub fn code(&self) -> Code {
         match self {
-            WebhookError::MalformedSecret => "webhook_secret_malformed",
+            WebhookError::MalformedSecret => Code::WebhookSecretMalformed,
             WebhookError::MissingHeader(_) | WebhookError::MalformedHeader(_) => {
-                "webhook_header_malformed"
+                Code::WebhookHeaderMalformed
             }
-            WebhookError::TimestampOutOfTolerance { .. } => "webhook_timestamp_out_of_tolerance",
-            WebhookError::InvalidSignature => "webhook_signature_invalid",
+            WebhookError::TimestampOutOfTolerance { .. } => Code::WebhookTimestampOutOfTolerance,
+            WebhookError::InvalidSignature => Code::WebhookSignatureInvalid,
         }
     }
 }
@@ -214,7 +216,7 @@ mod tests {
             Err(WebhookError::MissingHeader(ID_HEADER))
         );
         assert_eq!(
-            WebhookError::InvalidSignature.code(),
+            WebhookError::InvalidSignature.code().as_str(),
             "webhook_signature_invalid"
         );
     }

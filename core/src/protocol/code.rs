@@ -156,6 +156,17 @@ codes! {
     /// An integer result is outside the JS safe range (±(2^53−1)); Node only, unless the
     /// client was made with `bigint: true` (client side).
     UnsafeInteger = "unsafe_integer" => 502,
+    /// A received webhook's signature matches none of the secrets (`verify_webhook`,
+    /// client side).
+    WebhookSignatureInvalid = "webhook_signature_invalid" => 401,
+    /// A received webhook's `webhook-timestamp` is more than the tolerance (5 min) from
+    /// now: a replay or a skewed clock (`verify_webhook`, client side).
+    WebhookTimestampOutOfTolerance = "webhook_timestamp_out_of_tolerance" => 401,
+    /// A received webhook lacks a `webhook-*` header or one is malformed
+    /// (`verify_webhook`, client side).
+    WebhookHeaderMalformed = "webhook_header_malformed" => 400,
+    /// The secret given to `verify_webhook` is not `whsec_` and base64 (client side).
+    WebhookSecretMalformed = "webhook_secret_malformed" => 400,
 }
 
 impl Code {
@@ -174,6 +185,10 @@ impl Code {
                 | Code::ClientClosed
                 | Code::InvalidResponse
                 | Code::UnsafeInteger
+                | Code::WebhookSignatureInvalid
+                | Code::WebhookTimestampOutOfTolerance
+                | Code::WebhookHeaderMalformed
+                | Code::WebhookSecretMalformed
                 | Code::Unknown
         )
     }

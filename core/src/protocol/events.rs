@@ -137,6 +137,14 @@ pub struct Event {
     pub data: serde_json::Value,
 }
 
+impl Event {
+    /// The cursor that resumes the feed right after this event: store it once the
+    /// event is handled, and pass it as `after`.
+    pub fn cursor(&self) -> String {
+        encode_event_cursor(self.seq)
+    }
+}
+
 /// `data` of `credits.transferred`: both legs of one transfer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

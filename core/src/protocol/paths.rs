@@ -42,6 +42,23 @@ pub fn records(telegram_id: i64, limit: Option<u32>, cursor: Option<&str>) -> St
     path
 }
 
+/// `GET` path (with query) of one page of the event feed. Cursors are digits (see
+/// `events::decode_event_cursor`), so no escaping is needed.
+pub fn events(after: Option<&str>, limit: Option<u32>, wait: Option<u32>) -> String {
+    use super::events::{AFTER, WAIT};
+    let mut path = EVENTS.to_string();
+    let params = [
+        after.map(|a| format!("{AFTER}={a}")),
+        limit.map(|l| format!("{}={l}", super::fields::LIMIT)),
+        wait.map(|w| format!("{WAIT}={w}")),
+    ];
+    for (i, p) in params.into_iter().flatten().enumerate() {
+        path.push(if i == 0 { '?' } else { '&' });
+        path.push_str(&p);
+    }
+    path
+}
+
 /// `GET` path of one user's open holds.
 pub fn holds(telegram_id: i64) -> String {
     format!("{HOLDS}/{telegram_id}")

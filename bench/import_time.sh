@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Issue 16's import-time benchmark: `import credit_sync_client` and
+# `require('credit-sync-client')` each in N fresh processes, minus the bare interpreter
+# start (`python -c pass`, `node -e 0`), as median and p90; then Python's
+# `-X importtime` top entries. Builds nothing: it takes the installed wheel (the venv of
+# bench/sdk/setup.sh, else the test suites' .venv; or $PYTHON) and the built addon in
+# bindings-node/ (or $NODE_PACKAGE). Target: under 50 ms each.
+# Usage: bash bench/import_time.sh [N]   (default 30)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n="${1:-30}"
+py="${PYTHON:-}"
+if [ -z "$py" ]; then
+  if [ -x target/bench-sdk/venv/bin/python ]; then py=target/bench-sdk/venv/bin/python; else py=.venv/bin/python; fi
+fi
+pkg="${NODE_PACKAGE:-$PWD/bindings-node}"
+
+"$py" - "$n" "$py" "$pkg" <<'PY'
+import statistics, subprocess, sys, time
+n, py, pkg = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+def times(cmd):
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+def report(label, base, full):
+    # Paired runs, sorted separately: the import's own cost at each quantile.
+    base, full = sorted(base), sorted(full)
+    d = [f - b for f, b in zip(full, base)]
+    p90 = d[int(0.9 * (len(d) - 1))]
+    print(f"{label:<34} median {statistics.median(d):6.1f} ms   p90 {p90:6.1f} ms"
+          f"   (bare start median {statistics.median(base):.1f} ms, n={n})")
+
+report("import credit_sync_client", times([py, "-c", "pass"]), times([py, "-c", "import credit_sync_client"]))
+report("require('credit-sync-client')", times(["node", "-e", "0"]), times(["node", "-e", f"require({pkg!r})"]))
+imp = subprocess.run([py, "-X", "importtime", "-c", "import credit_sync_client"], capture_output=True, text=True).stderr
+rows = []
+for line in imp.splitlines()[1:]:
+    try:
+        _, self_us, cum_us, name = line.split("|", 1)[0], *line.split(":", 1)[1].split("|")
+        rows.append((int(cum_us), int(self_us), name.rstrip()))
+    except ValueError:
+        pass
+print("\npython -X importtime, top entries by cumulative time (us):")
+for cum, self_us, name in sorted(rows, reverse=True)[:12]:
+    print(f"  {cum:>8} cumulative {self_us:>8} self  {name}")
+PY

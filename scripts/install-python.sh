@@ -10,7 +10,8 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 # aiogram and python-telegram-bot: the Stars tests credit their real `SuccessfulPayment` objects.
-.venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9,<2" pytest requests httpx mypy aiogram python-telegram-bot
+# standardwebhooks: the official verifier checks what the server's webhooks send.
+.venv/bin/python -m pip install -q --disable-pip-version-check "maturin>=1.9,<2" pytest requests httpx mypy aiogram python-telegram-bot standardwebhooks
 
 wheels="target/wheels-$profile"
 rm -rf "$wheels"

@@ -60,6 +60,33 @@ pub enum Command {
         #[command(subcommand)]
         command: OperatorsCommand,
     },
+    /// The `[[webhooks]]` deliveries: their state, and replays.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Print each configured endpoint's cursor, backlog, last error and failed deliveries
+    /// (JSON).
+    List {
+        /// The server's config file (its `[[webhooks]]` and `database`).
+        #[arg(long, short, env = "CREDIT_SYNC_CONFIG")]
+        config: PathBuf,
+    },
+    /// Deliver an endpoint's events again, from a seq on (the running server picks it up).
+    Replay {
+        #[arg(long, short, env = "CREDIT_SYNC_CONFIG")]
+        config: PathBuf,
+        /// The endpoint's url as configured.
+        #[arg(long)]
+        endpoint: String,
+        /// The first seq to deliver again.
+        #[arg(long)]
+        from: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,7 @@
 //! environment overrides, checked at start-up (and on each SIGHUP reload) so a bad file
 //! fails loudly. A source's key and secret may live outside the file (`_file`, `_env`).
 
+use crate::webhooks::{DeliveryConfig, Endpoint, WebhookEntry};
 use credit_sync::protocol::limits;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
@@ -302,6 +303,14 @@ pub struct Config {
     /// The operator console (`[console]`), off unless enabled.
     #[serde(default)]
     pub console: ConsoleConfig,
+    /// The file's `[[webhooks]]`, resolved into `webhooks` by [`Config::parse`].
+    #[serde(default, rename = "webhooks")]
+    webhook_entries: Vec<WebhookEntry>,
+    #[serde(skip)]
+    pub webhooks: Vec<Endpoint>,
+    /// `[webhook_delivery]`: the retry schedule and timeouts of every endpoint.
+    #[serde(default)]
+    pub webhook_delivery: DeliveryConfig,
 }
 
 fn default_permissions() -> Vec<Permission> {
@@ -341,6 +350,9 @@ impl Default for Config {
             entries: Vec::new(),
             sources: Vec::new(),
             console: ConsoleConfig::default(),
+            webhook_entries: Vec::new(),
+            webhooks: Vec::new(),
+            webhook_delivery: DeliveryConfig::default(),
         }
     }
 }
@@ -368,12 +380,18 @@ impl Config {
             .iter()
             .map(|entry| entry.resolve(base, &var))
             .collect::<Result<_, _>>()?;
+        config.webhooks = crate::webhooks::config::resolve_all(
+            &std::mem::take(&mut config.webhook_entries),
+            &config.webhook_delivery,
+            base,
+            &var,
+        )?;
         config.check()?;
         Ok(config)
     }
 
     /// The settings that differ from `other` but take effect only at a restart (a reload
-    /// puts only the sources in force).
+    /// puts only the sources and the webhooks in force).
     pub fn restart_settings_changed(&self, other: &Config) -> Vec<&'static str> {
         let mut changed = Vec::new();
         if self.listen != other.listen {
@@ -393,6 +411,9 @@ impl Config {
         }
         if self.console != other.console {
             changed.push("console");
+        }
+        if self.webhook_delivery != other.webhook_delivery {
+            changed.push("webhook_delivery");
         }
         changed
     }
@@ -790,6 +811,32 @@ secret = "s2"
             assert!(err.contains(expected), "{err}");
             assert!(!err.contains("k2") && !err.contains("s2"), "{err}");
         }
+    }
+
+    #[test]
+    fn webhooks_are_resolved_and_checked() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let hooks = format!(
+            "{FILE}\n[webhook_delivery]\nfirst_retry_ms = 10\nmax_retry_ms = 100\n\
+             attempt_timeout_ms = 200\nlease_ms = 1000\n\
+             [[webhooks]]\nurl = \"http://127.0.0.1:9/a\"\nsecret = \"{secret}\"\n\
+             events = [\"credits.*\"]\nsources = [\"media_bot\"]\n"
+        );
+        let config = parse(&hooks).unwrap();
+        assert_eq!(config.webhooks.len(), 1);
+        assert_eq!(config.webhook_delivery.first_retry_ms, 10);
+        assert!(!format!("{config:?}").contains("MfKQ9r8"));
+        let twice =
+            format!("{hooks}[[webhooks]]\nurl = \"http://127.0.0.1:9/a\"\nsecret = \"{secret}\"\n");
+        assert!(parse(&twice).unwrap_err().contains("configured twice"));
+        let bad = hooks.replace(secret, "whsec_!!");
+        let err = parse(&bad).unwrap_err();
+        assert!(
+            err.contains("webhook \"http://127.0.0.1:9/a\": secret 1"),
+            "{err}"
+        );
+        let unknown = hooks.replace("first_retry_ms", "first_retry");
+        assert!(parse(&unknown).unwrap_err().contains("unknown field"));
     }
 
     #[test]

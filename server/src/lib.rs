@@ -16,3 +16,4 @@ mod ratelimit;
 mod request_id;
 mod routes;
 pub mod server;
+pub mod webhooks;

@@ -2,9 +2,11 @@
 //! them; this binary parses the command line and reports).
 
 use clap::Parser;
-use credit_sync_server::cli::{self, Cli, Command, OperatorsCommand, UsersCommand};
+use credit_sync_server::cli::{
+    self, Cli, Command, OperatorsCommand, UsersCommand, WebhooksCommand,
+};
 use credit_sync_server::config::Config;
-use credit_sync_server::{admin, ledger, server};
+use credit_sync_server::{admin, ledger, server, webhooks};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
@@ -65,6 +67,23 @@ async fn run(command: Command) -> Result<(), String> {
         } => {
             println!("{}", cli::hash_password(&mut std::io::stdin().lock())?);
             Ok(())
+        }
+        Command::Webhooks {
+            command: WebhooksCommand::List { config },
+        } => {
+            let config = Config::load(&config)?;
+            webhooks::admin::list(&config.database, &config.webhooks).await
+        }
+        Command::Webhooks {
+            command:
+                WebhooksCommand::Replay {
+                    config,
+                    endpoint,
+                    from,
+                },
+        } => {
+            let config = Config::load(&config)?;
+            webhooks::admin::replay(&config.database, &config.webhooks, &endpoint, from).await
         }
     }
 }

@@ -12,7 +12,7 @@ use credit_sync::protocol::{paths, Code};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Instant;
 
 /// The label of a method or route that is not one of the known ones.
@@ -90,6 +90,8 @@ pub struct Metrics {
     by_source: Mutex<BTreeMap<(String, &'static str), u64>>,
     credited: AtomicU64,
     debited: AtomicU64,
+    /// The webhook workers' numbers, once they started.
+    webhooks: OnceLock<Arc<crate::webhooks::Stats>>,
 }
 
 impl Metrics {
@@ -109,6 +111,11 @@ impl Metrics {
         }
         hist.count += 1;
         hist.sum += seconds;
+    }
+
+    /// Renders the webhook workers' numbers with the rest.
+    pub fn attach_webhooks(&self, stats: Arc<crate::webhooks::Stats>) {
+        let _ = self.webhooks.set(stats);
     }
 
     /// Counts one answer to a request of the configured source `source`.
@@ -261,6 +268,9 @@ impl Metrics {
                 "credit_sync_source_requests_total{{source=\"{}\",code=\"{code}\"}} {n}",
                 escape(source)
             );
+        }
+        if let Some(webhooks) = self.webhooks.get() {
+            webhooks.render(&mut out);
         }
         out
     }

@@ -1,12 +1,14 @@
 //! Running the API: open the ledger, bind, announce the address on stdout (the contract
 //! every test suite reads), serve until SIGTERM/SIGINT, then drain and close the database.
-//! SIGHUP reloads the sources from the config file without touching connections.
+//! SIGHUP reloads the sources and webhooks from the config file without touching
+//! connections.
 
 use crate::config::Config;
 use crate::ledger::Ledger;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimits;
 use crate::routes::{self, App, Current};
+use crate::webhooks::Webhooks;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -48,15 +50,22 @@ pub async fn run(
         sources = config.sources.len(),
         "credit-sync-server started"
     );
+    let webhooks = Webhooks::start(&ledger, &config.webhooks, &config.webhook_delivery).await?;
+    let metrics = Arc::new(Metrics::default());
+    metrics.attach_webhooks(webhooks.stats());
     let current = Current::new(App {
         limits: RateLimits::new(&config.sources),
         config,
         ledger: ledger.clone(),
-        metrics: Arc::new(Metrics::default()),
+        metrics,
     });
     // Installed before the listening line, so a SIGHUP sent as soon as the server is up
     // reloads it instead of killing it (the signal's default action).
-    reload_on_hangup(current.clone(), config_file.map(Path::to_path_buf))?;
+    reload_on_hangup(
+        current.clone(),
+        webhooks.clone(),
+        config_file.map(Path::to_path_buf),
+    )?;
     {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "credit-sync-server listening on http://{addr}");
@@ -66,6 +75,7 @@ pub async fn run(
         let _ = stdout.flush();
     }
     serve(listener, routes::router(current)).await;
+    webhooks.stop().await;
     ledger.close().await;
     tracing::info!("credit-sync-server stopped");
     Ok(())
@@ -73,14 +83,18 @@ pub async fn run(
 
 /// Reloads the sources on every SIGHUP, one reload at a time, for the process's life.
 #[cfg(unix)]
-fn reload_on_hangup(current: Current, config_file: Option<PathBuf>) -> Result<(), String> {
+fn reload_on_hangup(
+    current: Current,
+    webhooks: Webhooks,
+    config_file: Option<PathBuf>,
+) -> Result<(), String> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hangup = signal(SignalKind::hangup())
         .map_err(|e| format!("cannot install the SIGHUP handler: {e}"))?;
     tokio::spawn(async move {
         while hangup.recv().await.is_some() {
             match &config_file {
-                Some(path) => reload(&current, path),
+                Some(path) => reload(&current, &webhooks, path).await,
                 None => tracing::warn!("SIGHUP: the demo has no config file to reload"),
             }
         }
@@ -89,14 +103,15 @@ fn reload_on_hangup(current: Current, config_file: Option<PathBuf>) -> Result<()
 }
 
 #[cfg(not(unix))]
-fn reload_on_hangup(_: Current, _: Option<PathBuf>) -> Result<(), String> {
+fn reload_on_hangup(_: Current, _: Webhooks, _: Option<PathBuf>) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads `path` again and puts its sources (keys, secrets, permissions, limits) in force.
-/// A file that does not load is refused, and the sources in force stay; the error never
-/// quotes the file or a credential. The other settings wait for a restart.
-fn reload(current: &Current, path: &Path) {
+/// Reads `path` again and puts its sources (keys, secrets, permissions, limits) and its
+/// webhooks (endpoints, secrets, filters) in force. A file that does not load is refused,
+/// and what is in force stays; the error never quotes the file or a credential. The other
+/// settings wait for a restart.
+async fn reload(current: &Current, webhooks: &Webhooks, path: &Path) {
     let config = match Config::load(path) {
         Ok(config) => config,
         Err(error) => {
@@ -113,15 +128,21 @@ fn reload(current: &Current, path: &Path) {
         );
     }
     let names: Vec<String> = config.sources.iter().map(|s| s.name.clone()).collect();
+    if let Err(error) = webhooks.reconfigure(&config.webhooks).await {
+        tracing::error!(%error, "SIGHUP: reload refused; the sources and webhooks in force are unchanged");
+        return;
+    }
+    let hooks = config.webhooks.len();
     let mut next = old.config.clone();
     next.sources = config.sources;
+    next.webhooks = config.webhooks;
     current.replace(App {
         limits: old.limits.carry_over(&next.sources),
         config: next,
         ledger: old.ledger.clone(),
         metrics: old.metrics.clone(),
     });
-    tracing::info!(sources = %names.join(", "), "SIGHUP: sources reloaded");
+    tracing::info!(sources = %names.join(", "), webhooks = hooks, "SIGHUP: sources reloaded (and webhooks)");
 }
 
 /// Accepts HTTP/1.1 connections until a shutdown signal, then drains them. Served with

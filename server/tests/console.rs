@@ -472,6 +472,7 @@ async fn a_viewer_reads_every_page_but_cannot_write() {
         "/console/users?q=a",
         "/console/sources",
         "/console/audit",
+        "/console/webhooks",
     ] {
         assert_eq!(viewer.get(path).await.status, 200, "{path}");
     }
@@ -754,4 +755,42 @@ fn hash_password_refuses_an_empty_password_and_a_bad_hash_stops_the_server() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("console operator \"ops\""), "{stderr}");
     assert!(!stderr.contains("SECRET-LOOKING"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhooks_page_shows_backlog_errors_and_failed_deliveries_escaped() {
+    use credit_sync_testkit::{Answer, Receiver};
+    let receiver = Receiver::start(|_, _| Answer::Status(500)).await;
+    // Credentials and a query in the URL, and markup in its path: none reaches the page raw.
+    let url = receiver
+        .url("/h<b>?token=QUERYTOKEN")
+        .replace("http://", "http://user:URLPASSWORD@");
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let server = Server::start_with(|toml| {
+        format!(
+            "{toml}{}\n[webhook_delivery]\nfirst_retry_ms = 10\nmax_retry_ms = 20\nmax_attempts = 2\n\
+             attempt_timeout_ms = 300\nlease_ms = 1000\npoll_ms = 100\n\n\
+             [[webhooks]]\nurl = \"{url}\"\nsecret = \"{secret}\"\n",
+            console_toml()
+        )
+    });
+    server.admin().fund(5, 10).await.expect_ok();
+    let mut browser = Browser::signed_in(&server, VIEWER).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let page = loop {
+        let page = browser.get("/console/webhooks").await;
+        assert_eq!(page.status, 200);
+        if page.html.contains("Failed deliveries to") && page.html.contains("credits.added")
+            || std::time::Instant::now() > deadline
+        {
+            break page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(page.html.contains("HTTP 500"), "{}", page.html);
+    assert!(page.html.contains("user.registered"), "{}", page.html);
+    assert!(page.html.contains("&#x2f;h&lt;b&gt;"), "{}", page.html);
+    for hidden in ["<b>", "QUERYTOKEN", "URLPASSWORD", "MfKQ9r8"] {
+        assert!(!page.html.contains(hidden), "{hidden} in {}", page.html);
+    }
 }

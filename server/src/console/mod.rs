@@ -59,6 +59,7 @@ pub(crate) fn router(current: &Current) -> Router<Current> {
         .route("/users/{telegram_id}/void", post(views::actions::void))
         .route("/sources", get(views::sources::page))
         .route("/audit", get(views::audit::page))
+        .route("/webhooks", get(views::webhooks::page))
         .route("/assets/{name}", get(assets::serve))
         .fallback(not_found)
         .with_state(console)

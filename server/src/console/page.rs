@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("user.html", include_str!("templates/user.html")),
     ("sources.html", include_str!("templates/sources.html")),
     ("audit.html", include_str!("templates/audit.html")),
+    ("webhooks.html", include_str!("templates/webhooks.html")),
 ];
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

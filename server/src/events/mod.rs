@@ -48,8 +48,13 @@ impl Notifier {
         });
     }
 
-    fn subscribe(&self) -> watch::Receiver<i64> {
+    pub(crate) fn subscribe(&self) -> watch::Receiver<i64> {
         self.latest.subscribe()
+    }
+
+    /// The highest seq published so far.
+    pub fn latest(&self) -> i64 {
+        *self.latest.borrow()
     }
 }
 
@@ -150,6 +155,47 @@ struct Read {
     rows: Vec<shape::EventRow>,
 }
 
+/// A row of either backend's page statement: the horizon, and an event's columns (all
+/// `NULL` on an empty page, whose one row carries only the horizon).
+#[derive(sqlx::FromRow)]
+struct PageRow {
+    pruned_through: i64,
+    seq: Option<i64>,
+    key: Option<i64>,
+    kind: Option<String>,
+    created_at_ms: Option<i64>,
+    nonce: Option<i64>,
+    source: Option<String>,
+    telegram_id: Option<i64>,
+    data: Option<String>,
+}
+
+impl Read {
+    /// The horizon and the events of a page statement's rows, as both backends read them.
+    fn of(rows: Vec<PageRow>) -> Read {
+        let pruned_through = rows.first().map_or(0, |row| row.pruned_through);
+        let rows = rows
+            .into_iter()
+            .filter_map(|row| {
+                Some(shape::EventRow {
+                    seq: row.seq?,
+                    key: row.key?,
+                    kind: row.kind?,
+                    created_at_ms: row.created_at_ms?,
+                    nonce: row.nonce?,
+                    source: row.source,
+                    telegram_id: row.telegram_id?,
+                    data: row.data?,
+                })
+            })
+            .collect();
+        Read {
+            pruned_through,
+            rows,
+        }
+    }
+}
+
 impl Events {
     fn new(store: Store, notifier: Notifier) -> Events {
         Events {
@@ -201,6 +247,23 @@ impl Events {
                 _ => return Ok(page(query, known, Vec::new())),
             }
         }
+    }
+
+    /// Up to `limit` events after `after`, oldest first, each with its commit time (Unix
+    /// ms), shaped as the feed shows them: what the webhook worker delivers.
+    pub async fn after(&self, after: i64, limit: u32) -> Result<Vec<(i64, Event)>, LedgerError> {
+        let query = Query {
+            after,
+            limit,
+            wait: Duration::ZERO,
+            source: None,
+        };
+        let read = self.read(&query).await?;
+        Ok(read
+            .rows
+            .into_iter()
+            .map(|row| (row.created_at_ms, row.into_event()))
+            .collect())
     }
 
     async fn read(&self, query: &Query) -> Result<Read, LedgerError> {

@@ -12,9 +12,8 @@
 //! milliseconds while it is busy and backs off to [`IDLE`] when it is not: one cheap
 //! index probe per interval for the whole cluster, not per client.
 
-use super::shape::EventRow;
-use super::{Notifier, Read, Retention, PRUNE_LIMIT};
-use crate::ledger::LedgerError;
+use super::{Notifier, PageRow, Read, Retention, PRUNE_LIMIT};
+use crate::ledger::{postgres_error, LedgerError};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool};
 use sqlx::{Connection, PgConnection};
 use std::time::Duration;
@@ -53,18 +52,6 @@ pub(super) async fn read(
     limit: i64,
     source: Option<&str>,
 ) -> Result<Read, LedgerError> {
-    #[derive(sqlx::FromRow)]
-    struct PageRow {
-        pruned_through: i64,
-        seq: Option<i64>,
-        key: Option<i64>,
-        kind: Option<String>,
-        created_at_ms: Option<i64>,
-        nonce: Option<i64>,
-        source: Option<String>,
-        telegram_id: Option<i64>,
-        data: Option<String>,
-    }
     // One statement: the horizon and the page from one snapshot. Two texts, so each has
     // its own plan (the filtered one on `events_source`).
     let sql = match source {
@@ -75,32 +62,8 @@ pub(super) async fn read(
     if let Some(source) = source {
         query = query.bind(source);
     }
-    let rows = query
-        .fetch_all(pool)
-        .await
-        .map_err(|e| LedgerError::Unavailable {
-            cause: e.to_string(),
-        })?;
-    let pruned_through = rows.first().map_or(0, |row| row.pruned_through);
-    let rows = rows
-        .into_iter()
-        .filter_map(|row| {
-            Some(EventRow {
-                seq: row.seq?,
-                key: row.key?,
-                kind: row.kind?,
-                created_at_ms: row.created_at_ms?,
-                nonce: row.nonce?,
-                source: row.source,
-                telegram_id: row.telegram_id?,
-                data: row.data?,
-            })
-        })
-        .collect();
-    Ok(Read {
-        pruned_through,
-        rows,
-    })
+    let rows = query.fetch_all(pool).await.map_err(postgres_error)?;
+    Ok(Read::of(rows))
 }
 
 /// Starts this process's listener (it bumps `notifier`) and its candidate sequencer.

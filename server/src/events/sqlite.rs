@@ -2,40 +2,24 @@
 //! AUTOINCREMENT `seq` is commit order already; [`track`] turns the writer's commits into
 //! the [`Notifier`]'s latest seq, and [`prune`] runs in the writer's upkeep.
 
-use super::shape::EventRow;
-use super::{Notifier, Read, Retention, PRUNE_LIMIT};
+use super::{Notifier, PageRow, Read, Retention, PRUNE_LIMIT};
 use crate::ledger::sqlite_raw::{Db, Value};
-use crate::ledger::LedgerError;
+use crate::ledger::{sqlite_error, LedgerError};
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 
-/// The columns of an [`EventRow`], with the horizon in one statement (one snapshot).
+/// The columns of a [`PageRow`], with the horizon in one statement (one snapshot).
 macro_rules! page_sql {
     ($filter:literal) => {
         concat!(
-            "SELECT h.pruned_through, e.seq, e.seq AS key, e.type, e.created_at_ms, e.nonce,
-                    e.source, e.telegram_id, e.data
+            "SELECT h.pruned_through, e.seq, e.seq AS key, e.type AS kind, e.created_at_ms,
+                    e.nonce, e.source, e.telegram_id, e.data
              FROM event_horizon h LEFT JOIN (
                  SELECT * FROM events WHERE seq > ?1 ",
             $filter,
             " ORDER BY seq LIMIT ?2) e ON 1"
         )
     };
-}
-
-/// A row of [`page_sql`]: the horizon, and an event's columns (all `NULL` on an empty page).
-#[derive(sqlx::FromRow)]
-struct PageRow {
-    pruned_through: i64,
-    seq: Option<i64>,
-    key: Option<i64>,
-    #[sqlx(rename = "type")]
-    kind: Option<String>,
-    created_at_ms: Option<i64>,
-    nonce: Option<i64>,
-    source: Option<String>,
-    telegram_id: Option<i64>,
-    data: Option<String>,
 }
 
 pub(super) async fn read(
@@ -52,32 +36,8 @@ pub(super) async fn read(
     if let Some(source) = source {
         query = query.bind(source);
     }
-    let rows = query
-        .fetch_all(pool)
-        .await
-        .map_err(|e| LedgerError::Unavailable {
-            cause: e.to_string(),
-        })?;
-    let pruned_through = rows.first().map_or(0, |row| row.pruned_through);
-    let rows = rows
-        .into_iter()
-        .filter_map(|row| {
-            Some(EventRow {
-                seq: row.seq?,
-                key: row.key?,
-                kind: row.kind?,
-                created_at_ms: row.created_at_ms?,
-                nonce: row.nonce?,
-                source: row.source,
-                telegram_id: row.telegram_id?,
-                data: row.data?,
-            })
-        })
-        .collect();
-    Ok(Read {
-        pruned_through,
-        rows,
-    })
+    let rows = query.fetch_all(pool).await.map_err(sqlite_error)?;
+    Ok(Read::of(rows))
 }
 
 /// Publishes the outbox's latest `seq` after each of the writer's commits (`commits`

@@ -14,6 +14,8 @@ pub mod reversal;
 pub mod rows;
 mod spend;
 mod sqlite;
+pub(crate) use postgres::ledger_error as postgres_error;
+pub(crate) use sqlite::ledger_error as sqlite_error;
 pub(crate) use sqlite::raw as sqlite_raw;
 pub mod transfer;
 mod url;

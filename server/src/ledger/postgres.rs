@@ -140,7 +140,7 @@ fn unknown_if_lost(err: sqlx::Error) -> sqlx::Error {
 /// nothing and may work in a moment (unavailable); conflicts by SQLSTATE class (`23`
 /// integrity constraints, `40` serialization failures and deadlocks that outlasted
 /// [`MAX_ATTEMPTS`]); anything else internal.
-fn ledger_error(err: sqlx::Error) -> LedgerError {
+pub(crate) fn ledger_error(err: sqlx::Error) -> LedgerError {
     let cause = err.to_string();
     match err {
         sqlx::Error::PoolTimedOut => return LedgerError::Busy { cause },
@@ -223,6 +223,11 @@ impl PgLedger {
     /// The event feed of this database.
     pub(crate) fn events(&self) -> &Events {
         &self.events
+    }
+
+    /// The pool, for the webhook worker's state.
+    pub(crate) fn pool(&self) -> &PgPool {
+        &self.pool
     }
 }
 

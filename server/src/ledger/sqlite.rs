@@ -74,6 +74,12 @@ impl SqliteLedger {
         &self.events
     }
 
+    /// The write and read pools, for the webhook worker's own small writes (they queue
+    /// for the one write connection between the writer's groups, never inside one).
+    pub(crate) fn pools(&self) -> (&sqlx::SqlitePool, &sqlx::SqlitePool) {
+        (&self.store.writer, &self.store.reader)
+    }
+
     /// Widens the pruning window to `spend`'s, before its write is queued.
     fn note_window(&self, spend: &Spend) {
         self.window.fetch_max(spend.tolerance, Ordering::Relaxed);
@@ -440,7 +446,7 @@ impl LedgerBackend for SqliteLedger {
 /// Sorts a failure of this backend into the ledger's kinds by SQLite's result code,
 /// whether it came from the writer's own calls ([`SqliteFailure`]) or through sqlx (the
 /// readers, the pools).
-fn ledger_error(err: sqlx::Error) -> LedgerError {
+pub(crate) fn ledger_error(err: sqlx::Error) -> LedgerError {
     let cause = err.to_string();
     let (code, unavailable, outcome_unknown) = match SqliteFailure::of(&err) {
         Some(failure) => (

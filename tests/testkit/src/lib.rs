@@ -6,7 +6,8 @@
 //! ([`database`]: SQLite, or a fresh PostgreSQL database with
 //! `CREDIT_SYNC_TEST_BACKEND=postgres`); [`wire`] sends signed requests without the SDK,
 //! signed by the core's own `signature` module; and [`proxy`] puts a fault-injecting
-//! HTTP proxy on loopback between a client and the server, or answers in its place.
+//! HTTP proxy on loopback between a client and the server, or answers in its place;
+//! and [`receiver`] is a webhook endpoint on loopback that fails, stalls or drops on cue.
 //!
 //! It spawns the server binary instead of linking the server crate, so the server's own
 //! tests can use it. The core's tests use it too: the dependency on `credit-sync` is a
@@ -14,10 +15,12 @@
 
 pub mod database;
 pub mod proxy;
+pub mod receiver;
 pub mod server;
 pub mod wire;
 
 pub use database::{postgres_url, raw_execute, Database};
 pub use proxy::{Exchange, Fault, Proxy, Schedule};
+pub use receiver::{Answer, Received, Receiver};
 pub use server::{server_bin, Server, ServerConfig, Source};
 pub use wire::{now, signing_time, Reply, Sign, Wire};

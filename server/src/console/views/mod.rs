@@ -7,6 +7,7 @@ pub mod overview;
 pub mod sources;
 pub mod user;
 pub mod users;
+pub mod webhooks;
 
 use super::page;
 use axum::http::StatusCode;

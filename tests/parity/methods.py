@@ -120,9 +120,17 @@ def node_surfaces(dump: dict) -> dict:
 
 def load_surfaces() -> dict:
     """The five real surfaces (needs the wheel installed, the addon built)."""
-    rust_bin = os.environ.get("CREDIT_SYNC_RUST_SURFACE_BIN")
+    # rust-surface parses core/src when it runs, so the binary `cargo build --workspace`
+    # left (scripts/test-all.sh) is never stale about the Rust surface; `cargo run` only
+    # when there is none (it may wait on cargo's locks while other builds run).
+    built = ROOT / os.environ.get("CARGO_TARGET_DIR", "target") / "debug" / "rust-surface"
+    rust_bin = os.environ.get("CREDIT_SYNC_RUST_SURFACE_BIN") or (str(built) if built.exists() else None)
     cmd = [rust_bin] if rust_bin else ["cargo", "run", "-q", "-p", "credit-sync-parity", "--"]
     rust = json.loads(subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True, timeout=300).stdout)
+    addon = ROOT / "bindings-node"
+    if not (addon / "native.d.ts").exists() or not list(addon.glob("*.node")):
+        raise RuntimeError(f"the Node addon is not built in {addon}: run `bash scripts/install-node.sh dev` "
+                           "(tests/node/run.sh does; scripts/test-all.sh runs it before this suite)")
     node = json.loads(subprocess.run(["node", str(HERE / "node_surface.js")], cwd=ROOT, check=True,
                                      capture_output=True, text=True, timeout=60).stdout)
     return {**rust_surfaces(rust), **python_surfaces(), **node_surfaces(node)}

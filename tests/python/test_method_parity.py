@@ -55,3 +55,17 @@ def test_it_catches_a_required_argument_made_optional(surfaces):
         if p["name"] == "reason":
             p["required"] = False
     assert any(f.startswith("add_credits(reason): required in") for f in methods.compare(doctored))
+
+
+def test_the_event_feed_maps_across_the_five(surfaces):
+    # The shapes branch sdkevents adds, each in its language's form: the mapping in
+    # exceptions.toml makes them one method, and a wrong default still shows.
+    doctored = copy.deepcopy(surfaces)
+    after = methods.Param(name="after", required=False, default=None)
+    for s, name in [("rust_async", "events"), ("rust_blocking", "events_iter"), ("python_sync", "iter_events"),
+                    ("python_async", "iter_events"), ("node", "events")]:
+        doctored[s][name] = [methods.Param(after)]
+        doctored[s]["get_events"] = [methods.Param(after), methods.Param(name="limit", required=False, default=None)]
+    assert methods.compare(doctored) == []
+    del doctored["node"]["events"]
+    assert methods.compare(doctored) == ["iter_events: missing in node"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 16's import-time benchmark: `import credit_sync_client` and
 # `require('credit-sync-client')` each in N fresh processes, minus the bare interpreter
-# start (`python -c pass`, `node -e 0`), as median and p90; then Python's
+# start (`python -c pass`, `node -e 0`, its median), as median and p90; then Python's
 # `-X importtime` top entries. Builds nothing: it takes the installed wheel (the venv of
 # bench/sdk/setup.sh, else the test suites' .venv; or $PYTHON) and the built addon in
 # bindings-node/ (or $NODE_PACKAGE). Target: under 50 ms each.
@@ -19,24 +19,26 @@ pkg="${NODE_PACKAGE:-$PWD/bindings-node}"
 import statistics, subprocess, sys, time
 n, py, pkg = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 
-def times(cmd):
-    out = []
+def run(cmd):
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return (time.perf_counter() - t) * 1000
+
+def p90(xs):
+    return statistics.quantiles(xs, n=10, method="inclusive")[8]
+
+def report(label, bare_cmd, cmd):
+    # Bare and importing runs alternate, so a change in the machine's load hits both.
+    bare, full = [], []
     for _ in range(n):
-        t = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        out.append((time.perf_counter() - t) * 1000)
-    return out
+        bare.append(run(bare_cmd))
+        full.append(run(cmd))
+    b = statistics.median(bare)
+    print(f"{label:<30} import median {statistics.median(full) - b:6.1f} ms   p90 {p90(full) - b:6.1f} ms"
+          f"   (process median {statistics.median(full):.1f}, p90 {p90(full):.1f}; bare start median {b:.1f}, p90 {p90(bare):.1f}; n={n})")
 
-def report(label, base, full):
-    # Paired runs, sorted separately: the import's own cost at each quantile.
-    base, full = sorted(base), sorted(full)
-    d = [f - b for f, b in zip(full, base)]
-    p90 = d[int(0.9 * (len(d) - 1))]
-    print(f"{label:<34} median {statistics.median(d):6.1f} ms   p90 {p90:6.1f} ms"
-          f"   (bare start median {statistics.median(base):.1f} ms, n={n})")
-
-report("import credit_sync_client", times([py, "-c", "pass"]), times([py, "-c", "import credit_sync_client"]))
-report("require('credit-sync-client')", times(["node", "-e", "0"]), times(["node", "-e", f"require({pkg!r})"]))
+report("import credit_sync_client", [py, "-c", "pass"], [py, "-c", "import credit_sync_client"])
+report("require('credit-sync-client')", ["node", "-e", "0"], ["node", "-e", f"require({pkg!r})"])
 imp = subprocess.run([py, "-X", "importtime", "-c", "import credit_sync_client"], capture_output=True, text=True).stderr
 rows = []
 for line in imp.splitlines()[1:]:

@@ -21,7 +21,7 @@ ROOT = HERE.parents[1]
 SURFACES = ("rust_async", "rust_blocking", "python_sync", "python_async", "node")
 GROUPS = {"rust": ("rust_async", "rust_blocking"), "python": ("python_sync", "python_async")}
 # A default a surface states in its docs: a number, a quoted string, true/false.
-LITERAL = r'(-?\d[\d_]*|"[^"]*"|true|false)'
+LITERAL = r'(-?\d[\d_]*(?: \d{3})*|"[^"]*"|true|false)'
 
 
 def snake(name: str) -> str:
@@ -33,7 +33,7 @@ def literal(text: str):
         return text == "true"
     if text.startswith('"'):
         return text[1:-1]
-    return int(text.replace("_", ""))
+    return int(text.replace("_", "").replace(" ", ""))
 
 
 def doc_default(doc: str, name: str, *, own: bool = False):
@@ -70,21 +70,26 @@ def rust_surfaces(dump: dict) -> dict:
     return out
 
 
+def python_params(fn) -> list:
+    params = []
+    for p in inspect.signature(fn).parameters.values():
+        if p.name in ("self", "cls"):
+            continue
+        has = p.default is not inspect.Parameter.empty
+        default = p.default if has and isinstance(p.default, (int, float, str, bool)) else None
+        params.append(Param(name=p.name, required=not has, default=default))
+    return params
+
+
 def python_methods(cls) -> dict:
-    methods = {}
+    # The constructor (Node's `constructor`) is the class's own signature.
+    methods = {"constructor": python_params(cls)}
     for name, value in inspect.getmembers(cls):
         if name.startswith("_") or isinstance(inspect.getattr_static(cls, name), property):
             continue
         if not callable(value):
             continue
-        params = []
-        for p in inspect.signature(value).parameters.values():
-            if p.name in ("self", "cls"):
-                continue
-            has = p.default is not inspect.Parameter.empty
-            default = p.default if has and isinstance(p.default, (int, str, bool)) else None
-            params.append(Param(name=p.name, required=not has, default=default))
-        methods[name] = params
+        methods[name] = python_params(value)
     return methods
 
 
@@ -106,7 +111,7 @@ def node_surfaces(dump: dict) -> dict:
             continue
         params = []
         for p in d["params"]:
-            if p["options"] is not None and name != "constructor":
+            if p["options"] is not None:
                 # An options object: its fields are keyword parameters.
                 for f in p["options"]:
                     params.append(Param(name=snake(f["name"]), required=not f["optional"],
@@ -181,6 +186,8 @@ def view(surface: str, method: str, params: list, exceptions: dict) -> dict:
         if p["name"] in rule.get("ignore", ()):
             continue
         p = Param(p, name=rule.get("rename", {}).get(p["name"], p["name"]))
+        if p["name"] in rule.get("scale", {}) and p["default"] is not None:
+            p = Param(p, default=p["default"] * rule["scale"][p["name"]])  # a unit: ms -> s
         if p["name"] in rule.get("required", ()):
             p = Param(p, required=None)  # required here, defaulted elsewhere: not compared
         out[p["name"]] = p
@@ -209,7 +216,10 @@ def compare_params(method: str, views: dict) -> list[str]:
                 if p["required"] is False and p["default"] is None and s != "rust_blocking" and not s.startswith("rust"):
                     problems.append(f"{method}({n}): {s} states no default, others {defaults}")
     # Required parameters come in the same order everywhere.
-    orders = {s: [k for k, p in v.items() if p is not None and p["required"]] for s, v in views.items()}
+    # (A parameter some surface leaves unchecked, required None, counts where others require it.)
+    flags = {n: {v[n]["required"] for v in views.values() if v.get(n) is not None} for n in names}
+    required = {n for n, f in flags.items() if True in f and False not in f}
+    orders = {s: [k for k in v if k in required] for s, v in views.items()}
     if len({tuple(o) for o in orders.values()}) > 1:
         problems.append(f"{method}: required parameters in different orders: {orders}")
     return problems

@@ -69,3 +69,13 @@ def test_the_event_feed_maps_across_the_five(surfaces):
     assert methods.compare(doctored) == []
     del doctored["node"]["events"]
     assert methods.compare(doctored) == ["iter_events: missing in node"]
+
+
+def test_it_compares_the_constructors_options_across_units(surfaces):
+    # Node's timeoutMs (ms, read from its doc) against Python's timeout= (s).
+    doctored = copy.deepcopy(surfaces)
+    for p in doctored["node"]["constructor"]:
+        if p["name"] == "timeout_ms":
+            assert p["default"] == 10_000
+            p["default"] = 5_000
+    assert methods.compare(doctored) == ["constructor(timeout): defaults differ: {'node': 5.0, 'python_async': 10.0, 'python_sync': 10.0}"]

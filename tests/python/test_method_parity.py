@@ -62,7 +62,7 @@ def test_the_event_feed_maps_across_the_five(surfaces):
     # exceptions.toml makes them one method, and a wrong default still shows.
     doctored = copy.deepcopy(surfaces)
     after = methods.Param(name="after", required=False, default=None)
-    for s, name in [("rust_async", "events"), ("rust_blocking", "events_iter"), ("python_sync", "iter_events"),
+    for s, name in [("rust_async", "events"), ("rust_blocking", "events"), ("python_sync", "iter_events"),
                     ("python_async", "iter_events"), ("node", "events")]:
         doctored[s][name] = [methods.Param(after)]
         doctored[s]["get_events"] = [methods.Param(after), methods.Param(name="limit", required=False, default=None)]

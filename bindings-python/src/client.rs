@@ -5,10 +5,11 @@
 use crate::errors::{panic_error, CoreError};
 use crate::inflight;
 use crate::results::{
-    BalanceDict, HoldResult, HoldsDict, RecordsDict, ReverseResult, SyncResult, TransferResult,
-    UserDict,
+    BalanceDict, Event, EventsDict, HoldResult, HoldsDict, RecordsDict, ReverseResult, SyncResult,
+    TransferResult, UserDict,
 };
 use crate::runtime;
+use credit_sync::events::{Feed, Step, LONG_POLL_WAIT_SECS};
 use credit_sync::{
     BatchEntry, Client, Config, ConfigBuilder, Error, FlowResult, Original, Proxy, RetryBudget,
     StarsPayment, WriteError,
@@ -252,17 +253,50 @@ fn unsigned(name: &str, v: i64) -> PyResult<u32> {
 /// - never let a Rust panic out as `PanicException`;
 /// - not take the GIL back while Python is finalizing (a daemon thread at exit).
 fn block<T: Send>(py: Python<'_>, call: Call<T>) -> Answer<T> {
-    let Call { run, cut, forks } = call;
+    match wait(py, call, false) {
+        Ok(answer) => answer,
+        Err(never) => Answer(Err(panic_error(Box::new(never.to_string())))),
+    }
+}
+
+/// [`block`] for a long poll (the feed waits up to 25 s): every 100 ms it takes the GIL
+/// back to run Python's signal handlers, so Ctrl-C raises `KeyboardInterrupt` at once
+/// instead of after the poll. Dropping the poll loses nothing: the feed refetches the
+/// same page.
+fn block_interruptibly<T: Send>(py: Python<'_>, call: Call<T>) -> PyResult<Answer<T>> {
+    wait(py, call, true)
+}
+
+fn wait<T: Send>(py: Python<'_>, call: Call<T>, interruptible: bool) -> PyResult<Answer<T>> {
+    let Call {
+        mut run,
+        cut,
+        forks,
+    } = call;
     crate::logs::before_call(py);
     let answer = py.detach(move || {
-        let answer = std::panic::catch_unwind(AssertUnwindSafe(|| runtime::handle().block_on(run)))
-            .unwrap_or_else(|p| {
-                if cut_by_fork(forks) {
-                    cut()
-                } else {
-                    Answer(Err(panic_error(p)))
+        let answer = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let handle = runtime::handle();
+            if !interruptible {
+                return Ok(handle.block_on(run));
+            }
+            loop {
+                let slice = tokio::time::timeout(Duration::from_millis(100), &mut run);
+                if let Ok(answer) = handle.block_on(slice) {
+                    return Ok(answer);
                 }
-            });
+                if !runtime::finalizing() {
+                    Python::attach(|py| py.check_signals())?;
+                }
+            }
+        }))
+        .unwrap_or_else(|p| {
+            Ok(if cut_by_fork(forks) {
+                cut()
+            } else {
+                Answer(Err(panic_error(p)))
+            })
+        });
         runtime::park_if_finalizing();
         answer
     });
@@ -635,6 +669,54 @@ mod calls {
             })
             .await;
             Answer(r.map(RecordsDict))
+        })
+    }
+
+    pub fn get_events(
+        resolved: Resolved,
+        after: Option<String>,
+        limit: Option<u32>,
+        wait: Option<u32>,
+    ) -> Call<EventsDict> {
+        Call::read(resolved.forks, async move {
+            let r = guarded(resolved, |c| async move {
+                c.get_events(after.as_deref(), limit, wait).await
+            })
+            .await;
+            Answer(r.map(EventsDict))
+        })
+    }
+
+    /// The next event of an async `iter_events` (`None`: the feed ended after an error),
+    /// stepping the core's [`Feed`]; a cancelled fetch leaves the feed as it was.
+    pub fn next_event(
+        resolved: Resolved,
+        feed: std::sync::Arc<tokio::sync::Mutex<Feed>>,
+    ) -> Call<Option<Event>> {
+        Call::read(resolved.forks, async move {
+            let mut feed = feed.lock_owned().await;
+            let r = guarded(resolved, |c| async move {
+                loop {
+                    match feed.step() {
+                        Step::Yield(e) => return Ok(Some(Event(e))),
+                        Step::Done => return Ok(None),
+                        Step::Fetch(after) => {
+                            match c
+                                .get_events(after.as_deref(), None, Some(LONG_POLL_WAIT_SECS))
+                                .await
+                            {
+                                Ok(page) => feed.feed(page),
+                                Err(e) => {
+                                    feed.fail();
+                                    return Err(e);
+                                }
+                            }
+                        }
+                    }
+                }
+            })
+            .await;
+            Answer(r)
         })
     }
 
@@ -1066,6 +1148,35 @@ impl CreditSyncClient {
         ))
     }
 
+    /// One page of the event feed, oldest first: `{'events': [Event, ...], 'next_cursor': str}`.
+    /// `wait` > 0 long-polls that many seconds for the first event (Ctrl-C interrupts it).
+    #[pyo3(signature = (after=None, limit=100, wait=0))]
+    fn get_events(
+        &self,
+        py: Python<'_>,
+        after: Option<String>,
+        limit: i64,
+        wait: i64,
+    ) -> PyResult<Answer<EventsDict>> {
+        let (limit, wait) = (unsigned("limit", limit)?, unsigned("wait", wait)?);
+        let call = calls::get_events(self.conn.client(), after, Some(limit), Some(wait));
+        if wait == 0 {
+            Ok(block(py, call))
+        } else {
+            block_interruptibly(py, call)
+        }
+    }
+
+    /// Every event after `after` (a stored cursor; `None`: the oldest retained), without
+    /// end, long-polling. An error is raised once and the iterator ends.
+    #[pyo3(signature = (after=None))]
+    fn iter_events(slf: Py<Self>, after: Option<String>) -> EventIterator {
+        EventIterator {
+            client: slf,
+            feed: Mutex::new(Some(Feed::new(after.as_deref()))),
+        }
+    }
+
     /// Registers a user or updates the nickname (admin sources only).
     #[pyo3(signature = (telegram_id, nickname=None))]
     fn register_user(
@@ -1391,6 +1502,32 @@ impl AsyncCreditSyncClient {
         )
     }
 
+    /// One page of the event feed; see `CreditSyncClient.get_events`.
+    #[pyo3(signature = (after=None, limit=100, wait=0))]
+    fn get_events<'py>(
+        &self,
+        py: Python<'py>,
+        after: Option<String>,
+        limit: i64,
+        wait: i64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (limit, wait) = (unsigned("limit", limit)?, unsigned("wait", wait)?);
+        spawn(
+            py,
+            calls::get_events(self.conn.client(), after, Some(limit), Some(wait)),
+        )
+    }
+
+    /// The feed after `after`, read with `await feed.next()` (`None` once it ended after an
+    /// error); the package's `iter_events` makes it an async iterator.
+    #[pyo3(signature = (after=None))]
+    fn events(slf: Py<Self>, after: Option<String>) -> AsyncEventFeed {
+        AsyncEventFeed {
+            client: slf,
+            feed: std::sync::Arc::new(tokio::sync::Mutex::new(Feed::new(after.as_deref()))),
+        }
+    }
+
     /// Registers a user or updates the nickname (admin sources only).
     #[pyo3(signature = (telegram_id, nickname=None))]
     fn register_user<'py>(
@@ -1412,5 +1549,71 @@ impl AsyncCreditSyncClient {
 
     fn __repr__(&self) -> String {
         self.conn.repr("AsyncClient")
+    }
+}
+
+/// `CreditSyncClient.iter_events()`: steps the core's [`Feed`], fetching with long polls.
+/// Like a generator, it refuses to be advanced from two threads at once.
+#[pyclass(frozen, module = "credit_sync_client._native", name = "EventIterator")]
+pub struct EventIterator {
+    client: Py<CreditSyncClient>,
+    /// `None` while a `__next__` runs.
+    feed: Mutex<Option<Feed>>,
+}
+
+#[pymethods]
+impl EventIterator {
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Event>> {
+        let taken = self.feed.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(mut feed) = taken else {
+            return Err(PyValueError::new_err(
+                "iter_events() iterator already executing",
+            ));
+        };
+        let next = self.step(py, &mut feed);
+        *self.feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(feed);
+        next
+    }
+}
+
+impl EventIterator {
+    fn step(&self, py: Python<'_>, feed: &mut Feed) -> PyResult<Option<Event>> {
+        loop {
+            match feed.step() {
+                Step::Yield(e) => return Ok(Some(Event(e))),
+                Step::Done => return Ok(None),
+                Step::Fetch(after) => {
+                    let client = self.client.get().conn.client();
+                    let call = calls::get_events(client, after, None, Some(LONG_POLL_WAIT_SECS));
+                    match block_interruptibly(py, call)?.0 {
+                        Ok(page) => feed.feed(page.0),
+                        Err(e) => {
+                            feed.fail();
+                            return Err(CoreError(e).into());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The native half of `AsyncCreditSyncClient.iter_events()`: each `next()` is one call
+/// (see `calls::next_event`); concurrent ones take turns.
+#[pyclass(frozen, module = "credit_sync_client._native", name = "AsyncEventFeed")]
+pub struct AsyncEventFeed {
+    client: Py<AsyncCreditSyncClient>,
+    feed: std::sync::Arc<tokio::sync::Mutex<Feed>>,
+}
+
+#[pymethods]
+impl AsyncEventFeed {
+    fn next<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.client.get().conn.client();
+        spawn(py, calls::next_event(client, self.feed.clone()))
     }
 }

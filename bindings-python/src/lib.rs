@@ -16,7 +16,7 @@ mod runtime;
 use crate::errors::{panic_error, CoreError};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyInt, PyString, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyInt, PyString, PyTuple};
 
 /// Runs a pure core function, so a panic surfaces as `CreditSyncError`, not `PanicException`.
 fn guard<T>(f: impl FnOnce() -> T) -> PyResult<T> {
@@ -55,6 +55,52 @@ fn generate_token(
     guard(|| credit_sync::signature::v1_token(secret, telegram_id, amount, source, timestamp))
 }
 
+/// Checks a received webhook (Standard Webhooks) with the core's `verify_webhook` and
+/// returns its `Event`; raises `WebhookVerificationError` (`.code` says why).
+#[pyfunction]
+fn verify_webhook(
+    headers: &Bound<'_, PyAny>,
+    body: &Bound<'_, PyAny>,
+    secret: &Bound<'_, PyAny>,
+) -> PyResult<results::Event> {
+    let pairs = if headers.hasattr("items")? {
+        headers.call_method0("items")?
+    } else {
+        headers.clone()
+    };
+    let headers: Vec<(String, String)> = pairs
+        .try_iter()?
+        .map(|pair| pair?.extract())
+        .collect::<PyResult<_>>()
+        .map_err(|_| {
+            PyTypeError::new_err(
+                "verify_webhook() headers must be a mapping of str to str or a sequence of (str, str) pairs",
+            )
+        })?;
+    let body: Vec<u8> = if let Ok(text) = body.cast::<PyString>() {
+        text.extract::<String>()?.into_bytes()
+    } else if let Ok(bytes) = body.cast::<PyBytes>() {
+        bytes.as_bytes().to_vec()
+    } else if let Ok(bytes) = body.cast::<PyByteArray>() {
+        bytes.to_vec()
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "verify_webhook() body must be bytes or str, not {}",
+            body.get_type().name()?
+        )));
+    };
+    let secrets: Vec<String> = if let Ok(one) = secret.cast::<PyString>() {
+        vec![one.extract::<String>()?]
+    } else {
+        secret.extract().map_err(|_| {
+            PyTypeError::new_err("verify_webhook() secret must be a str or a sequence of str")
+        })?
+    };
+    guard(|| credit_sync::verify_webhook(&headers, &body, &secrets))?
+        .map(results::Event)
+        .map_err(|e| CoreError(e).into())
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -64,7 +110,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<results::HoldResult>()?;
     m.add_class::<results::ReverseResult>()?;
     m.add_class::<results::TransferResult>()?;
+    m.add_class::<results::Event>()?;
+    m.add_class::<client::EventIterator>()?;
+    m.add_class::<client::AsyncEventFeed>()?;
     m.add_function(wrap_pyfunction!(make_reference, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_webhook, m)?)?;
     m.add_function(wrap_pyfunction!(generate_token, m)?)?;
     errors::register(m)?;
     let py = m.py();

@@ -574,3 +574,89 @@ fn record(py: Python<'_>, r: Record) -> PyResult<Bound<'_, PyDict>> {
     d.set_item("transfer_id", r.transfer_id)?;
     Ok(d)
 }
+
+/// One committed ledger change, from the feed or a verified webhook. Store `.cursor` once
+/// it is handled and pass it as `after` to resume right after it.
+#[pyclass(frozen, module = "credit_sync_client", name = "Event")]
+pub struct Event(pub credit_sync::Event);
+
+#[pymethods]
+impl Event {
+    /// Stable (`evt_` and a UUID v7): the same event always has the same id.
+    #[getter]
+    fn id(&self) -> &str {
+        &self.0.id
+    }
+    /// Strictly increasing in commit order.
+    #[getter]
+    fn seq(&self) -> i64 {
+        self.0.seq
+    }
+    /// `credits.added`, `hold.created`, ...
+    #[getter(r#type)]
+    fn kind(&self) -> &'static str {
+        self.0.kind.as_str()
+    }
+    #[getter]
+    fn created_at(&self) -> &str {
+        &self.0.created_at
+    }
+    /// The source whose request made the change (`None` for an operator's command).
+    #[getter]
+    fn source(&self) -> Option<&str> {
+        self.0.source.as_deref()
+    }
+    #[getter]
+    fn telegram_id(&self) -> i64 {
+        self.0.telegram_id
+    }
+    /// The record, hold, transfer or user, as the other endpoints show it (a new dict each time).
+    #[getter]
+    fn data<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        py.import("json")?
+            .call_method1("loads", (self.0.data.to_string(),))
+    }
+    /// Resumes the feed right after this event (the core's `Event::cursor`).
+    #[getter]
+    fn cursor(&self) -> String {
+        self.0.cursor()
+    }
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other.cast::<Event>().is_ok_and(|o| o.get().0 == self.0)
+    }
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.0.id.hash(&mut h);
+        h.finish()
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "Event(id={:?}, seq={}, type={:?}, telegram_id={}, source={:?})",
+            self.0.id,
+            self.0.seq,
+            self.0.kind.as_str(),
+            self.0.telegram_id,
+            self.0.source
+        )
+    }
+}
+
+/// `get_events`'s dict: `{'events': [Event, ...], 'next_cursor': str}`.
+pub struct EventsDict(pub credit_sync::EventsPage);
+
+impl<'py> IntoPyObject<'py> for EventsDict {
+    type Target = PyDict;
+    type Output = Bound<'py, PyDict>;
+    type Error = PyErr;
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        let events = PyList::empty(py);
+        for e in self.0.events {
+            events.append(Event(e))?;
+        }
+        let d = PyDict::new(py);
+        d.set_item("events", events)?;
+        d.set_item("next_cursor", self.0.next_cursor)?;
+        Ok(d)
+    }
+}

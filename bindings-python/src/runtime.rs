@@ -204,6 +204,11 @@ pub fn _mark_finalizing() {
     FINALIZING.store(true, Ordering::SeqCst);
 }
 
+/// Whether Python is finalizing (after `atexit` ran): taking the GIL may then kill the thread.
+pub fn finalizing() -> bool {
+    FINALIZING.load(Ordering::SeqCst)
+}
+
 /// Once Python is finalizing, a thread other than the finalizing one that tries to
 /// take the GIL is killed with `pthread_exit` (3.8 to 3.13), unwinding through Rust
 /// frames. A call still in flight at exit (a daemon thread, an async call's result)

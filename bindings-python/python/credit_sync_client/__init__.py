@@ -18,7 +18,7 @@ package re-exports it and wraps the async client's calls in coroutines.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Type, TypeVar, Union
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable, Mapping, Optional, Type, TypeVar, Union
 
 from . import _native
 from ._native import (
@@ -26,6 +26,7 @@ from ._native import (
     CreditSyncClient,
     ConflictError,
     CreditSyncError,
+    Event,
     HoldResolvedError,
     HoldResult,
     InsufficientCreditsError,
@@ -46,10 +47,11 @@ from ._native import (
     __version__,
     generate_token,
     make_reference,
+    verify_webhook,
 )
 
 if TYPE_CHECKING:
-    from ._native import BalanceInfo, HoldsInfo, RecordsInfo, StarsPayment, UserInfo
+    from ._native import BalanceInfo, EventsInfo, HoldsInfo, RecordsInfo, StarsPayment, UserInfo
 
 _A = TypeVar("_A", bound="AsyncCreditSyncClient")
 
@@ -215,6 +217,19 @@ class AsyncCreditSyncClient:
         """One page of records, newest first: ``{'records': [...], 'next_cursor'}``."""
         return await self._inner.get_records(telegram_id, limit, cursor)
 
+    async def get_events(
+        self, after: Optional[str] = None, limit: int = 100, wait: int = 0
+    ) -> EventsInfo:
+        """One page of the event feed; see `CreditSyncClient.get_events`."""
+        return await self._inner.get_events(after, limit, wait)
+
+    async def iter_events(self, after: Optional[str] = None) -> AsyncIterator[Event]:
+        """Every event after ``after`` (a stored cursor), without end; see
+        `CreditSyncClient.iter_events`. An error is raised once and the iterator ends."""
+        feed = self._inner.events(after)
+        while (event := await feed.next()) is not None:
+            yield event
+
     async def register_user(
         self, telegram_id: int, nickname: Optional[str] = None
     ) -> UserInfo:
@@ -241,6 +256,7 @@ __all__ = [
     "ConflictError",
     "CreditSyncClient",
     "CreditSyncError",
+    "Event",
     "HoldResolvedError",
     "HoldResult",
     "InsufficientCreditsError",
@@ -261,4 +277,5 @@ __all__ = [
     "__version__",
     "generate_token",
     "make_reference",
+    "verify_webhook",
 ]

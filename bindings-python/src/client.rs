@@ -281,7 +281,9 @@ fn wait<T: Send>(py: Python<'_>, call: Call<T>, interruptible: bool) -> PyResult
                 return Ok(handle.block_on(run));
             }
             loop {
-                let slice = tokio::time::timeout(Duration::from_millis(100), &mut run);
+                // The timer must be made inside the runtime.
+                let slice =
+                    async { tokio::time::timeout(Duration::from_millis(100), &mut run).await };
                 if let Ok(answer) = handle.block_on(slice) {
                     return Ok(answer);
                 }

@@ -1,13 +1,15 @@
 """Type-checked with `mypy --strict` by run.sh: the stubs must describe the API as used."""
 
 import asyncio
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 from credit_sync_client import (
     AsyncCreditSyncClient,
     ConflictError,
     CreditSyncClient,
     CreditSyncError,
+    CursorExpiredError,
+    Event,
     HoldResolvedError,
     HoldResult,
     InsufficientCreditsError,
@@ -15,8 +17,10 @@ from credit_sync_client import (
     ReverseResult,
     SyncResult,
     TransferResult,
+    WebhookVerificationError,
     generate_token,
     make_reference,
+    verify_webhook,
 )
 
 
@@ -101,6 +105,39 @@ async def async_usage() -> None:
         refunded: ReverseResult = await client.refund_stars_payment("stx_1")
         holds = await client.get_holds(1)
         print(moved.transfer_id, refunded.success, holds["held"] if holds else None)
+
+
+def events_usage(client: CreditSyncClient, stored: Optional[str]) -> Optional[str]:
+    page = client.get_events(after=stored, limit=50, wait=10)
+    events: List[Event] = page["events"]
+    cursor: str = page["next_cursor"]
+    try:
+        for event in client.iter_events(after=cursor):
+            data: Dict[str, Any] = event.data
+            source: Optional[str] = event.source
+            print(event.id, event.seq, event.type, event.created_at, event.telegram_id, source, data)
+            return event.cursor
+    except CursorExpiredError as e:
+        print(e.code)
+    print(len(events))
+    return None
+
+
+def webhook_usage(headers: Dict[str, str], body: bytes) -> Optional[Event]:
+    try:
+        verify_webhook(list(headers.items()), body.decode(), ["whsec_old", "whsec_new"])
+        return verify_webhook(headers, body, "whsec_abc")
+    except WebhookVerificationError as e:
+        print(e.code)
+        return None
+
+
+async def async_events_usage(client: AsyncCreditSyncClient, stored: Optional[str]) -> str:
+    page = await client.get_events(after=stored, wait=5)
+    async for event in client.iter_events(after=page["next_cursor"]):
+        if event.type == "credits.added" and event.source != client.source:
+            return event.cursor
+    return page["next_cursor"]
 
 
 with CreditSyncClient.from_env(max_retries=1) as c:

@@ -25,7 +25,7 @@ fi
 step "stubs match the runtime"
 (cd "$root/tests/python" && "$py" -m mypy.stubtest credit_sync_client --allowlist stubtest-allowlist.txt)
 "$py" -m mypy --strict "$root/examples/python/quickstart.py" "$root/examples/python/money_flows.py" "$root/tests/python/typed_usage.py" \
-  "$root/examples/python/aiogram_bot.py" "$root/examples/python/ptb_bot.py"
+  "$root/examples/python/aiogram_bot.py" "$root/examples/python/ptb_bot.py" "$root/examples/python/aiogram_notify_bot.py"
 
 step "pytest (test_method_parity.py also reads core/src with target/debug/rust-surface, and the Node package)"
 "$py" -m pytest tests/python -q -p no:cacheprovider "$@"

@@ -264,7 +264,12 @@ fn block<T: Send>(py: Python<'_>, call: Call<T>) -> Answer<T> {
 /// instead of after the poll. Dropping the poll loses nothing: the feed refetches the
 /// same page.
 fn block_interruptibly<T: Send>(py: Python<'_>, call: Call<T>) -> PyResult<Answer<T>> {
-    wait(py, call, true)
+    // Python runs signal handlers on the main thread only; elsewhere the GIL is never
+    // taken back mid-poll (a daemon thread must not take it while Python finalizes).
+    let threading = py.import("threading")?;
+    let main = threading.call_method0("main_thread")?.getattr("ident")?;
+    let on_main = main.eq(threading.call_method0("get_ident")?)?;
+    wait(py, call, on_main)
 }
 
 fn wait<T: Send>(py: Python<'_>, call: Call<T>, interruptible: bool) -> PyResult<Answer<T>> {

@@ -68,8 +68,8 @@ pub struct RecordsOptions {
 /// Options of `getEvents`.
 #[napi(object)]
 pub struct EventsOptions {
-    /// `nextCursor` of the previous page, or a stored `event.cursor`; default: the oldest
-    /// event kept.
+    /// `nextCursor` of the previous page, or a stored `event.cursor`; without it the feed
+    /// starts at the oldest event kept.
     pub after: Option<String>,
     /// 1–500, default 100.
     pub limit: Option<f64>,
@@ -80,8 +80,8 @@ pub struct EventsOptions {
 /// Options of `events`.
 #[napi(object)]
 pub struct FeedOptions {
-    /// A stored `event.cursor` (or `nextCursor`) to resume after; default: the oldest
-    /// event kept.
+    /// A stored `event.cursor` (or `nextCursor`) to resume after; without it the feed
+    /// starts at the oldest event kept.
     pub after: Option<String>,
 }
 

@@ -7,8 +7,11 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('node:path')
-const { execFile } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const { execFile, spawn } = require('node:child_process')
 const { startServer, loadPackage, MEDIA_BOT, TEST, repoRoot } = require('./server.js')
+const { startStandIn, TOKEN } = require('./telegram_standin.js')
 
 const { Webhook } = require('node:module').createRequire(path.join(repoRoot, 'bindings-node', 'package.json'))('standardwebhooks')
 
@@ -186,4 +189,50 @@ test('verifyWebhook accepts standardwebhooks signatures and rejects each failure
   fails('webhook_header_malformed', { 'webhook-id': headers['webhook-id'] }, body, SECRET)
   fails('webhook_secret_malformed', headers, body, 'not-a-secret')
   assert.throws(() => verifyWebhook(null, body, SECRET), TypeError)
+})
+
+test('the grammY notices bot tells a user about another bot\'s credit, not its own', { timeout: 60_000 }, async () => {
+  const { CreditSyncClient } = loadPackage()
+  const standin = await startStandIn()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'credit-sync-notices-'))
+  const cursorFile = path.join(dir, 'cursor')
+  const own = new CreditSyncClient({ baseUrl: server.baseUrl, ...MEDIA_BOT })
+  const other = new CreditSyncClient({ baseUrl: server.baseUrl, ...TEST })
+  let bot
+  try {
+    // Resume from a stored cursor: earlier tests' credits are not announced again.
+    fs.writeFileSync(cursorFile, await tail(own))
+    const mine = nextId++
+    const theirs = nextId++
+    assert.ok((await own.addCredits(mine, 4, 'own bonus', `notice-own-${mine}`)).success)
+    assert.ok((await other.addCredits(theirs, 9, 'gift', `notice-other-${theirs}`)).success)
+    bot = spawn(process.execPath, [path.join(repoRoot, 'examples', 'node', 'grammy_credit_notices.js')], {
+      env: {
+        ...process.env, BOT_TOKEN: TOKEN, TELEGRAM_API_ROOT: standin.apiRoot, CURSOR_FILE: cursorFile,
+        CREDIT_SYNC_BASE_URL: server.baseUrl, CREDIT_SYNC_API_KEY: MEDIA_BOT.apiKey,
+        CREDIT_SYNC_SECRET_KEY: MEDIA_BOT.secretKey, CREDIT_SYNC_SOURCE: MEDIA_BOT.source,
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    })
+    const exited = new Promise((resolve) => bot.once('exit', (code, signal) => resolve({ code, signal })))
+    const sent = () => standin.called('sendMessage').filter((p) => p.chat_id === theirs)
+    const deadline = Date.now() + 20_000
+    while (sent().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    assert.deepEqual(sent().map((p) => p.text), [`You got 9 credits from ${TEST.source}.`])
+    // A credit while the bot long-polls arrives too.
+    assert.ok((await other.addCredits(theirs, 2, 'gift', `notice-other2-${theirs}`)).success)
+    while (sent().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+    assert.equal(sent().length, 2)
+    bot.kill('SIGTERM')
+    assert.deepEqual(await exited, { code: 0, signal: null })
+    bot = null
+    assert.equal(standin.called('sendMessage').filter((p) => p.chat_id === mine).length, 0)
+    assert.equal(fs.readFileSync(cursorFile, 'utf8'), await tail(own))
+  } finally {
+    bot?.kill('SIGKILL')
+    own.close()
+    other.close()
+    await standin.stop()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 })

@@ -764,29 +764,29 @@ impl NativeEventFeed {
         let stream = self.stream.clone();
         let mut client_closed = self.client_closed.clone();
         let mut stopped = self.stopped.subscribe();
-        let stopped_now = self.stopped.subscribe();
         let ints = self.ints;
         let fut = async move {
             let step = async move {
                 let mut guard = stream.lock().await;
+                // `None`: the feed was made on a closed client.
                 let Some(s) = guard.as_mut() else {
-                    // Stopped, or made on a closed client.
-                    return if *stopped_now.borrow() {
-                        Ok(None)
-                    } else {
-                        Err(Error::Closed)
-                    };
+                    return Err(Error::Closed);
                 };
                 match futures::StreamExt::next(s).await {
                     Some(r) => Event::convert(r?, ints).map(Some),
                     None => Ok(None),
                 }
             };
+            if *stopped.borrow() {
+                return Ok(None);
+            }
             tokio::select! {
+                // Stopped first: once `stop()` ran, no event is taken from the stream.
+                biased;
+                _ = stopped.wait_for(|s| *s) => Ok(None),
                 r = step => r,
                 // A dropped sender means the client object was collected, not closed.
                 Ok(_) = client_closed.wait_for(|c| *c) => Err(Error::Closed),
-                _ = stopped.wait_for(|s| *s) => Ok(None),
             }
         };
         let fut = tracing::instrument::WithSubscriber::with_subscriber(fut, self.log.clone());

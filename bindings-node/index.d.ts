@@ -2,9 +2,9 @@
 // Rust binding (native.d.ts, by `napi build --dts`) and re-exported here; this file only
 // adds the `CreditSyncClient` facade and the error classes of index.js.
 
-import type { BatchOptions, ClientOptions, RecordsOptions } from './native'
+import type { BatchOptions, ClientOptions, EventsOptions, FeedOptions, RecordsOptions } from './native'
 
-export type { BatchOptions, ClientOptions, RecordsOptions } from './native'
+export type { BatchOptions, ClientOptions, EventsOptions, FeedOptions, RecordsOptions } from './native'
 
 /**
  * An integer field of a result: a `number` by default (a value beyond 2^53−1 fails the
@@ -243,6 +243,37 @@ export interface RecordsPage<I = number> {
   nextCursor: string | null
 }
 
+/** One event of the feed, with the `cursor` that resumes the feed right after it. */
+export interface Event<I = number> {
+  /** Stable `evt_…` id: the same event always has the same id. */
+  id: string
+  seq: I
+  /** `credits.added`, `credits.deducted`, `hold.created`, `hold.captured`, `hold.voided`, `hold.expired`, `credits.reversed`, `credits.transferred`, `user.registered`. */
+  type: string
+  /** RFC 3339, UTC. */
+  createdAt: string
+  /** The source whose request made the change (`null` for an operator's command). */
+  source: string | null
+  telegramId: I
+  /** The record, hold, transfer or user (snake_case fields, as on the wire). */
+  data: { [key: string]: unknown }
+  /** Store it once the event is handled; pass it as `after` to resume. */
+  cursor: string
+}
+
+/** One page of the feed, oldest first. */
+export interface EventsPage<I = number> {
+  events: Event<I>[]
+  /** Pass as `after` for the next page; store it to resume. Always set. */
+  nextCursor: string
+}
+
+/** The headers of a received webhook: `req.headers`, a `Headers`, or name/value pairs. */
+export type WebhookHeaders =
+  | { [name: string]: string | string[] | undefined }
+  | { get(name: string): string | null; entries(): Iterable<[string, string]> }
+  | Array<[string, string]>
+
 /** A registered (or updated) user. */
 export interface UserData<I = number> {
   telegramId: I
@@ -421,6 +452,13 @@ export declare class CreditSyncClient<B extends boolean = false> {
   getBalance(telegramId: TelegramId): Promise<Balance<Int<B>> | null>
   /** One page of records, newest first. */
   getRecords(telegramId: TelegramId, options?: RecordsOptions | null): Promise<RecordsPage<Int<B>>>
+  /** One page of the event feed, oldest first; `wait` (seconds) long-polls until an event is committed. */
+  getEvents(options?: EventsOptions | null): Promise<EventsPage<Int<B>>>
+  /**
+   * The feed from `after`, forever: `for await (const e of client.events({ after }))`,
+   * long-polling when caught up; `break` ends it. Store `e.cursor` to resume.
+   */
+  events(options?: FeedOptions | null): AsyncGenerator<Event<Int<B>>, void, undefined>
   /** Registers a user or updates their nickname (admin sources only). */
   registerUser(telegramId: TelegramId, nickname?: string | null): Promise<UserData<Int<B>>>
   /** Ends calls in flight with `client_closed` and releases the connection pool. Idempotent. */
@@ -433,6 +471,14 @@ export declare class CreditSyncClient<B extends boolean = false> {
  * failed one (`success: false`), of the class its `code` maps to, with `.result` set.
  */
 export declare function throwIfFailed<R extends SyncResult<number | bigint> | BatchResult<number | bigint> | FlowResult<number | bigint>>(result: R): R
+
+/**
+ * Checks a received webhook (Standard Webhooks headers, 5 minutes' tolerance) against a
+ * `whsec_` secret, or several during a rotation, and returns its event. Pass the raw body.
+ * Throws `WebhookVerificationError` with `.code` `webhook_signature_invalid`,
+ * `webhook_timestamp_out_of_tolerance`, `webhook_header_malformed` or `webhook_secret_malformed`.
+ */
+export declare function verifyWebhook<B extends boolean = false>(headers: WebhookHeaders, body: Buffer | Uint8Array | string, secret: string | string[], options?: { bigint?: B } | null): Event<Int<B>>
 
 /** A deterministic de-duplication reference from parts: `makeReference('task', 42, '2024-01-05')`. */
 export declare function makeReference(...parts: Array<string | number | bigint>): string

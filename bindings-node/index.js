@@ -224,6 +224,38 @@ class CreditSyncClient {
     return settle(() => this.#native.getRecords(telegramId, options))
   }
 
+  getEvents(options) {
+    return settle(() => this.#native.getEvents(options))
+  }
+
+  /**
+   * The event feed from `after` as an async iterable that long-polls forever: each
+   * iteration is one step of the core's stream, so nothing is in flight between
+   * iterations, and `break` (the iterator's `return()`) stops it.
+   */
+  async *events(options) {
+    let feed
+    try {
+      feed = this.#native.events(options)
+    } catch (e) {
+      throw classify(e)
+    }
+    try {
+      for (;;) {
+        let event
+        try {
+          event = await feed.next()
+        } catch (e) {
+          throw classify(e)
+        }
+        if (event === null) return
+        yield event
+      }
+    } finally {
+      feed.stop()
+    }
+  }
+
   registerUser(telegramId, nickname) {
     return settle(() => this.#native.registerUser(telegramId, nickname))
   }
@@ -235,6 +267,35 @@ class CreditSyncClient {
 
   get closed() {
     return this.#native.closed
+  }
+}
+
+// Any headers shape a server hands over, as the core's (name, value) pairs: a plain object
+// (Node's `req.headers`, a repeated header's array joined as HTTP joins it), a
+// `Headers`-like object (`.get` and `.entries`), or an array of pairs.
+function headerPairs(headers) {
+  if (Array.isArray(headers)) return headers.map(([k, v]) => [String(k), String(v)])
+  if (headers && typeof headers.get === 'function' && typeof headers.entries === 'function') {
+    return Array.from(headers.entries(), ([k, v]) => [String(k), String(v)])
+  }
+  if (headers && typeof headers === 'object') {
+    return Object.entries(headers)
+      .filter(([, v]) => v !== undefined && v !== null)
+      .map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)])
+  }
+  const error = new TypeError(`headers must be an object, a Headers or an array of pairs, got ${headers === null ? 'null' : typeof headers}`)
+  error.code = 'invalid_argument'
+  throw error
+}
+
+/** Checks a received webhook and returns its event; throws `WebhookVerificationError` (`.code`). */
+function verifyWebhook(headers, body, secret, options) {
+  try {
+    const raw = body instanceof Uint8Array && !Buffer.isBuffer(body) ? Buffer.from(body) : body
+    const secrets = Array.isArray(secret) ? secret : [secret]
+    return native.verifyWebhook(headerPairs(headers), raw, secrets, options?.bigint ?? null)
+  } catch (e) {
+    throw classify(e)
   }
 }
 
@@ -268,6 +329,7 @@ module.exports = {
   CursorExpiredError,
   WebhookVerificationError,
   throwIfFailed,
+  verifyWebhook,
   generateToken: translate(native.generateToken),
   makeReference: translate((...parts) => native.makeReference(parts.map(String))),
   videoWatchedReference: translate(native.videoWatchedReference),

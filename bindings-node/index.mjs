@@ -24,6 +24,7 @@ export const {
   CursorExpiredError,
   WebhookVerificationError,
   throwIfFailed,
+  verifyWebhook,
   generateToken,
   makeReference,
   videoWatchedReference,

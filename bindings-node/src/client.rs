@@ -8,8 +8,8 @@ use crate::arguments::{
 use crate::errors::{core_error, type_error};
 use crate::logs::{self, Logger};
 use crate::results::{
-    Balance, BatchResult, HoldResult, Holds, Ints, RecordsPage, ReverseResult, SyncResult,
-    TransferResult, UserData,
+    Balance, BatchResult, Event, EventsPage, HoldResult, Holds, Ints, RecordsPage, ReverseResult,
+    SyncResult, TransferResult, UserData,
 };
 use credit_sync::{Config, ConfigBuilder, Error, FlowResult, Proxy, RetryBudget, WriteError};
 use napi::bindgen_prelude::{Array, Either, PromiseRaw, Unknown};
@@ -63,6 +63,26 @@ pub struct RecordsOptions {
     pub limit: Option<f64>,
     /// `nextCursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// Options of `getEvents`.
+#[napi(object)]
+pub struct EventsOptions {
+    /// `nextCursor` of the previous page, or a stored `event.cursor`; without it the feed
+    /// starts at the oldest event kept.
+    pub after: Option<String>,
+    /// 1–500, default 100.
+    pub limit: Option<f64>,
+    /// Seconds to long-poll when nothing is new yet (0–30), default 0.
+    pub wait: Option<f64>,
+}
+
+/// Options of `events`.
+#[napi(object)]
+pub struct FeedOptions {
+    /// A stored `event.cursor` (or `nextCursor`) to resume after; without it the feed
+    /// starts at the oldest event kept.
+    pub after: Option<String>,
 }
 
 /// Options of `batchSync`.
@@ -500,6 +520,53 @@ impl NativeClient {
         })
     }
 
+    /// One page of the event feed, oldest first; with `wait`, a long poll that answers as
+    /// soon as an event is committed.
+    #[napi(
+        ts_args_type = "options?: EventsOptions | null",
+        ts_return_type = "Promise<EventsPage>"
+    )]
+    pub fn get_events<'env>(
+        &self,
+        env: &'env Env,
+        options: Option<Unknown<'_>>,
+    ) -> napi::Result<PromiseRaw<'env, EventsPage>> {
+        let options: Option<EventsOptions> = arguments::options(env, options, "options")?;
+        let (after, limit, wait) = match options {
+            Some(o) => (
+                o.after,
+                count(env, o.limit, "options.limit")?,
+                count(env, o.wait, "options.wait")?,
+            ),
+            None => (None, None, None),
+        };
+        let ints = self.ints;
+        self.call(env, move |c| async move {
+            EventsPage::convert(c.get_events(after.as_deref(), limit, wait).await?, ints)
+        })
+    }
+
+    /// The core's endless, long-polling event stream from `after`; the JS layer makes it
+    /// an async iterable.
+    #[napi(ts_args_type = "options?: FeedOptions | null")]
+    pub fn events(&self, env: &Env, options: Option<Unknown<'_>>) -> napi::Result<NativeEventFeed> {
+        let options: Option<FeedOptions> = arguments::options(env, options, "options")?;
+        let after = options.and_then(|o| o.after);
+        let stream = self
+            .client
+            .read()
+            .ok()
+            .and_then(|c| c.clone())
+            .map(|c| Box::pin(c.events(after.as_deref())) as EventStream);
+        Ok(NativeEventFeed {
+            stream: std::sync::Arc::new(tokio::sync::Mutex::new(stream)),
+            client_closed: self.closed.subscribe(),
+            stopped: watch::Sender::new(false),
+            ints: self.ints,
+            log: self.log.clone(),
+        })
+    }
+
     /// Registers a user or updates their nickname (admin sources only).
     #[napi(
         ts_args_type = "telegramId: number | bigint | string, nickname?: string | null",
@@ -670,6 +737,71 @@ impl NativeClient {
         env.spawn_future_with_callback(fut, |env, r: credit_sync::Result<T>| {
             r.map_err(|e| core_error(env, e))
         })
+    }
+}
+
+type EventStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = credit_sync::Result<credit_sync::Event>> + Send>>;
+
+/// One `events()` feed: the core's stream, stepped one `next()` per JS iteration, so no
+/// long poll is in flight (or keeps the process alive) between iterations.
+#[napi]
+pub struct NativeEventFeed {
+    /// `None` when the client was already closed: the first `next()` rejects with `client_closed`.
+    stream: std::sync::Arc<tokio::sync::Mutex<Option<EventStream>>>,
+    client_closed: watch::Receiver<bool>,
+    /// Flips on `stop()` (the iterator's `return()`): a pending `next()` resolves `null`.
+    stopped: watch::Sender<bool>,
+    ints: Ints,
+    log: tracing::Dispatch,
+}
+
+#[napi]
+impl NativeEventFeed {
+    /// The next event (waiting for one as long as it takes), or `null` once stopped.
+    #[napi(ts_return_type = "Promise<Event | null>")]
+    pub fn next<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Option<Event>>> {
+        let stream = self.stream.clone();
+        let mut client_closed = self.client_closed.clone();
+        let mut stopped = self.stopped.subscribe();
+        let ints = self.ints;
+        let fut = async move {
+            let step = async move {
+                let mut guard = stream.lock().await;
+                // `None`: the feed was made on a closed client.
+                let Some(s) = guard.as_mut() else {
+                    return Err(Error::Closed);
+                };
+                match futures::StreamExt::next(s).await {
+                    Some(r) => Event::convert(r?, ints).map(Some),
+                    None => Ok(None),
+                }
+            };
+            if *stopped.borrow() {
+                return Ok(None);
+            }
+            tokio::select! {
+                // Stopped first: once `stop()` ran, no event is taken from the stream.
+                biased;
+                _ = stopped.wait_for(|s| *s) => Ok(None),
+                r = step => r,
+                // A dropped sender means the client object was collected, not closed.
+                Ok(_) = client_closed.wait_for(|c| *c) => Err(Error::Closed),
+            }
+        };
+        let fut = tracing::instrument::WithSubscriber::with_subscriber(fut, self.log.clone());
+        env.spawn_future_with_callback(async move { Ok(fut.await) }, |env, r| {
+            r.map_err(|e| core_error(env, e))
+        })
+    }
+
+    /// Ends the feed: a pending `next()` resolves `null`, later ones too. Idempotent.
+    #[napi]
+    pub fn stop(&self) {
+        self.stopped.send_replace(true);
+        if let Ok(mut s) = self.stream.try_lock() {
+            s.take();
+        }
     }
 }
 

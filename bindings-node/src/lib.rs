@@ -18,10 +18,10 @@ mod errors;
 mod logs;
 mod results;
 
-pub use client::NativeClient;
+pub use client::{NativeClient, NativeEventFeed};
 pub use results::{
-    Balance, BatchData, BatchResult, Hold, HoldResult, Holds, Record, RecordsPage, ReverseResult,
-    SyncData, SyncResult, TransferLeg, TransferResult, UserData,
+    Balance, BatchData, BatchResult, Event, EventsPage, Hold, HoldResult, Holds, Record,
+    RecordsPage, ReverseResult, SyncData, SyncResult, TransferLeg, TransferResult, UserData,
 };
 
 use arguments::{integer, positive_id};
@@ -121,4 +121,32 @@ pub fn daily_task_reference(
         &task_id,
         &date,
     ))
+}
+
+/// Checks a received webhook (Standard Webhooks: `webhook-id`, `webhook-timestamp`,
+/// `webhook-signature`, 5 minutes' tolerance) against one or more `whsec_` secrets, and
+/// returns its event. The JS layer turns any headers shape into these pairs.
+#[napi(
+    ts_args_type = "headers: Array<[string, string]>, body: Buffer | string, secrets: Array<string>, bigint?: boolean | null",
+    ts_return_type = "Event"
+)]
+pub fn verify_webhook(
+    env: &Env,
+    headers: Vec<(String, String)>,
+    body: napi::bindgen_prelude::Either<napi::bindgen_prelude::Buffer, String>,
+    secrets: Vec<String>,
+    bigint: Option<bool>,
+) -> napi::Result<Event> {
+    let ints = if bigint == Some(true) {
+        results::Ints::BigInt
+    } else {
+        results::Ints::Number
+    };
+    let body: &[u8] = match &body {
+        napi::bindgen_prelude::Either::A(b) => b,
+        napi::bindgen_prelude::Either::B(s) => s.as_bytes(),
+    };
+    credit_sync::verify_webhook(&headers, body, &secrets)
+        .and_then(|e| Event::convert(e, ints))
+        .map_err(|e| errors::core_error(env, e))
 }

@@ -650,3 +650,61 @@ impl UserData {
         })
     }
 }
+
+/// One event of the feed (the wire event, camelCase), with the `cursor` that resumes the
+/// feed right after it.
+#[napi(object, use_nullable = true, object_from_js = false)]
+pub struct Event {
+    /// Stable `evt_…` id: the same event always has the same id.
+    pub id: String,
+    pub seq: Either<f64, BigInt>,
+    /// `credits.added`, `credits.deducted`, `hold.created`, ...
+    #[napi(js_name = "type")]
+    pub kind: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// The source whose request made the change (`null` for an operator's command).
+    pub source: Option<String>,
+    pub telegram_id: Either<f64, BigInt>,
+    /// The record, hold, transfer or user, as the other calls return it (snake_case, as on the wire).
+    pub data: serde_json::Value,
+    /// Store it once the event is handled; pass it as `after` to resume.
+    pub cursor: String,
+}
+
+impl Event {
+    pub fn convert(e: credit_sync::Event, ints: Ints) -> Result<Self, Error> {
+        Ok(Event {
+            cursor: e.cursor(),
+            id: e.id,
+            seq: ints.int("seq", e.seq)?,
+            kind: e.kind.as_str().to_string(),
+            created_at: e.created_at,
+            source: e.source,
+            telegram_id: ints.int("telegramId", e.telegram_id)?,
+            data: e.data,
+        })
+    }
+}
+
+/// One page of the feed, oldest first.
+#[napi(object, use_nullable = true, object_from_js = false)]
+pub struct EventsPage {
+    pub events: Vec<Event>,
+    /// Pass as `after` for the next page; store it to resume. Always set (the same cursor
+    /// again after an empty page).
+    pub next_cursor: String,
+}
+
+impl EventsPage {
+    pub fn convert(p: credit_sync::EventsPage, ints: Ints) -> Result<Self, Error> {
+        Ok(EventsPage {
+            events: p
+                .events
+                .into_iter()
+                .map(|e| Event::convert(e, ints))
+                .collect::<Result<_, Error>>()?,
+            next_cursor: p.next_cursor,
+        })
+    }
+}

@@ -4,6 +4,10 @@ import {
   CreditSyncClient,
   HoldResolvedError,
   throwIfFailed,
+  verifyWebhook,
+  WebhookVerificationError,
+  type Event,
+  type EventsPage,
   type HoldResult,
   type ReverseResult,
   type SyncResult,
@@ -50,3 +54,33 @@ async function flows(): Promise<void> {
 }
 void flows
 void typed
+
+async function feed(): Promise<void> {
+  const c = new CreditSyncClient({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k', secretKey: 's', source: 'x' })
+  const exact = new CreditSyncClient({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k', secretKey: 's', source: 'x', bigint: true })
+  const page: EventsPage<number> = await c.getEvents({ after: '0', limit: 50, wait: 25 })
+  const next: string = page.nextCursor
+  for await (const e of c.events({ after: next })) {
+    const seq: number = e.seq
+    const who: number = e.telegramId
+    const from: string | null = e.source
+    const stored: string = e.cursor
+    void [seq, who, from, stored, e.type, e.createdAt, e.data['change']]
+    break
+  }
+  for await (const e of exact.events()) {
+    const seq: bigint = e.seq
+    void seq
+    break
+  }
+  try {
+    const hook: Event<number> = verifyWebhook({ 'webhook-id': 'msg_1' }, Buffer.from('{}'), ['whsec_x', 'whsec_y'])
+    const fromHeaders: Event<bigint> = verifyWebhook(new Headers(), '{}', 'whsec_x', { bigint: true })
+    const fromPairs = verifyWebhook([['webhook-id', 'msg_1']], '{}', 'whsec_x')
+    void [hook.cursor, fromHeaders.seq, fromPairs.telegramId]
+  } catch (e) {
+    if (e instanceof WebhookVerificationError) void e.code
+  }
+}
+
+void feed

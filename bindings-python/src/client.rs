@@ -255,7 +255,8 @@ fn unsigned(name: &str, v: i64) -> PyResult<u32> {
 fn block<T: Send>(py: Python<'_>, call: Call<T>) -> Answer<T> {
     match wait(py, call, false) {
         Ok(answer) => answer,
-        Err(never) => Answer(Err(panic_error(Box::new(never.to_string())))),
+        // Only an interruptible wait raises (a signal handler's exception).
+        Err(e) => Answer(Err(panic_error(Box::new(e.to_string())))),
     }
 }
 
@@ -272,6 +273,8 @@ fn block_interruptibly<T: Send>(py: Python<'_>, call: Call<T>) -> PyResult<Answe
     wait(py, call, on_main)
 }
 
+/// The one wait behind [`block`] and [`block_interruptibly`]; `Err` only from a signal
+/// handler, and only when `interruptible`.
 fn wait<T: Send>(py: Python<'_>, call: Call<T>, interruptible: bool) -> PyResult<Answer<T>> {
     let Call {
         mut run,

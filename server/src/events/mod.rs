@@ -9,7 +9,7 @@ mod shape;
 mod sqlite;
 
 pub use postgres::start as start_postgres;
-pub use sqlite::{prune as prune_sqlite, track as track_sqlite};
+pub use sqlite::{latest as latest_sqlite, prune as prune_sqlite, track as track_sqlite};
 
 use crate::ledger::{now_ms, LedgerError};
 use credit_sync::protocol::Event;

@@ -53,7 +53,7 @@ pub(super) async fn read(
     source: Option<&str>,
 ) -> Result<Read, LedgerError> {
     // One statement: the horizon and the page from one snapshot. Two texts, so each has
-    // its own plan (the filtered one on `events_source`).
+    // its own plan (the filtered one scans `seq` and skips other sources' rows).
     let sql = match source {
         None => page_sql!(""),
         Some(_) => page_sql!("AND source = $3"),

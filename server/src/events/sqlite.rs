@@ -4,7 +4,7 @@
 
 use super::{Notifier, PageRow, Read, Retention, PRUNE_LIMIT};
 use crate::ledger::sqlite_raw::{Db, Value};
-use crate::ledger::{sqlite_error, LedgerError};
+use crate::ledger::{sqlite_error, LedgerError, SQLITE_UNKNOWN_MARK as UNKNOWN_MARK};
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 
@@ -40,25 +40,40 @@ pub(super) async fn read(
     Ok(Read::of(rows))
 }
 
-/// Publishes the outbox's latest `seq` after each of the writer's commits (`commits`
-/// changes once per committed group): one small read per commit, however many clients
-/// wait. Ends with the ledger.
-pub async fn track(reader: SqlitePool, mut commits: watch::Receiver<u64>, notifier: Notifier) {
+/// Publishes each committed group's latest `seq` (its upkeep's mark, read inside the
+/// group's transaction by [`latest`]) to the long polls; asks the database only for a
+/// group whose upkeep failed, and once at start.
+pub async fn track(reader: SqlitePool, mut commits: watch::Receiver<i64>, notifier: Notifier) {
+    let mut mark = UNKNOWN_MARK;
     loop {
-        let latest: Result<Option<i64>, _> =
-            sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
-                .fetch_optional(&reader)
-                .await;
-        match latest {
-            Ok(Some(seq)) => notifier.publish(seq),
-            Ok(None) => {}
-            Err(_) if reader.is_closed() => return,
-            Err(e) => tracing::warn!(error = %e, "reading the latest event failed"),
+        if mark == UNKNOWN_MARK {
+            let latest: Result<Option<i64>, _> =
+                sqlx::query_scalar(LATEST).fetch_optional(&reader).await;
+            match latest {
+                Ok(Some(seq)) => notifier.publish(seq),
+                Ok(None) => {}
+                Err(_) if reader.is_closed() => return,
+                Err(e) => tracing::warn!(error = %e, "reading the latest event failed"),
+            }
+        } else {
+            notifier.publish(mark);
         }
         if commits.changed().await.is_err() {
             return;
         }
+        mark = *commits.borrow_and_update();
     }
+}
+
+/// The highest `seq` given (0 before the first event).
+const LATEST: &str = "SELECT seq FROM sqlite_sequence WHERE name = 'events'";
+
+/// The highest `seq` given, on the writer's connection inside its transaction.
+pub fn latest(db: &mut Db) -> Result<i64, sqlx::Error> {
+    Ok(db
+        .query(LATEST, &[], |row| row.opt_int(0))?
+        .flatten()
+        .unwrap_or(0))
 }
 
 /// Deletes the oldest events past the retention (at most [`PRUNE_LIMIT`], once every few

@@ -28,6 +28,7 @@ use crate::console::store::{
 };
 use crate::events::{Events, Notifier, Retention};
 use funds::Funds;
+pub(crate) use group_commit::UNKNOWN_MARK;
 use group_commit::{GroupCommit, Job, Limits, Step, Upkeep};
 use libsqlite3_sys as ffi;
 use raw::{is_unavailable, Db, SqliteFailure, Value};
@@ -669,7 +670,7 @@ fn prune(db: &mut Db, before: i64) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// The group commit's upkeep: [`prune`] with the widest window any write of this process
+/// The group commit's upkeep, whose mark is the latest event `seq`: [`prune`] with the widest window any write of this process
 /// was accepted in (`window`, seconds; negative until a signed write came, and until
 /// then nothing is pruned: `users add` on a live server's file must not shorten the
 /// server's window).
@@ -677,10 +678,12 @@ fn pruning(window: Arc<AtomicI64>, events: Retention) -> Upkeep {
     Arc::new(move |db: &mut Db<'_>| {
         crate::events::prune_sqlite(db, &events)?;
         let tolerance = window.load(Ordering::Relaxed);
-        if tolerance < 0 {
-            return Ok(());
+        if tolerance >= 0 {
+            prune(db, expired_before(tolerance))?;
         }
-        prune(db, expired_before(tolerance))
+        // The event feed's wake-up, read here on the writer's own connection rather than
+        // by the feed after each commit on a reader's (a hand-off per group).
+        crate::events::latest_sqlite(db)
     })
 }
 

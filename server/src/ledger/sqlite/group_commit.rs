@@ -66,8 +66,14 @@ impl Default for Limits {
 /// Work a group does once, after its writes and before its COMMIT, in a savepoint of its
 /// own (the ledger prunes expired signatures there: once per group instead of once per
 /// write). A failure rolls back only that savepoint and is logged; the writes stand.
+/// Its value, a mark read inside the transaction (the ledger's: the latest event `seq`),
+/// is what [`GroupCommit::commits`] shows once the group committed; [`UNKNOWN_MARK`] when
+/// the upkeep failed.
 pub type Upkeep = Arc<UpkeepFn>;
-pub type UpkeepFn = dyn Fn(&mut Db<'_>) -> Result<(), sqlx::Error> + Send + Sync;
+pub type UpkeepFn = dyn Fn(&mut Db<'_>) -> Result<i64, sqlx::Error> + Send + Sync;
+
+/// The mark of a group whose upkeep failed: watchers must look for themselves.
+pub const UNKNOWN_MARK: i64 = -1;
 
 /// Upper bounds of the group-size histogram (requests per transaction).
 pub const SIZE_BUCKETS: [u64; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
@@ -138,9 +144,9 @@ impl Stats {
 pub struct GroupCommit {
     queue: mpsc::Sender<Box<dyn Queued>>,
     stats: Arc<Stats>,
-    /// How many groups committed: changes after each durable COMMIT (the event feed's
-    /// wake-up).
-    commits: watch::Receiver<u64>,
+    /// The last committed group's upkeep mark: changes after each durable COMMIT (the
+    /// event feed's wake-up).
+    commits: watch::Receiver<i64>,
 }
 
 impl GroupCommit {
@@ -149,7 +155,7 @@ impl GroupCommit {
     pub fn start(pool: SqlitePool, limits: Limits, upkeep: Upkeep) -> GroupCommit {
         let (queue, receiver) = mpsc::channel(limits.queue.max(1));
         let stats = Arc::new(Stats::default());
-        let (committed, commits) = watch::channel(0);
+        let (committed, commits) = watch::channel(UNKNOWN_MARK);
         tokio::spawn(writer(
             pool,
             receiver,
@@ -165,8 +171,8 @@ impl GroupCommit {
         }
     }
 
-    /// Changes after every committed group.
-    pub fn commits(&self) -> watch::Receiver<u64> {
+    /// Changes after every committed group, to its upkeep's mark.
+    pub fn commits(&self) -> watch::Receiver<i64> {
         self.commits.clone()
     }
 
@@ -248,7 +254,7 @@ async fn writer(
     limits: Limits,
     stats: Arc<Stats>,
     upkeep: Upkeep,
-    committed: watch::Sender<u64>,
+    committed: watch::Sender<i64>,
 ) {
     let committed = Arc::new(committed);
     while let Some(first) = receiver.recv().await {
@@ -287,11 +293,12 @@ async fn commit_group(
     mut group: Vec<Box<dyn Queued>>,
     stats: Arc<Stats>,
     upkeep: Upkeep,
-    committed: Arc<watch::Sender<u64>>,
+    committed: Arc<watch::Sender<i64>>,
 ) {
     let result = apply_group(&pool, &mut group, &*upkeep).await;
-    if result.is_ok() {
-        committed.send_modify(|n| *n += 1);
+    if let Ok(mark) = result {
+        // Every commit wakes the watchers, even with the mark unchanged.
+        committed.send_replace(mark);
     }
     if let Err(e) = &result {
         tracing::error!(error = %e, size = group.len(), "group commit failed; no write of the group was acknowledged");
@@ -317,7 +324,7 @@ async fn apply_group(
     pool: &SqlitePool,
     group: &mut [Box<dyn Queued>],
     upkeep: &UpkeepFn,
-) -> Result<(), sqlx::Error> {
+) -> Result<i64, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let mut locked = conn.lock_handle().await?;
     let (result, clean) = blocking(|| {
@@ -365,11 +372,11 @@ fn apply_in_transaction(
     db: &mut Db<'_>,
     group: &mut [Box<dyn Queued>],
     upkeep: &UpkeepFn,
-) -> Result<(), sqlx::Error> {
+) -> Result<i64, sqlx::Error> {
     db.exec("BEGIN IMMEDIATE")?;
     let result = apply_each(db, group)
         .and_then(|()| run_upkeep(db, upkeep))
-        .and_then(|()| db.exec("COMMIT").map_err(at_commit));
+        .and_then(|mark| db.exec("COMMIT").map_err(at_commit).map(|()| mark));
     if let Err(e) = &result {
         if let Err(rollback) = db.rollback() {
             tracing::error!(error = %e, rollback = %rollback, "ROLLBACK of a failed group failed");
@@ -380,16 +387,20 @@ fn apply_in_transaction(
 
 /// Runs the group's [`Upkeep`] in its own savepoint. Only a failure that ended the whole
 /// transaction (SQLite rolls back on some I/O errors) fails the group.
-fn run_upkeep(db: &mut Db<'_>, upkeep: &UpkeepFn) -> Result<(), sqlx::Error> {
+fn run_upkeep(db: &mut Db<'_>, upkeep: &UpkeepFn) -> Result<i64, sqlx::Error> {
     db.exec("SAVEPOINT group_upkeep")?;
-    if let Err(e) = upkeep(db) {
-        if !db.in_transaction() {
-            return Err(retyped(&e));
+    let mark = match upkeep(db) {
+        Ok(mark) => mark,
+        Err(e) => {
+            if !db.in_transaction() {
+                return Err(retyped(&e));
+            }
+            tracing::warn!(error = %e, "a group's upkeep failed; its writes stand");
+            db.exec("ROLLBACK TO group_upkeep")?;
+            UNKNOWN_MARK
         }
-        tracing::warn!(error = %e, "a group's upkeep failed; its writes stand");
-        db.exec("ROLLBACK TO group_upkeep")?;
-    }
-    db.exec("RELEASE group_upkeep")
+    };
+    db.exec("RELEASE group_upkeep").map(|()| mark)
 }
 
 /// A COMMIT's failure: an I/O error there may still have made the transaction durable.
@@ -550,7 +561,7 @@ mod tests {
     }
 
     fn no_upkeep() -> Upkeep {
-        Arc::new(|_| Ok(()))
+        Arc::new(|_| Ok(0))
     }
 
     async fn keys(pool: &SqlitePool) -> Vec<String> {
@@ -672,7 +683,7 @@ mod tests {
                 }
                 // After the group's writes: it sees them.
                 db.execute("DELETE FROM t WHERE k = 'scratch'", &[])?;
-                Ok(())
+                Ok(0)
             })
         };
         let commit = GroupCommit::start(pool.clone(), Limits::default(), upkeep);

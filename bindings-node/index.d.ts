@@ -406,7 +406,7 @@ export declare class CreditSyncClient<B extends boolean = false> {
   transferCredits(fromId: TelegramId, toId: TelegramId, amount: Amount, reason: string, reference?: string | null): Promise<TransferResult<Int<B>>>
   /** Credits a Stars `successful_payment` once per `telegram_payment_charge_id` (`creditsPerStar` default 1). */
   creditStarsPayment(telegramId: TelegramId, payment: StarsPayment, creditsPerStar?: Amount | null): Promise<SyncResult<Int<B>>>
-  /** Reverses a Stars payment's credit once; repeating it (same reason) is a `duplicate` success. */
+  /** Reverses a Stars payment's credit once; repeating it (same `reason`, default `"Telegram Stars refund"`) is a `duplicate` success. */
   refundStarsPayment(chargeId: string, reason?: string | null): Promise<ReverseResult<Int<B>>>
   /** `null` for an unregistered user. Reads reject on failure. */
   getBalance(telegramId: TelegramId): Promise<Balance<Int<B>> | null>

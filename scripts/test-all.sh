@@ -42,11 +42,13 @@ else
     cargo test -p credit-sync-server -p credit-sync-reliability --locked --no-fail-fast
 fi
 
-step "Python package tests"
-bash tests/python/run.sh
-
+# Node first: it builds the addon (and its generated native.d.ts) that the Python suite's
+# five-way method parity test (tests/parity/) reads.
 step "Node package tests"
 bash tests/node/run.sh
+
+step "Python package tests"
+bash tests/python/run.sh
 
 step "Operator console in a browser (playwright-core driving Debian's chromium headless)"
 bash tests/console/run.sh

@@ -68,7 +68,7 @@ pub struct RecordsOptions {
 /// Options of `batchSync`.
 #[napi(object)]
 pub struct BatchOptions {
-    /// All items apply or none do.
+    /// All items apply or none do. Default false.
     pub atomic: Option<bool>,
 }
 

@@ -192,11 +192,11 @@ impl Client {
         amount: i64,
         reason: &str,
         reference: Option<&str>,
-        ttl_secs: Option<i64>,
+        ttl_seconds: Option<i64>,
     ) -> Result<HoldResult, WriteError> {
         self.block_on_with(
             self.inner
-                .hold_credits(telegram_id, amount, reason, reference, ttl_secs),
+                .hold_credits(telegram_id, amount, reason, reference, ttl_seconds),
             unsent(telegram_id, Some(deduct_change(amount)), reference),
         )
     }
@@ -249,16 +249,16 @@ impl Client {
     /// See [`crate::Client::transfer_credits`].
     pub fn transfer_credits(
         &self,
-        from: i64,
-        to: i64,
+        from_id: i64,
+        to_id: i64,
         amount: i64,
         reason: &str,
         reference: Option<&str>,
     ) -> Result<TransferResult, WriteError> {
         self.block_on_with(
             self.inner
-                .transfer_credits(from, to, amount, reason, reference),
-            unsent(from, Some(deduct_change(amount)), reference),
+                .transfer_credits(from_id, to_id, amount, reason, reference),
+            unsent(from_id, Some(deduct_change(amount)), reference),
         )
     }
 

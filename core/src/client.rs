@@ -375,7 +375,7 @@ impl Client {
         })
     }
 
-    /// Reserves `amount` (> 0) of the user's available credits for `ttl_secs` (default
+    /// Reserves `amount` (> 0) of the user's available credits for `ttl_seconds` (default
     /// 600, at most 7 days), until [`Client::capture_hold`] charges it or
     /// [`Client::void_hold`] releases it. `data.hold.hold_id` names the hold. Failures
     /// are `Err` with the reference the call carried; [`FlowResult::settle`] gives the
@@ -386,7 +386,7 @@ impl Client {
         amount: i64,
         reason: &str,
         reference: Option<&str>,
-        ttl_secs: Option<i64>,
+        ttl_seconds: Option<i64>,
     ) -> Result<HoldResult, WriteError> {
         let reference = reference.map_or_else(auto_reference, str::to_string);
         let request = HoldRequest {
@@ -394,7 +394,7 @@ impl Client {
             amount,
             reason: reason.to_string(),
             external_reference: Some(reference.clone()),
-            ttl_secs,
+            ttl_secs: ttl_seconds,
             source: None,
         };
         let context = Sent::change(telegram_id, deduct_change(amount), &reference);
@@ -495,26 +495,26 @@ impl Client {
         self.flow(paths::REVERSE, &request, context).await
     }
 
-    /// Moves `amount` (> 0) of `from`'s available credits to `to`: two linked records,
+    /// Moves `amount` (> 0) of `from_id`'s available credits to `to_id`: two linked records,
     /// written together or not at all.
     pub async fn transfer_credits(
         &self,
-        from: i64,
-        to: i64,
+        from_id: i64,
+        to_id: i64,
         amount: i64,
         reason: &str,
         reference: Option<&str>,
     ) -> Result<TransferResult, WriteError> {
         let reference = reference.map_or_else(auto_reference, str::to_string);
         let request = TransferRequest {
-            from_telegram_id: from,
-            to_telegram_id: to,
+            from_telegram_id: from_id,
+            to_telegram_id: to_id,
             amount,
             reason: reason.to_string(),
             external_reference: Some(reference.clone()),
             source: None,
         };
-        let context = Sent::change(from, deduct_change(amount), &reference);
+        let context = Sent::change(from_id, deduct_change(amount), &reference);
         protocol::validate_transfer(&request, i64::MAX).map_err(|e| context.unsent(e.into()))?;
         self.flow(paths::TRANSFER, &request, context).await
     }

@@ -27,5 +27,5 @@ step "stubs match the runtime"
 "$py" -m mypy --strict "$root/examples/python/quickstart.py" "$root/examples/python/money_flows.py" "$root/tests/python/typed_usage.py" \
   "$root/examples/python/aiogram_bot.py" "$root/examples/python/ptb_bot.py"
 
-step "pytest"
+step "pytest (test_method_parity.py also reads the Rust source with cargo run -p credit-sync-parity, and the Node package)"
 "$py" -m pytest tests/python -q -p no:cacheprovider "$@"

@@ -8,16 +8,25 @@ use crate::ledger::{sqlite_error, LedgerError, SQLITE_UNKNOWN_MARK as UNKNOWN_MA
 use sqlx::SqlitePool;
 use tokio::sync::watch;
 
-/// The columns of a [`PageRow`], with the horizon in one statement (one snapshot).
+/// The columns of a [`PageRow`], with the horizon in one statement (one snapshot); a
+/// record's event gets its `data` from `records` (migration 0008), the same JSON the
+/// trigger of 0005 stored.
 macro_rules! page_sql {
     ($filter:literal) => {
         concat!(
             "SELECT h.pruned_through, e.seq, e.seq AS key, e.type AS kind, e.created_at_ms,
-                    e.nonce, e.source, e.telegram_id, e.data
+                    e.nonce, e.source, e.telegram_id,
+                    CASE WHEN e.record_id IS NULL THEN e.data ELSE json_object(
+                        'id', r.id, 'change', r.change, 'balance_after', r.balance_after,
+                        'reason', r.reason, 'source', r.source,
+                        'external_reference', r.external_reference,
+                        'created_at', r.created_at, 'reverses', r.reverses) END AS data
              FROM event_horizon h LEFT JOIN (
                  SELECT * FROM events WHERE seq > ?1 ",
             $filter,
-            " ORDER BY seq LIMIT ?2) e ON 1"
+            " ORDER BY seq LIMIT ?2) e ON 1
+             LEFT JOIN records r ON r.id = e.record_id
+             ORDER BY e.seq"
         )
     };
 }

@@ -7,6 +7,9 @@
 # then the ratio write / (SQLite commit + read), which issue 16 wants at most 1.25.
 # The client is `credit-sync-bench` (Rust, keep-alive, v2-signed) with one connection;
 # the server is the release build with its database in the same temp dir's filesystem.
+# Then the same two p50s through the Python SDK (`get_balance` and `add_credits`, taking
+# turns in rounds, bench/sdk/python_sdk.py), the issue's own baseline, when the release
+# wheel is installed (`bash bench/sdk/setup.sh python`).
 #
 #   bash bench/last_millisecond.sh [SERVER_BIN] [DURATION]
 set -euo pipefail
@@ -22,13 +25,27 @@ commit_us=$(sed -n 's/^sqlite single.*(\([0-9.]*\) us per change)$/\1/p' <<<"$bo
 json=$("$bench" --server-bin "$server" --concurrency 1 --mix reads --mix adds \
     --duration "$duration" --json)
 echo "$json"
-python3 - "$commit_us" "$json" <<'PY'
+python=${CREDIT_SYNC_BENCH_PYTHON:-target/bench-sdk/venv/bin/python}
+sdk=""
+if [ -x "$python" ]; then
+  sdk=$("$python" bench/sdk/python_sdk.py --server-bin "$server" --variants sdk-read,sdk \
+      --duration "$duration" --rounds 5 --json)
+  echo "$sdk"
+else
+  echo "(no Python SDK pass: run bash bench/sdk/setup.sh python)"
+fi
+python3 - "$commit_us" "$json" "$sdk" <<'PY'
 import json, sys
 commit_ms = float(sys.argv[1]) / 1000
-rows = [json.loads(line) for line in sys.argv[2].splitlines() if line.startswith("{")]
-mixes = {r["mix"]: r for r in rows}
-read, write = mixes["reads"]["p50_ms"], mixes["adds"]["p50_ms"]
-bound = commit_ms + read
-print(f"sqlite commit {commit_ms:.3f} ms + signed read p50 {read:.3f} ms = {bound:.3f} ms; "
-      f"sequential durable write p50 {write:.3f} ms; ratio {write / bound:.2f} (target <= 1.25)")
+def rows(text, key):
+    return {r[key]: r for r in (json.loads(l) for l in text.splitlines() if l.startswith("{"))}
+def report(client, read, write):
+    bound = commit_ms + read
+    print(f"{client}: sqlite commit {commit_ms:.3f} ms + signed read p50 {read:.3f} ms = {bound:.3f} ms; "
+          f"sequential durable write p50 {write:.3f} ms; ratio {write / bound:.2f} (target <= 1.25)")
+mixes = rows(sys.argv[2], "mix")
+report("rust bench client", mixes["reads"]["p50_ms"], mixes["adds"]["p50_ms"])
+if sys.argv[3]:
+    variants = rows(sys.argv[3], "variant")
+    report("python sdk", variants["sdk-read"]["p50_ms"], variants["sdk"]["p50_ms"])
 PY

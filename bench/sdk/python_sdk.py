@@ -15,6 +15,8 @@ Variants (--variants, comma separated; default: all):
   requests-guide   the guide's `sync_credits`, verbatim: `requests.post` per call, no Session
   httpx-keepalive  the same body and v1 token, signed in Python, over one `httpx.Client`
   sdk              `CreditSyncClient.add_credits`, one call after the other
+  sdk-read         `CreditSyncClient.get_balance` (a signed read), one call after the other
+                   (bench/last_millisecond.sh sets it beside `sdk`)
   requests-guide-threads  the guide's snippet from --concurrency threads
   sdk-threads      --concurrency threads sharing one `CreditSyncClient`
   sdk-async        `AsyncCreditSyncClient`: --concurrency coroutines under `asyncio.gather`
@@ -43,7 +45,7 @@ import requests  # noqa: E402
 import credit_sync_client  # noqa: E402
 from credit_sync_client import AsyncCreditSyncClient, CreditSyncClient  # noqa: E402
 
-SEQUENTIAL = ["requests-guide", "httpx-keepalive", "sdk"]
+SEQUENTIAL = ["requests-guide", "httpx-keepalive", "sdk", "sdk-read"]
 CONCURRENT = ["requests-guide-threads", "sdk-threads", "sdk-async"]
 
 
@@ -252,7 +254,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-url", help="server to use (default: start a release server on a free port)")
     parser.add_argument("--server-bin", help="server binary (default: target/release/credit-sync-server)")
-    parser.add_argument("--variants", default=",".join(SEQUENTIAL + CONCURRENT))
+    parser.add_argument("--variants", default=",".join(v for v in SEQUENTIAL + CONCURRENT if v != "sdk-read"))
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per variant, all rounds (default 10)")
     parser.add_argument("--count", type=int, default=100_000, help="max calls per variant and round (default 100000)")
     parser.add_argument("--rounds", type=int, default=5,
@@ -285,6 +287,8 @@ def main() -> int:
             "requests-guide": lambda u: ok_json(sync_credits(u, 1, "bench")),
             "httpx-keepalive": (lambda s: lambda u: ok_json(s(u, 1, "bench")))(make_httpx_sync(http)),
             "sdk": lambda u: ok_sdk(client.add_credits(u, 1, "bench")),
+            # None for a user not seen yet is an answer too; a failure raises.
+            "sdk-read": lambda u: client.get_balance(u) is not None or True,
         }
         results: Dict[str, Result] = {}
         rounds = max(1, args.rounds)

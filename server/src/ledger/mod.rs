@@ -18,6 +18,7 @@ pub(crate) use postgres::ledger_error as postgres_error;
 pub(crate) use sqlite::ledger_error as sqlite_error;
 pub(crate) use sqlite::raw as sqlite_raw;
 pub(crate) use sqlite::UNKNOWN_MARK as SQLITE_UNKNOWN_MARK;
+pub(crate) use sqlite::{Job as SqliteJob, Step as SqliteStep};
 pub mod transfer;
 mod url;
 mod verify;

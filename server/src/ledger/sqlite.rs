@@ -1,4 +1,4 @@
-//! The SQLite backend: one writer task owns the write connection and commits queued writes
+//! The SQLite backend: one writer thread owns the write connection and commits queued writes
 //! in groups (see [`group_commit`]: one `BEGIN IMMEDIATE` transaction and one fsync for many
 //! requests, each in its own savepoint), and a pool of readers serves reads in parallel.
 //! Every write is a [`Job`] of that writer: a sync and a batch here, holds, reversals and
@@ -29,7 +29,8 @@ use crate::console::store::{
 use crate::events::{Events, Notifier, Retention};
 use funds::Funds;
 pub(crate) use group_commit::UNKNOWN_MARK;
-use group_commit::{GroupCommit, Job, Limits, Step, Upkeep};
+use group_commit::{GroupCommit, Limits, Upkeep};
+pub(crate) use group_commit::{Job, Step};
 use libsqlite3_sys as ffi;
 use raw::{is_unavailable, Db, SqliteFailure, Value};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -47,7 +48,7 @@ pub struct SqliteLedger {
 
 impl SqliteLedger {
     /// Opens the database at `url`, creating it when `create` (see [`Store`]), and starts
-    /// its writer task.
+    /// its writer thread.
     pub async fn open(url: &str, create: bool) -> Result<SqliteLedger, String> {
         let store = Store::open(url, create).await?;
         let window = Arc::new(AtomicI64::new(-1));
@@ -75,10 +76,15 @@ impl SqliteLedger {
         &self.events
     }
 
-    /// The write and read pools, for the webhook worker's own small writes (they queue
-    /// for the one write connection between the writer's groups, never inside one).
-    pub(crate) fn pools(&self) -> (&sqlx::SqlitePool, &sqlx::SqlitePool) {
-        (&self.store.writer, &self.store.reader)
+    /// The read pool (the webhook worker's reads).
+    pub(crate) fn reader(&self) -> &sqlx::SqlitePool {
+        &self.store.reader
+    }
+
+    /// Runs `job` in the writer's next group (the webhook worker's own small writes: the
+    /// writer holds the one write connection, so every write is one of its jobs).
+    pub(crate) async fn write<J: Job>(&self, job: J) -> Result<J::Output, LedgerError> {
+        self.writes.submit(job).await.map_err(ledger_error)
     }
 
     /// Widens the pruning window to `spend`'s, before its write is queued.
@@ -89,6 +95,8 @@ impl SqliteLedger {
 
 impl LedgerBackend for SqliteLedger {
     async fn close(&self) {
+        // The writer hands its connection back first: the write pool closes only then.
+        self.writes.stop().await;
         self.store.close().await;
     }
 

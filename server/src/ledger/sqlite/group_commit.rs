@@ -1,4 +1,4 @@
-//! Group commit: one writer task owns the SQLite write connection and applies every queued
+//! Group commit: one writer thread owns the SQLite write connection and applies every queued
 //! write of a moment in ONE transaction, each inside its own SAVEPOINT, so many requests share
 //! one fsync (`synchronous=FULL` stays) and one refused or failed write never rolls back its
 //! neighbours. Nobody is answered before the COMMIT is durable; if it fails, nobody is told
@@ -14,6 +14,10 @@
 //! rollback is checked: if SQLite refuses it, the connection is closed (SQLite rolls back an
 //! open transaction on close) and the pool opens a fresh one, so no half-applied group can
 //! ever be committed by a later one.
+//!
+//! The writer is a thread of its own that keeps the connection locked and its statements
+//! prepared while it runs: a write costs its hand-over to the thread and its answer back,
+//! and nothing per group (issue 16's last millisecond, docs/benchmarks.md).
 
 use super::raw::{Db, SqliteFailure};
 use sqlx::SqlitePool;
@@ -28,7 +32,7 @@ pub struct Step<T> {
     pub keep: bool,
 }
 
-/// One write the writer task applies inside a group.
+/// One write the writer thread applies inside a group.
 pub trait Job: Send + 'static {
     type Output: Send + 'static;
 
@@ -138,32 +142,47 @@ impl Stats {
     }
 }
 
-/// The handle requests use to queue their writes. Cloning shares the one writer task, which
-/// ends when the last handle is dropped (after finishing what is queued).
+/// The handle requests use to queue their writes. Cloning shares the one writer thread,
+/// which ends after [`GroupCommit::stop`] or when the last handle is dropped (after
+/// finishing what is queued).
 #[derive(Clone)]
 pub struct GroupCommit {
-    queue: mpsc::Sender<Box<dyn Queued>>,
+    queue: mpsc::Sender<Message>,
     stats: Arc<Stats>,
     /// The last committed group's upkeep mark: changes after each durable COMMIT (the
     /// event feed's wake-up).
     commits: watch::Receiver<i64>,
 }
 
+/// What the writer thread receives.
+enum Message {
+    Write(Box<dyn Queued>),
+    /// Finish what was queued before, hand the connection back to its pool, then answer.
+    Stop(oneshot::Sender<()>),
+}
+
 impl GroupCommit {
-    /// Starts the writer task on `pool` (the single-connection write pool), running
-    /// `upkeep` in every group. Needs a runtime.
+    /// Starts the writer thread on `pool` (the single-connection write pool, which the
+    /// writer then holds for as long as it runs: nobody else may use it), running `upkeep`
+    /// in every group. Needs a runtime (the pool's).
     pub fn start(pool: SqlitePool, limits: Limits, upkeep: Upkeep) -> GroupCommit {
         let (queue, receiver) = mpsc::channel(limits.queue.max(1));
         let stats = Arc::new(Stats::default());
         let (committed, commits) = watch::channel(UNKNOWN_MARK);
-        tokio::spawn(writer(
+        let writer = Writer {
+            runtime: tokio::runtime::Handle::current(),
             pool,
             receiver,
             limits,
-            stats.clone(),
+            stats: stats.clone(),
             upkeep,
             committed,
-        ));
+            stop: None,
+        };
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer.run())
+            .expect("cannot start the SQLite writer thread");
         GroupCommit {
             queue,
             stats,
@@ -180,6 +199,15 @@ impl GroupCommit {
         &self.stats
     }
 
+    /// Lets the writer finish what is queued and hand its connection back (so the pool
+    /// can close); later writes are refused. Returns once the connection is back.
+    pub async fn stop(&self) {
+        let (done, stopped) = oneshot::channel();
+        if self.queue.send(Message::Stop(done)).await.is_ok() {
+            let _ = stopped.await;
+        }
+    }
+
     /// Queues `job` and waits for its answer, which comes only after the group's COMMIT is
     /// durable. Dropping this future after the job is queued does not cancel the job.
     pub async fn submit<J: Job>(&self, job: J) -> Result<J::Output, sqlx::Error> {
@@ -190,7 +218,7 @@ impl GroupCommit {
             reply,
         });
         self.queue
-            .send(queued)
+            .send(Message::Write(queued))
             .await
             .map_err(|_| sqlx::Error::PoolClosed)?;
         answer.await.map_err(|_| {
@@ -247,65 +275,149 @@ impl<J: Job> Queued for Pending<J> {
     }
 }
 
-/// The writer task: takes what is queued (within `limits`), commits it as one group, answers.
-async fn writer(
+/// Why the writer let go of its connection.
+enum Release {
+    /// Stopped or every handle dropped: hand the connection back and end.
+    End,
+    /// A failed group could not be rolled back: close the connection (SQLite rolls the
+    /// transaction back on close) and go on with a fresh one.
+    Discard,
+}
+
+/// The writer thread. It holds the write connection locked, with its prepared statements,
+/// for as long as it runs: a write costs one hand-over from its request to this thread and
+/// one back, nothing per group (no pool checkout, no sqlx worker round trip, no task).
+struct Writer {
+    runtime: tokio::runtime::Handle,
     pool: SqlitePool,
-    mut receiver: mpsc::Receiver<Box<dyn Queued>>,
+    receiver: mpsc::Receiver<Message>,
     limits: Limits,
     stats: Arc<Stats>,
     upkeep: Upkeep,
     committed: watch::Sender<i64>,
-) {
-    let committed = Arc::new(committed);
-    while let Some(first) = receiver.recv().await {
+    /// A stop request seen while a group was being taken: answered once it is done.
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Writer {
+    fn run(mut self) {
+        // The pool's own tasks (returning or closing the connection) spawn on this runtime.
+        let runtime = self.runtime.clone();
+        let _context = runtime.enter();
+        loop {
+            let mut conn = match runtime.block_on(self.pool.acquire()) {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // No connection (the pool closed, the file is gone): fail what comes
+                    // until one opens again.
+                    tracing::error!(error = %e, "the writer cannot get the write connection");
+                    if !self.fail_next_group(&e) {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let release = match runtime.block_on(conn.lock_handle()) {
+                Ok(mut locked) => self.serve(&mut Db::new(&mut locked)),
+                Err(e) => {
+                    tracing::error!(error = %e, "the writer cannot lock the write connection");
+                    if self.fail_next_group(&e) {
+                        Release::Discard
+                    } else {
+                        Release::End
+                    }
+                }
+            };
+            match release {
+                Release::End => break,
+                Release::Discard => {
+                    tracing::error!(
+                        "a failed group could not be rolled back; closing the write connection"
+                    );
+                    if let Err(e) = runtime.block_on(conn.close()) {
+                        tracing::error!(error = %e, "closing the write connection failed");
+                    }
+                }
+            }
+        }
+        // The connection is back in its pool (dropped above): the stopper may close it.
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Commits groups on `db` until told to stop or the connection must go.
+    fn serve(&mut self, db: &mut Db<'_>) -> Release {
+        while let Some(mut group) = self.next_group() {
+            let (result, clean) = apply_group(db, &mut group, &*self.upkeep);
+            self.settle(group, result);
+            if !clean {
+                return Release::Discard;
+            }
+        }
+        Release::End
+    }
+
+    /// Waits for the next write and takes what else is queued (within the limits); `None`
+    /// once stopped or every handle is gone.
+    fn next_group(&mut self) -> Option<Vec<Box<dyn Queued>>> {
+        if self.stop.is_some() {
+            return None;
+        }
+        let first = match self.receiver.blocking_recv()? {
+            Message::Write(first) => first,
+            Message::Stop(stop) => {
+                self.stop = Some(stop);
+                return None;
+            }
+        };
         let mut weight = first.weight();
         let mut group = vec![first];
-        while group.len() < limits.max_writes && weight < limits.max_weight {
-            match receiver.try_recv() {
-                Ok(next) => {
+        while group.len() < self.limits.max_writes && weight < self.limits.max_weight {
+            match self.receiver.try_recv() {
+                Ok(Message::Write(next)) => {
                     weight += next.weight();
                     group.push(next);
+                }
+                Ok(Message::Stop(stop)) => {
+                    // This group is the last one.
+                    self.stop = Some(stop);
+                    break;
                 }
                 Err(_) => break,
             }
         }
-        let size = group.len();
-        // On its own task so that a panic in one write's code fails its group (the dropped
-        // replies answer with an error, the dropped transaction rolls back), not the writer.
-        let committed = tokio::spawn(commit_group(
-            pool.clone(),
-            group,
-            stats.clone(),
-            upkeep.clone(),
-            committed.clone(),
-        ))
-        .await;
-        if let Err(e) = committed {
-            tracing::error!(error = %e, size, "a group commit task failed; its writes were not applied");
-            stats.observe(size, false);
+        Some(group)
+    }
+
+    /// Answers the next group with `e` (no connection to apply it on); `false` when there
+    /// is none (stopped or every handle gone).
+    fn fail_next_group(&mut self, e: &sqlx::Error) -> bool {
+        match self.next_group() {
+            Some(group) => {
+                let e = sqlx::Error::Protocol(format!("no write connection: {e}"));
+                self.settle(group, Err(e));
+                true
+            }
+            None => false,
         }
     }
-}
 
-/// Applies `group` in one transaction, counts it, then answers every write.
-async fn commit_group(
-    pool: SqlitePool,
-    mut group: Vec<Box<dyn Queued>>,
-    stats: Arc<Stats>,
-    upkeep: Upkeep,
-    committed: Arc<watch::Sender<i64>>,
-) {
-    let result = apply_group(&pool, &mut group, &*upkeep).await;
-    if let Ok(mark) = result {
-        // Every commit wakes the watchers, even with the mark unchanged.
-        committed.send_replace(mark);
-    }
-    if let Err(e) = &result {
-        tracing::error!(error = %e, size = group.len(), "group commit failed; no write of the group was acknowledged");
-    }
-    stats.observe(group.len(), result.is_ok());
-    for queued in group {
-        queued.answer(result.as_ref().map(|_| ()));
+    /// Counts the group, wakes the feed's watchers after a commit, answers every write.
+    fn settle(&self, group: Vec<Box<dyn Queued>>, result: Result<i64, sqlx::Error>) {
+        match &result {
+            // Every commit wakes the watchers, even with the mark unchanged.
+            Ok(mark) => {
+                self.committed.send_replace(*mark);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, size = group.len(), "group commit failed; no write of the group was acknowledged");
+            }
+        }
+        self.stats.observe(group.len(), result.is_ok());
+        for queued in group {
+            queued.answer(result.as_ref().map(|_| ()));
+        }
     }
 }
 
@@ -318,51 +430,34 @@ fn retyped(e: &sqlx::Error) -> sqlx::Error {
     }
 }
 
-/// Locks the write connection and applies the group on this thread: one statement costs
-/// microseconds instead of a round trip to sqlx's worker thread.
-async fn apply_group(
-    pool: &SqlitePool,
+/// Applies the group on the writer's connection; says whether the connection is clean
+/// afterwards (no transaction left open). A panic in a write's code fails its group (the
+/// transaction is rolled back), not the writer.
+fn apply_group(
+    db: &mut Db<'_>,
     group: &mut [Box<dyn Queued>],
     upkeep: &UpkeepFn,
-) -> Result<i64, sqlx::Error> {
-    let mut conn = pool.acquire().await?;
-    let mut locked = conn.lock_handle().await?;
-    let (result, clean) = blocking(|| {
-        let mut db = Db::new(&mut locked);
-        // A transaction left open by an earlier group (one whose code panicked and whose
-        // rollback failed) must never be committed with this one.
-        let result = match db.rollback() {
-            Ok(()) => apply_in_transaction(&mut db, group, upkeep),
-            Err(e) => Err(e.into_sqlx()),
-        };
-        // `apply_in_transaction` rolled back whatever failed; if that was refused the
-        // transaction is still open here.
-        let clean = !db.in_transaction();
-        (result, clean)
-    });
-    drop(locked);
-    if !clean {
-        // The transaction could not be rolled back: discard the connection. Closing it makes
-        // SQLite roll the transaction back; the pool opens a fresh connection for the next
-        // group. Every request of this group is answered with the error.
-        tracing::error!("a failed group could not be rolled back; closing the write connection");
-        if let Err(e) = conn.close().await {
-            tracing::error!(error = %e, "closing the write connection failed");
-        }
-        return Err(result.err().unwrap_or_else(|| {
-            sqlx::Error::Protocol("the transaction stayed open after its group".into())
-        }));
-    }
-    result
-}
-
-/// Runs `f`, telling a multi-threaded runtime that this thread blocks (on SQLite and fsync).
-fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
-        _ => f(),
-    }
+) -> (Result<i64, sqlx::Error>, bool) {
+    // A transaction left open by an earlier group must never be committed with this one.
+    let result = match db.rollback() {
+        Ok(()) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            apply_in_transaction(db, group, upkeep)
+        }))
+        .unwrap_or_else(|_| {
+            tracing::error!(
+                size = group.len(),
+                "a write's code panicked; its group was not applied"
+            );
+            Err(sqlx::Error::Protocol(
+                "a write of the group failed (panicked)".into(),
+            ))
+        }),
+        Err(e) => Err(e.into_sqlx()),
+    };
+    // `apply_in_transaction` rolled back whatever failed (not after a panic: do it here); if
+    // that was refused the transaction is still open, and the connection must go.
+    let clean = db.rollback().is_ok();
+    (result, clean)
 }
 
 /// The group in one transaction; on any failure the transaction is rolled back, and a
@@ -564,14 +659,27 @@ mod tests {
         Arc::new(|_| Ok(0))
     }
 
-    async fn keys(pool: &SqlitePool) -> Vec<String> {
-        sqlx::query_as::<_, (String,)>("SELECT k FROM t ORDER BY k")
-            .fetch_all(pool)
+    /// The keys in `t`, read on a connection of their own (the writer holds the pool's).
+    async fn keys(dir: &tempfile::TempDir) -> Vec<String> {
+        let url = format!("sqlite://{}/g.db", dir.path().display());
+        let reader = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(
+                SqliteConnectOptions::from_str(&url)
+                    .unwrap()
+                    .read_only(true),
+            )
+            .await
+            .unwrap();
+        let keys = sqlx::query_as::<_, (String,)>("SELECT k FROM t ORDER BY k")
+            .fetch_all(&reader)
             .await
             .unwrap()
             .into_iter()
             .map(|(k,)| k)
-            .collect()
+            .collect();
+        reader.close().await;
+        keys
     }
 
     /// Queued writes not yet taken by the writer.
@@ -659,7 +767,7 @@ mod tests {
                 "inserted"
             ]
         );
-        assert_eq!(keys(&pool).await, ["a", "c", "e"]);
+        assert_eq!(keys(&dir).await, ["a", "c", "e"]);
         assert_eq!(commit.stats().commits.load(Ordering::Relaxed), 2);
         // The gate write alone, then the six together.
         assert_eq!(commit.stats().sizes[0].load(Ordering::Relaxed), 1);
@@ -700,13 +808,13 @@ mod tests {
         let commits = commit.stats().commits.load(Ordering::Relaxed);
         assert_eq!(runs.load(Ordering::SeqCst), commits);
         assert!(commits < 4, "{commits} groups for 4 writes");
-        assert_eq!(keys(&pool).await, ["a", "b"]);
+        assert_eq!(keys(&dir).await, ["a", "b"]);
         fail.store(true, Ordering::SeqCst);
         assert_eq!(
             commit.submit(TestJob(Act::Insert("c"))).await.unwrap(),
             "inserted"
         );
-        assert_eq!(keys(&pool).await, ["a", "b", "c"]);
+        assert_eq!(keys(&dir).await, ["a", "b", "c"]);
         assert_eq!(commit.stats().failed_groups.load(Ordering::Relaxed), 0);
     }
 
@@ -721,14 +829,14 @@ mod tests {
         )
         .await;
         assert!(answers.iter().all(Result::is_err));
-        assert!(keys(&pool).await.is_empty());
+        assert!(keys(&dir).await.is_empty());
         assert_eq!(commit.stats().failed_groups.load(Ordering::Relaxed), 1);
         // The writer goes on with the next group.
         assert_eq!(
             commit.submit(TestJob(Act::Insert("z"))).await.unwrap(),
             "inserted"
         );
-        assert_eq!(keys(&pool).await, ["z"]);
+        assert_eq!(keys(&dir).await, ["z"]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -738,12 +846,12 @@ mod tests {
         let commit = GroupCommit::start(pool.clone(), Limits::default(), no_upkeep());
         let answers = one_group(&commit, vec![Act::Insert("a"), Act::Panic]).await;
         assert!(answers.iter().all(Result::is_err));
-        assert!(keys(&pool).await.is_empty());
+        assert!(keys(&dir).await.is_empty());
         assert_eq!(
             commit.submit(TestJob(Act::Insert("b"))).await.unwrap(),
             "inserted"
         );
-        assert_eq!(keys(&pool).await, ["b"]);
+        assert_eq!(keys(&dir).await, ["b"]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -771,7 +879,7 @@ mod tests {
         for task in tasks {
             assert_eq!(task.await.unwrap().unwrap(), "inserted");
         }
-        assert_eq!(keys(&pool).await.len(), KEYS.len());
+        assert_eq!(keys(&dir).await.len(), KEYS.len());
         let stats = commit.stats();
         let commits = stats.commits.load(Ordering::Relaxed);
         assert_eq!(stats.writes.load(Ordering::Relaxed), 40);
@@ -805,7 +913,7 @@ mod tests {
             commit.submit(TestJob(Act::Insert("next"))).await.unwrap(),
             "inserted"
         );
-        assert_eq!(keys(&pool).await, ["kept", "next"]);
+        assert_eq!(keys(&dir).await, ["kept", "next"]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -849,7 +957,7 @@ mod tests {
             .filter(|(_, a)| a.is_ok())
             .map(|(k, _)| k.to_string())
             .collect();
-        assert_eq!(keys(&pool).await, kept);
+        assert_eq!(keys(&dir).await, kept);
         for answer in [&answers[0], &answers[2]] {
             if let Err(e) = answer {
                 assert!(SqliteFailure::of(e).unwrap().is_unavailable(), "{e}");
@@ -881,6 +989,45 @@ mod tests {
             commit.submit(TestJob(Act::Insert("z"))).await.unwrap(),
             "inserted"
         );
-        assert_eq!(keys(&pool).await, ["z"]);
+        assert_eq!(keys(&dir).await, ["z"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stop_finishes_the_queue_and_hands_the_connection_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(&dir).await;
+        let commit = GroupCommit::start(pool.clone(), Limits::default(), no_upkeep());
+        // Statements stay prepared across groups: the same write many times, one group each.
+        for k in ["a", "b", "c"] {
+            assert_eq!(
+                commit.submit(TestJob(Act::Insert(k))).await.unwrap(),
+                "inserted"
+            );
+        }
+        let (gate, held) = hold(&commit).await;
+        let behind = {
+            let commit = commit.clone();
+            tokio::spawn(async move { commit.submit(TestJob(Act::Insert("d"))).await })
+        };
+        while queued(&commit) < 1 {
+            tokio::task::yield_now().await;
+        }
+        let stopping = {
+            let commit = commit.clone();
+            tokio::spawn(async move { commit.stop().await })
+        };
+        gate.open();
+        held.await.unwrap().unwrap();
+        // What was queued before the stop is applied; the stop returns with the connection
+        // back in the pool, so the pool serves (and closes) again.
+        assert_eq!(behind.await.unwrap().unwrap(), "inserted");
+        stopping.await.unwrap();
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM t")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(n, 4);
+        assert!(commit.submit(TestJob(Act::Insert("e"))).await.is_err());
+        pool.close().await;
     }
 }

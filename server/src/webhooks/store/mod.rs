@@ -6,7 +6,7 @@
 mod postgres;
 mod sqlite;
 
-use crate::ledger::{AnyBackend, Ledger, LedgerError};
+use crate::ledger::{AnyBackend, Ledger, LedgerError, SqliteLedger};
 use sqlx::{PgPool, SqlitePool};
 
 /// Where an endpoint's delivery stands, as its claim reads it.
@@ -62,9 +62,9 @@ pub struct Count {
 /// The ledger's database, as the webhook state lives in it.
 #[derive(Clone)]
 pub enum Store {
-    /// The write pool (its one connection, between the writer's groups) and the readers.
+    /// The ledger (its writes are jobs of its group-commit writer) and its readers.
     Sqlite {
-        writer: SqlitePool,
+        ledger: SqliteLedger,
         reader: SqlitePool,
     },
     Postgres(PgPool),
@@ -73,13 +73,10 @@ pub enum Store {
 impl Store {
     pub fn of(ledger: &Ledger) -> Store {
         match ledger.backend() {
-            AnyBackend::Sqlite(db) => {
-                let (writer, reader) = db.pools();
-                Store::Sqlite {
-                    writer: writer.clone(),
-                    reader: reader.clone(),
-                }
-            }
+            AnyBackend::Sqlite(db) => Store::Sqlite {
+                ledger: db.clone(),
+                reader: db.reader().clone(),
+            },
             AnyBackend::Postgres(db) => Store::Postgres(db.pool().clone()),
         }
     }
@@ -88,7 +85,7 @@ impl Store {
     /// receives what happens from now on; `webhooks replay` sends the past).
     pub async fn register(&self, url: &str, now_ms: i64) -> Result<(), LedgerError> {
         match self {
-            Store::Sqlite { writer, .. } => sqlite::register(writer, url, now_ms).await,
+            Store::Sqlite { ledger, .. } => sqlite::register(ledger, url, now_ms).await,
             Store::Postgres(pool) => postgres::register(pool, url, now_ms).await,
         }
     }
@@ -103,7 +100,7 @@ impl Store {
         until_ms: i64,
     ) -> Result<Option<State>, LedgerError> {
         match self {
-            Store::Sqlite { writer, .. } => sqlite::claim(writer, url, me, until_ms).await,
+            Store::Sqlite { ledger, .. } => sqlite::claim(ledger, url, me, until_ms).await,
             Store::Postgres(pool) => postgres::claim(pool, url, me, now_ms, until_ms).await,
         }
     }
@@ -118,7 +115,7 @@ impl Store {
         error: Option<(&str, i64)>,
     ) -> Result<bool, LedgerError> {
         match self {
-            Store::Sqlite { writer, .. } => sqlite::save(writer, url, me, state, error).await,
+            Store::Sqlite { ledger, .. } => sqlite::save(ledger, url, me, state, error).await,
             Store::Postgres(pool) => postgres::save(pool, url, me, state, error).await,
         }
     }
@@ -132,7 +129,7 @@ impl Store {
         failure: &Failure,
     ) -> Result<bool, LedgerError> {
         match self {
-            Store::Sqlite { writer, .. } => sqlite::give_up(writer, url, me, failure).await,
+            Store::Sqlite { ledger, .. } => sqlite::give_up(ledger, url, me, failure).await,
             Store::Postgres(pool) => postgres::give_up(pool, url, me, failure).await,
         }
     }
@@ -140,7 +137,7 @@ impl Store {
     /// Lets another process claim the endpoint at once (a clean shutdown).
     pub async fn release(&self, url: &str, me: &str) -> Result<(), LedgerError> {
         match self {
-            Store::Sqlite { writer, .. } => sqlite::release(writer, url, me).await,
+            Store::Sqlite { ledger, .. } => sqlite::release(ledger, url, me).await,
             Store::Postgres(pool) => postgres::release(pool, url, me).await,
         }
     }
@@ -148,7 +145,7 @@ impl Store {
     /// Asks the worker to deliver again from `from`; `false` when the endpoint is unknown.
     pub async fn replay(&self, url: &str, from: i64) -> Result<bool, LedgerError> {
         match self {
-            Store::Sqlite { writer, .. } => sqlite::replay(writer, url, from).await,
+            Store::Sqlite { ledger, .. } => sqlite::replay(ledger, url, from).await,
             Store::Postgres(pool) => postgres::replay(pool, url, from).await,
         }
     }

@@ -2,9 +2,12 @@
 // Rust binding (native.d.ts, by `napi build --dts`) and re-exported here; this file only
 // adds the `CreditSyncClient` facade and the error classes of index.js.
 
-import type { BatchOptions, ClientOptions, EventsOptions, FeedOptions, RecordsOptions } from './native'
+import type { BatchOptions, ClientOptions, EventsOptions, FeedOptions, RecordWalkOptions, RecordsOptions } from './native'
 
-export type { BatchOptions, ClientOptions, EventsOptions, FeedOptions, RecordsOptions } from './native'
+export type { BatchOptions, ClientOptions, EventsOptions, FeedOptions, RecordWalkOptions, RecordsOptions } from './native'
+
+/** Options of `CreditSyncClient.fromEnv`: the constructor's, without the credentials (read from the environment). */
+export type EnvOptions = Omit<ClientOptions, 'baseUrl' | 'apiKey' | 'secretKey' | 'source'>
 
 /**
  * An integer field of a result: a `number` by default (a value beyond 2^53−1 fails the
@@ -421,8 +424,11 @@ export declare class WebhookVerificationError extends CreditSyncError {}
 export declare class CreditSyncClient<B extends boolean = false> {
   /** `bigint: true` returns every integer field as a `BigInt` (the type follows). */
   constructor(options: ClientOptions & { bigint?: B })
-  /** A client from CREDIT_SYNC_BASE_URL, CREDIT_SYNC_API_KEY, CREDIT_SYNC_SECRET_KEY, CREDIT_SYNC_SOURCE. */
-  static fromEnv(): CreditSyncClient<false>
+  /**
+   * A client from CREDIT_SYNC_BASE_URL, CREDIT_SYNC_API_KEY, CREDIT_SYNC_SECRET_KEY, CREDIT_SYNC_SOURCE,
+   * with the constructor's other options (`timeoutMs`, `maxRetries`, ...); giving a credential here is a `TypeError`.
+   */
+  static fromEnv<E extends boolean = false>(options?: (EnvOptions & { bigint?: E }) | null): CreditSyncClient<E>
   /** Adds `amount` (> 0) credits. Every failure with a code resolves with `success: false`. */
   addCredits(telegramId: TelegramId, amount: Amount, reason: string, reference?: string | null): Promise<SyncResult<Int<B>>>
   /** Deducts `amount` (> 0) credits, never below zero. Every failure with a code resolves with `success: false`. */
@@ -452,6 +458,11 @@ export declare class CreditSyncClient<B extends boolean = false> {
   getBalance(telegramId: TelegramId): Promise<Balance<Int<B>> | null>
   /** One page of records, newest first. */
   getRecords(telegramId: TelegramId, options?: RecordsOptions | null): Promise<RecordsPage<Int<B>>>
+  /**
+   * Every record of the user, newest first: `for await (const r of client.records(id, { pageSize }))`,
+   * fetching pages as needed; `break` ends it. An error rejects once and the walk ends.
+   */
+  records(telegramId: TelegramId, options?: RecordWalkOptions | null): AsyncGenerator<Record<Int<B>>, void, undefined>
   /** One page of the event feed, oldest first; `wait` (seconds) long-polls until an event is committed. */
   getEvents(options?: EventsOptions | null): Promise<EventsPage<Int<B>>>
   /**

@@ -147,6 +147,25 @@ function withSafeLogger(options) {
   }
 }
 
+// The items of a native walk (`events()`, `records()`) until it answers `null`; stopped
+// however the loop ends.
+async function* steps(walk) {
+  try {
+    for (;;) {
+      let item
+      try {
+        item = await walk.next()
+      } catch (e) {
+        throw classify(e)
+      }
+      if (item === null) return
+      yield item
+    }
+  } finally {
+    walk.stop()
+  }
+}
+
 class CreditSyncClient {
   #native
 
@@ -163,10 +182,14 @@ class CreditSyncClient {
     }
   }
 
-  /** A client from CREDIT_SYNC_BASE_URL, CREDIT_SYNC_API_KEY, CREDIT_SYNC_SECRET_KEY, CREDIT_SYNC_SOURCE. */
-  static fromEnv() {
+  /**
+   * A client from CREDIT_SYNC_BASE_URL, CREDIT_SYNC_API_KEY, CREDIT_SYNC_SECRET_KEY, CREDIT_SYNC_SOURCE,
+   * with the constructor's other options.
+   * @param {import('./index').EnvOptions} [options]
+   */
+  static fromEnv(options) {
     try {
-      return new CreditSyncClient({ [fromNative]: native.NativeClient.fromEnv() })
+      return new CreditSyncClient({ [fromNative]: native.NativeClient.fromEnv(options ? withSafeLogger(options) : options) })
     } catch (e) {
       throw classify(e)
     }
@@ -224,6 +247,21 @@ class CreditSyncClient {
     return settle(() => this.#native.getRecords(telegramId, options))
   }
 
+  /**
+   * Every record of the user, newest first, as an async iterable: each iteration is one
+   * step of the core's walk (a page fetched when the last one is used up), and `break`
+   * (the iterator's `return()`) stops it.
+   */
+  async *records(telegramId, options) {
+    let walk
+    try {
+      walk = this.#native.records(telegramId, options)
+    } catch (e) {
+      throw classify(e)
+    }
+    yield* steps(walk)
+  }
+
   getEvents(options) {
     return settle(() => this.#native.getEvents(options))
   }
@@ -240,20 +278,7 @@ class CreditSyncClient {
     } catch (e) {
       throw classify(e)
     }
-    try {
-      for (;;) {
-        let event
-        try {
-          event = await feed.next()
-        } catch (e) {
-          throw classify(e)
-        }
-        if (event === null) return
-        yield event
-      }
-    } finally {
-      feed.stop()
-    }
+    yield* steps(feed)
   }
 
   registerUser(telegramId, nickname) {

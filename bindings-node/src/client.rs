@@ -8,8 +8,8 @@ use crate::arguments::{
 use crate::errors::{core_error, type_error};
 use crate::logs::{self, Logger};
 use crate::results::{
-    Balance, BatchResult, Event, EventsPage, HoldResult, Holds, Ints, RecordsPage, ReverseResult,
-    SyncResult, TransferResult, UserData,
+    Balance, BatchResult, Event, EventsPage, HoldResult, Holds, Ints, Record, RecordsPage,
+    ReverseResult, SyncResult, TransferResult, UserData,
 };
 use credit_sync::{Config, ConfigBuilder, Error, FlowResult, Proxy, RetryBudget, WriteError};
 use napi::bindgen_prelude::{Array, Either, PromiseRaw, Unknown};
@@ -77,6 +77,13 @@ pub struct EventsOptions {
     pub wait: Option<f64>,
 }
 
+/// Options of `records`.
+#[napi(object)]
+pub struct RecordWalkOptions {
+    /// Records fetched per page, 1–200. Default 100.
+    pub page_size: Option<f64>,
+}
+
 /// Options of `events`.
 #[napi(object)]
 pub struct FeedOptions {
@@ -109,21 +116,56 @@ pub struct NativeClient {
 impl NativeClient {
     #[napi(constructor, ts_args_type = "options: ClientOptions")]
     pub fn new(env: &Env, options: Unknown<'_>) -> napi::Result<Self> {
-        let options: ClientOptions =
+        let mut options: ClientOptions =
             arguments::options(env, Some(options), "options")?.unwrap_or_default();
         let mut builder = Config::builder();
-        if let Some(v) = options.base_url {
+        if let Some(v) = options.base_url.take() {
             builder = builder.base_url(v);
         }
-        if let Some(v) = options.api_key {
+        if let Some(v) = options.api_key.take() {
             builder = builder.api_key(v);
         }
-        if let Some(v) = options.secret_key {
+        if let Some(v) = options.secret_key.take() {
             builder = builder.secret_key(v);
         }
-        if let Some(v) = options.source {
+        if let Some(v) = options.source.take() {
             builder = builder.source(v);
         }
+        Self::configured(env, builder, options)
+    }
+
+    /// A client from `CREDIT_SYNC_BASE_URL`, `CREDIT_SYNC_API_KEY`, `CREDIT_SYNC_SECRET_KEY`
+    /// and `CREDIT_SYNC_SOURCE`, with the constructor's other options.
+    #[napi(
+        factory,
+        ts_args_type = "options?: Omit<ClientOptions, 'baseUrl' | 'apiKey' | 'secretKey' | 'source'> | null"
+    )]
+    pub fn from_env(env: &Env, options: Option<Unknown<'_>>) -> napi::Result<Self> {
+        let options: ClientOptions =
+            arguments::options(env, options, "options")?.unwrap_or_default();
+        let given = [
+            ("baseUrl", options.base_url.is_some()),
+            ("apiKey", options.api_key.is_some()),
+            ("secretKey", options.secret_key.is_some()),
+            ("source", options.source.is_some()),
+        ];
+        if let Some((name, _)) = given.iter().find(|(_, set)| *set) {
+            return Err(type_error(
+                env,
+                format!(
+                    "fromEnv reads {name} from the environment; pass it to the constructor instead"
+                ),
+            ));
+        }
+        Self::configured(env, ConfigBuilder::from_env(), options)
+    }
+
+    /// Applies the options both constructors share (everything but the credentials).
+    fn configured(
+        env: &Env,
+        mut builder: ConfigBuilder,
+        options: ClientOptions,
+    ) -> napi::Result<Self> {
         if let Some(ms) = options.timeout_ms {
             if !(ms.is_finite() && ms > 0.0) {
                 return Err(type_error(
@@ -169,18 +211,6 @@ impl NativeClient {
             .logger
             .map_or_else(tracing::Dispatch::none, logs::dispatch);
         Self::build(env, builder, ints, log)
-    }
-
-    /// A client from `CREDIT_SYNC_BASE_URL`, `CREDIT_SYNC_API_KEY`, `CREDIT_SYNC_SECRET_KEY`
-    /// and `CREDIT_SYNC_SOURCE`.
-    #[napi(factory)]
-    pub fn from_env(env: &Env) -> napi::Result<Self> {
-        Self::build(
-            env,
-            ConfigBuilder::from_env(),
-            Ints::Number,
-            tracing::Dispatch::none(),
-        )
     }
 
     fn build(
@@ -389,7 +419,9 @@ impl NativeClient {
         options: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, ReverseResult>> {
         let a = reverse_arguments(env, options)?;
-        let reason = a.reason.unwrap_or_else(|| "reversal".to_string());
+        let reason = a
+            .reason
+            .unwrap_or_else(|| credit_sync::model::DEFAULT_REVERSAL_REASON.to_string());
         let (original, amount) = (a.original, a.amount);
         self.flow(
             env,
@@ -445,7 +477,8 @@ impl NativeClient {
     ) -> napi::Result<PromiseRaw<'env, SyncResult>> {
         let id = positive_id(env, telegram_id, "telegramId")?;
         let payment = stars_payment(env, payment)?;
-        let rate = optional_integer(env, credits_per_star, "creditsPerStar")?.unwrap_or(1);
+        let rate = optional_integer(env, credits_per_star, "creditsPerStar")?
+            .unwrap_or(credit_sync::stars::DEFAULT_CREDITS_PER_STAR);
         let reference = credit_sync::stars::payment_reference(&payment.telegram_payment_charge_id);
         let change = credit_sync::stars::credits_for(&payment, rate).unwrap_or(0);
         self.write(env, id, change, Some(reference), move |c, _| async move {
@@ -467,7 +500,7 @@ impl NativeClient {
     ) -> napi::Result<PromiseRaw<'env, ReverseResult>> {
         let charge_id = string(env, charge_id, "chargeId")?;
         let reason = optional_string(env, reason, "reason")?
-            .unwrap_or_else(|| "Telegram Stars refund".to_string());
+            .unwrap_or_else(|| credit_sync::stars::DEFAULT_REFUND_REASON.to_string());
         let reference = credit_sync::stars::refund_reference(&charge_id);
         self.flow(
             env,
@@ -546,6 +579,32 @@ impl NativeClient {
         })
     }
 
+    /// The core's walk over the user's records (`records_stream`, newest first); the JS
+    /// layer makes it an async iterable.
+    #[napi(
+        ts_args_type = "telegramId: number | bigint | string, options?: RecordWalkOptions | null"
+    )]
+    pub fn records(
+        &self,
+        env: &Env,
+        telegram_id: Unknown<'_>,
+        options: Option<Unknown<'_>>,
+    ) -> napi::Result<NativeRecordWalk> {
+        let id = positive_id(env, telegram_id, "telegramId")?;
+        let options: Option<RecordWalkOptions> = arguments::options(env, options, "options")?;
+        let page_size = count(env, options.and_then(|o| o.page_size), "options.pageSize")?
+            .unwrap_or(credit_sync::records::DEFAULT_PAGE_SIZE);
+        let stream = self
+            .client
+            .read()
+            .ok()
+            .and_then(|c| c.clone())
+            .map(|c| Box::pin(c.records_stream(id, page_size)) as RecordStream);
+        Ok(NativeRecordWalk {
+            walk: Walk::new(stream, self),
+        })
+    }
+
     /// The core's endless, long-polling event stream from `after`; the JS layer makes it
     /// an async iterable.
     #[napi(ts_args_type = "options?: FeedOptions | null")]
@@ -559,11 +618,7 @@ impl NativeClient {
             .and_then(|c| c.clone())
             .map(|c| Box::pin(c.events(after.as_deref())) as EventStream);
         Ok(NativeEventFeed {
-            stream: std::sync::Arc::new(tokio::sync::Mutex::new(stream)),
-            client_closed: self.closed.subscribe(),
-            stopped: watch::Sender::new(false),
-            ints: self.ints,
-            log: self.log.clone(),
+            feed: Walk::new(stream, self),
         })
     }
 
@@ -742,25 +797,46 @@ impl NativeClient {
 
 type EventStream =
     std::pin::Pin<Box<dyn futures::Stream<Item = credit_sync::Result<credit_sync::Event>> + Send>>;
+type RecordStream =
+    std::pin::Pin<Box<dyn futures::Stream<Item = credit_sync::Result<credit_sync::Record>> + Send>>;
 
-/// One `events()` feed: the core's stream, stepped one `next()` per JS iteration, so no
-/// long poll is in flight (or keeps the process alive) between iterations.
-#[napi]
-pub struct NativeEventFeed {
+/// One core stream behind a JS async iterable (`events()`, `records()`), stepped one
+/// `next()` per JS iteration, so nothing is in flight (or keeps the process alive) between
+/// iterations; `close()` of the client and `stop()` (the iterator's `return()`) end it.
+struct Walk<S> {
     /// `None` when the client was already closed: the first `next()` rejects with `client_closed`.
-    stream: std::sync::Arc<tokio::sync::Mutex<Option<EventStream>>>,
+    stream: std::sync::Arc<tokio::sync::Mutex<Option<S>>>,
     client_closed: watch::Receiver<bool>,
-    /// Flips on `stop()` (the iterator's `return()`): a pending `next()` resolves `null`.
+    /// Flips on `stop()`: a pending `next()` resolves `null`.
     stopped: watch::Sender<bool>,
     ints: Ints,
     log: tracing::Dispatch,
 }
 
-#[napi]
-impl NativeEventFeed {
-    /// The next event (waiting for one as long as it takes), or `null` once stopped.
-    #[napi(ts_return_type = "Promise<Event | null>")]
-    pub fn next<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Option<Event>>> {
+impl<S, T> Walk<S>
+where
+    S: futures::Stream<Item = credit_sync::Result<T>> + Unpin + Send + 'static,
+    T: Send + 'static,
+{
+    fn new(stream: Option<S>, client: &NativeClient) -> Self {
+        Walk {
+            stream: std::sync::Arc::new(tokio::sync::Mutex::new(stream)),
+            client_closed: client.closed.subscribe(),
+            stopped: watch::Sender::new(false),
+            ints: client.ints,
+            log: client.log.clone(),
+        }
+    }
+
+    /// The next item converted by `convert`, or `null` once the stream ended or was stopped.
+    fn next<'env, R>(
+        &self,
+        env: &'env Env,
+        convert: fn(T, Ints) -> Result<R, Error>,
+    ) -> napi::Result<PromiseRaw<'env, Option<R>>>
+    where
+        R: Send + 'static + napi::bindgen_prelude::ToNapiValue,
+    {
         let stream = self.stream.clone();
         let mut client_closed = self.client_closed.clone();
         let mut stopped = self.stopped.subscribe();
@@ -768,12 +844,11 @@ impl NativeEventFeed {
         let fut = async move {
             let step = async move {
                 let mut guard = stream.lock().await;
-                // `None`: the feed was made on a closed client.
                 let Some(s) = guard.as_mut() else {
                     return Err(Error::Closed);
                 };
                 match futures::StreamExt::next(s).await {
-                    Some(r) => Event::convert(r?, ints).map(Some),
+                    Some(r) => convert(r?, ints).map(Some),
                     None => Ok(None),
                 }
             };
@@ -781,7 +856,7 @@ impl NativeEventFeed {
                 return Ok(None);
             }
             tokio::select! {
-                // Stopped first: once `stop()` ran, no event is taken from the stream.
+                // Stopped first: once `stop()` ran, no item is taken from the stream.
                 biased;
                 _ = stopped.wait_for(|s| *s) => Ok(None),
                 r = step => r,
@@ -795,13 +870,54 @@ impl NativeEventFeed {
         })
     }
 
-    /// Ends the feed: a pending `next()` resolves `null`, later ones too. Idempotent.
-    #[napi]
-    pub fn stop(&self) {
+    /// Idempotent.
+    fn stop(&self) {
         self.stopped.send_replace(true);
         if let Ok(mut s) = self.stream.try_lock() {
             s.take();
         }
+    }
+}
+
+/// One `events()` feed: the core's endless event stream (see [`Walk`]).
+#[napi]
+pub struct NativeEventFeed {
+    feed: Walk<EventStream>,
+}
+
+#[napi]
+impl NativeEventFeed {
+    /// The next event (waiting for one as long as it takes), or `null` once stopped.
+    #[napi(ts_return_type = "Promise<Event | null>")]
+    pub fn next<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Option<Event>>> {
+        self.feed.next(env, Event::convert)
+    }
+
+    /// Ends the feed: a pending `next()` resolves `null`, later ones too. Idempotent.
+    #[napi]
+    pub fn stop(&self) {
+        self.feed.stop()
+    }
+}
+
+/// One `records()` walk: the core's `records_stream` (see [`Walk`]).
+#[napi]
+pub struct NativeRecordWalk {
+    walk: Walk<RecordStream>,
+}
+
+#[napi]
+impl NativeRecordWalk {
+    /// The next record, or `null` once every record was read (or the walk stopped).
+    #[napi(ts_return_type = "Promise<Record | null>")]
+    pub fn next<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Option<Record>>> {
+        self.walk.next(env, Record::convert)
+    }
+
+    /// Ends the walk: a pending `next()` resolves `null`, later ones too. Idempotent.
+    #[napi]
+    pub fn stop(&self) {
+        self.walk.stop()
     }
 }
 

@@ -604,26 +604,30 @@ pub struct RecordsPage {
     pub next_cursor: Option<String>,
 }
 
+impl Record {
+    pub fn convert(r: model::Record, ints: Ints) -> Result<Self, Error> {
+        Ok(Record {
+            id: ints.int("id", r.id)?,
+            change: ints.int("change", r.change)?,
+            balance_after: ints.int("balanceAfter", r.balance_after)?,
+            reason: r.reason,
+            source: r.source,
+            external_reference: r.external_reference,
+            created_at: r.created_at,
+            hold_id: r.hold_id,
+            reverses: ints.opt("reverses", r.reverses)?,
+            transfer_id: r.transfer_id,
+        })
+    }
+}
+
 impl RecordsPage {
     pub fn convert(p: model::RecordsPage, ints: Ints) -> Result<Self, Error> {
         Ok(RecordsPage {
             records: p
                 .records
                 .into_iter()
-                .map(|r| {
-                    Ok(Record {
-                        id: ints.int("id", r.id)?,
-                        change: ints.int("change", r.change)?,
-                        balance_after: ints.int("balanceAfter", r.balance_after)?,
-                        reason: r.reason,
-                        source: r.source,
-                        external_reference: r.external_reference,
-                        created_at: r.created_at,
-                        hold_id: r.hold_id,
-                        reverses: ints.opt("reverses", r.reverses)?,
-                        transfer_id: r.transfer_id,
-                    })
-                })
+                .map(|r| Record::convert(r, ints))
                 .collect::<Result<_, Error>>()?,
             next_cursor: p.next_cursor,
         })

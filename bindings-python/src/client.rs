@@ -5,11 +5,14 @@
 use crate::errors::{panic_error, CoreError};
 use crate::inflight;
 use crate::results::{
-    BalanceDict, Event, EventsDict, HoldResult, HoldsDict, RecordsDict, ReverseResult, SyncResult,
-    TransferResult, UserDict,
+    BalanceDict, Event, EventsDict, HoldResult, HoldsDict, RecordDict, RecordsDict, ReverseResult,
+    SyncResult, TransferResult, UserDict,
 };
 use crate::runtime;
 use credit_sync::events::{Feed, Step, LONG_POLL_WAIT_SECS};
+use credit_sync::model::DEFAULT_REVERSAL_REASON;
+use credit_sync::records::{self, Pager, DEFAULT_PAGE_SIZE};
+use credit_sync::stars::{DEFAULT_CREDITS_PER_STAR, DEFAULT_REFUND_REASON};
 use credit_sync::{
     BatchEntry, Client, Config, ConfigBuilder, Error, FlowResult, Original, Proxy, RetryBudget,
     StarsPayment, WriteError,
@@ -730,6 +733,38 @@ mod calls {
         })
     }
 
+    /// The next record of an async `iter_records` (`None`: the walk ended), stepping the
+    /// core's [`Pager`]; a cancelled fetch leaves the walk as it was.
+    pub fn next_record(
+        resolved: Resolved,
+        telegram_id: i64,
+        pager: std::sync::Arc<tokio::sync::Mutex<Pager>>,
+    ) -> Call<Option<RecordDict>> {
+        Call::read(resolved.forks, async move {
+            let mut pager = pager.lock_owned().await;
+            let r = guarded(resolved, |c| async move {
+                loop {
+                    match pager.step() {
+                        records::Step::Yield(r) => return Ok(Some(RecordDict(r))),
+                        records::Step::Done => return Ok(None),
+                        records::Step::Fetch(cursor) => {
+                            let limit = Some(pager.page_size());
+                            match c.get_records(telegram_id, limit, cursor.as_deref()).await {
+                                Ok(page) => pager.feed(page),
+                                Err(e) => {
+                                    pager.fail();
+                                    return Err(e);
+                                }
+                            }
+                        }
+                    }
+                }
+            })
+            .await;
+            Answer(r)
+        })
+    }
+
     pub fn register_user(
         resolved: Resolved,
         telegram_id: i64,
@@ -1057,7 +1092,8 @@ impl CreditSyncClient {
     /// Reverses the record `record_id`, or the one made with your `reference`, wholly or
     /// `amount` of it, with a new linked record. `reversal_reference` de-duplicates the
     /// reversal itself (the SDK makes one when absent).
-    #[pyo3(signature = (record_id=None, *, reference=None, amount=None, reason="reversal", reversal_reference=None))]
+    #[pyo3(signature = (record_id=None, *, reference=None, amount=None, reason=DEFAULT_REVERSAL_REASON, reversal_reference=None),
+        text_signature = "($self, record_id=None, *, reference=None, amount=None, reason=\"reversal\", reversal_reference=None)")]
     fn reverse_record(
         &self,
         py: Python<'_>,
@@ -1107,7 +1143,8 @@ impl CreditSyncClient {
     /// Credits a Telegram Stars `SuccessfulPayment` (or a dict / object with `currency`,
     /// `total_amount`, `telegram_payment_charge_id`): `total_amount * credits_per_star`,
     /// once per charge id, so a redelivered update is a `duplicate`.
-    #[pyo3(signature = (telegram_id, payment, credits_per_star=1))]
+    #[pyo3(signature = (telegram_id, payment, credits_per_star=DEFAULT_CREDITS_PER_STAR),
+        text_signature = "($self, telegram_id, payment, credits_per_star=1)")]
     fn credit_stars_payment(
         &self,
         py: Python<'_>,
@@ -1124,7 +1161,8 @@ impl CreditSyncClient {
 
     /// Reverses the credit of the Stars payment `charge_id`, once: repeating it (with the same
     /// `reason`) is a `duplicate` success.
-    #[pyo3(signature = (charge_id, reason="Telegram Stars refund"))]
+    #[pyo3(signature = (charge_id, reason=DEFAULT_REFUND_REASON),
+        text_signature = "($self, charge_id, reason=\"Telegram Stars refund\")")]
     fn refund_stars_payment(
         &self,
         py: Python<'_>,
@@ -1185,6 +1223,18 @@ impl CreditSyncClient {
             client: slf,
             feed: Mutex::new(Some(Feed::new(after.as_deref()))),
         }
+    }
+
+    /// Every record of the user, newest first, fetching pages of `page_size` (1 to 200)
+    /// as needed. An error is raised once and the iterator ends.
+    #[pyo3(signature = (telegram_id, page_size=i64::from(DEFAULT_PAGE_SIZE)),
+        text_signature = "($self, telegram_id, page_size=100)")]
+    fn iter_records(slf: Py<Self>, telegram_id: i64, page_size: i64) -> PyResult<RecordIterator> {
+        Ok(RecordIterator {
+            client: slf,
+            telegram_id,
+            pager: Mutex::new(Some(Pager::new(unsigned("page_size", page_size)?))),
+        })
     }
 
     /// Registers a user or updates the nickname (admin sources only).
@@ -1411,7 +1461,8 @@ impl AsyncCreditSyncClient {
     /// Reverses the record `record_id`, or the one made with your `reference`, wholly or
     /// `amount` of it, with a new linked record. `reversal_reference` de-duplicates the
     /// reversal itself (the SDK makes one when absent).
-    #[pyo3(signature = (record_id=None, *, reference=None, amount=None, reason="reversal", reversal_reference=None))]
+    #[pyo3(signature = (record_id=None, *, reference=None, amount=None, reason=DEFAULT_REVERSAL_REASON, reversal_reference=None),
+        text_signature = "($self, record_id=None, *, reference=None, amount=None, reason=\"reversal\", reversal_reference=None)")]
     fn reverse_record<'py>(
         &self,
         py: Python<'py>,
@@ -1461,7 +1512,8 @@ impl AsyncCreditSyncClient {
     /// Credits a Telegram Stars `SuccessfulPayment` (or a dict / object with `currency`,
     /// `total_amount`, `telegram_payment_charge_id`): `total_amount * credits_per_star`,
     /// once per charge id, so a redelivered update is a `duplicate`.
-    #[pyo3(signature = (telegram_id, payment, credits_per_star=1))]
+    #[pyo3(signature = (telegram_id, payment, credits_per_star=DEFAULT_CREDITS_PER_STAR),
+        text_signature = "($self, telegram_id, payment, credits_per_star=1)")]
     fn credit_stars_payment<'py>(
         &self,
         py: Python<'py>,
@@ -1478,7 +1530,8 @@ impl AsyncCreditSyncClient {
 
     /// Reverses the credit of the Stars payment `charge_id`, once: repeating it (with the same
     /// `reason`) is a `duplicate` success.
-    #[pyo3(signature = (charge_id, reason="Telegram Stars refund"))]
+    #[pyo3(signature = (charge_id, reason=DEFAULT_REFUND_REASON),
+        text_signature = "($self, charge_id, reason=\"Telegram Stars refund\")")]
     fn refund_stars_payment<'py>(
         &self,
         py: Python<'py>,
@@ -1536,6 +1589,19 @@ impl AsyncCreditSyncClient {
             client: slf,
             feed: std::sync::Arc::new(tokio::sync::Mutex::new(Feed::new(after.as_deref()))),
         }
+    }
+
+    /// The user's records, read with `await walk.next()` (`None` once all were read, or
+    /// after an error); the package's `iter_records` makes it an async iterator.
+    #[pyo3(signature = (telegram_id, page_size=i64::from(DEFAULT_PAGE_SIZE)),
+        text_signature = "($self, telegram_id, page_size=100)")]
+    fn records(slf: Py<Self>, telegram_id: i64, page_size: i64) -> PyResult<AsyncRecordWalk> {
+        let pager = Pager::new(unsigned("page_size", page_size)?);
+        Ok(AsyncRecordWalk {
+            client: slf,
+            telegram_id,
+            pager: std::sync::Arc::new(tokio::sync::Mutex::new(pager)),
+        })
     }
 
     /// Registers a user or updates the nickname (admin sources only).
@@ -1625,5 +1691,81 @@ impl AsyncEventFeed {
     fn next<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let client = self.client.get().conn.client();
         spawn(py, calls::next_event(client, self.feed.clone()))
+    }
+}
+
+/// `CreditSyncClient.iter_records()`: steps the core's [`Pager`], one `get_records` per
+/// page. Like a generator, it refuses to be advanced from two threads at once.
+#[pyclass(frozen, module = "credit_sync_client._native", name = "RecordIterator")]
+pub struct RecordIterator {
+    client: Py<CreditSyncClient>,
+    telegram_id: i64,
+    /// `None` while a `__next__` runs.
+    pager: Mutex<Option<Pager>>,
+}
+
+#[pymethods]
+impl RecordIterator {
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<RecordDict>> {
+        let taken = self.pager.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(mut pager) = taken else {
+            return Err(PyValueError::new_err(
+                "iter_records() iterator already executing",
+            ));
+        };
+        let next = self.step(py, &mut pager);
+        *self.pager.lock().unwrap_or_else(|p| p.into_inner()) = Some(pager);
+        next
+    }
+}
+
+impl RecordIterator {
+    fn step(&self, py: Python<'_>, pager: &mut Pager) -> PyResult<Option<RecordDict>> {
+        loop {
+            match pager.step() {
+                records::Step::Yield(r) => return Ok(Some(RecordDict(r))),
+                records::Step::Done => return Ok(None),
+                records::Step::Fetch(cursor) => {
+                    let client = self.client.get().conn.client();
+                    let limit = pager.page_size();
+                    let call = calls::get_records(client, self.telegram_id, limit, cursor);
+                    match block(py, call).0 {
+                        Ok(page) => pager.feed(page.0),
+                        Err(e) => {
+                            pager.fail();
+                            return Err(CoreError(e).into());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The native half of `AsyncCreditSyncClient.iter_records()`: each `next()` is one call
+/// (see `calls::next_record`); concurrent ones take turns.
+#[pyclass(
+    frozen,
+    module = "credit_sync_client._native",
+    name = "AsyncRecordWalk"
+)]
+pub struct AsyncRecordWalk {
+    client: Py<AsyncCreditSyncClient>,
+    telegram_id: i64,
+    pager: std::sync::Arc<tokio::sync::Mutex<Pager>>,
+}
+
+#[pymethods]
+impl AsyncRecordWalk {
+    fn next<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.client.get().conn.client();
+        spawn(
+            py,
+            calls::next_record(client, self.telegram_id, self.pager.clone()),
+        )
     }
 }

@@ -113,6 +113,26 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<results::Event>()?;
     m.add_class::<client::EventIterator>()?;
     m.add_class::<client::AsyncEventFeed>()?;
+    m.add_class::<client::RecordIterator>()?;
+    m.add_class::<client::AsyncRecordWalk>()?;
+    // The defaults the bindings state, from their one home in the core: the package's
+    // async client takes them from here, and the tests check every stated one against them.
+    m.add(
+        "DEFAULT_RECORDS_PAGE_SIZE",
+        credit_sync::records::DEFAULT_PAGE_SIZE,
+    )?;
+    m.add(
+        "DEFAULT_CREDITS_PER_STAR",
+        credit_sync::stars::DEFAULT_CREDITS_PER_STAR,
+    )?;
+    m.add(
+        "DEFAULT_REFUND_REASON",
+        credit_sync::stars::DEFAULT_REFUND_REASON,
+    )?;
+    m.add(
+        "DEFAULT_REVERSAL_REASON",
+        credit_sync::model::DEFAULT_REVERSAL_REASON,
+    )?;
     m.add_function(wrap_pyfunction!(make_reference, m)?)?;
     m.add_function(wrap_pyfunction!(verify_webhook, m)?)?;
     m.add_function(wrap_pyfunction!(generate_token, m)?)?;

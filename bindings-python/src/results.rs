@@ -512,6 +512,9 @@ pub struct BalanceDict(pub Balance);
 /// `get_records`' dict: `{'records': [...], 'next_cursor'}`.
 pub struct RecordsDict(pub RecordsPage);
 
+/// One record of `iter_records`: the dict `get_records` lists.
+pub struct RecordDict(pub Record);
+
 /// `register_user`'s dict: `{'telegram_id', 'credits', 'nickname', 'created'}`.
 pub struct UserDict(pub UserData);
 
@@ -557,6 +560,15 @@ impl<'py> IntoPyObject<'py> for RecordsDict {
         d.set_item("records", records)?;
         d.set_item("next_cursor", self.0.next_cursor)?;
         Ok(d)
+    }
+}
+
+impl<'py> IntoPyObject<'py> for RecordDict {
+    type Target = PyDict;
+    type Output = Bound<'py, PyDict>;
+    type Error = PyErr;
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Self::Output> {
+        record(py, self.0)
     }
 }
 

@@ -314,13 +314,14 @@ impl Client {
         page_size: u32,
     ) -> impl Iterator<Item = Result<Record>> {
         let client = self.clone();
-        let mut pager = Pager::new();
+        let mut pager = Pager::new(page_size);
         std::iter::from_fn(move || loop {
             match pager.step() {
                 Step::Yield(r) => return Some(Ok(r)),
                 Step::Done => return None,
                 Step::Fetch(cursor) => {
-                    match client.get_records(telegram_id, Some(page_size), cursor.as_deref()) {
+                    let limit = Some(pager.page_size());
+                    match client.get_records(telegram_id, limit, cursor.as_deref()) {
                         Ok(page) => pager.feed(page),
                         Err(e) => {
                             pager.fail();

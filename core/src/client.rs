@@ -660,7 +660,8 @@ impl Client {
         Ok(response::decode::<RecordsResponse>(answer.value)?.page)
     }
 
-    /// Every record of a user, newest first, fetching pages of `page_size` as needed.
+    /// Every record of a user, newest first, fetching pages of `page_size` as needed
+    /// (the bindings default it to [`crate::records::DEFAULT_PAGE_SIZE`]).
     /// The stream ends after the first error.
     pub fn records_stream(
         &self,
@@ -668,7 +669,7 @@ impl Client {
         page_size: u32,
     ) -> impl Stream<Item = Result<Record>> + Send + 'static {
         let client = self.clone();
-        futures::stream::unfold(Pager::new(), move |mut pager| {
+        futures::stream::unfold(Pager::new(page_size), move |mut pager| {
             let client = client.clone();
             async move {
                 loop {
@@ -677,7 +678,11 @@ impl Client {
                         Step::Done => return None,
                         Step::Fetch(cursor) => {
                             match client
-                                .get_records(telegram_id, Some(page_size), cursor.as_deref())
+                                .get_records(
+                                    telegram_id,
+                                    Some(pager.page_size()),
+                                    cursor.as_deref(),
+                                )
                                 .await
                             {
                                 Ok(page) => pager.feed(page),

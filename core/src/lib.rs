@@ -32,7 +32,7 @@ pub mod log;
 #[cfg(feature = "client")]
 pub mod model;
 #[cfg(feature = "client")]
-mod records;
+pub mod records;
 #[cfg(feature = "client")]
 pub mod reference;
 #[cfg(feature = "client")]

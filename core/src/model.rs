@@ -337,6 +337,10 @@ impl Replayed for TransferData {
     }
 }
 
+/// The bindings' `reverse_record` / `reverseRecord` `reason` when the caller gives none
+/// (Rust's [`Client::reverse_record`](crate::Client::reverse_record) takes it as an argument).
+pub const DEFAULT_REVERSAL_REASON: &str = "reversal";
+
 /// The record a reversal names: by its id, or by the `external_reference` it was made with
 /// (the caller's own, for this source).
 #[derive(Debug, Clone, PartialEq, Eq)]

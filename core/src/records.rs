@@ -1,9 +1,16 @@
 //! Walks a user's records across keyset pages, newest first. Shared by the async
-//! `records_stream` and the blocking `records_iter`, which differ only in how they
-//! fetch a page.
+//! `records_stream`, the blocking `records_iter` and the bindings' record iterators,
+//! which differ only in how they fetch a page: which page, of what size, and when the
+//! walk ends is decided here.
 
 use crate::model::{Record, RecordsPage};
 use std::collections::VecDeque;
+
+/// The page size of the bindings' `iter_records` / `records()` when the caller gives none
+/// (Rust's `records_stream` and `records_iter` take it as an argument). A walk reads every
+/// page, so it asks for fewer, larger ones than `get_records`' default
+/// ([`crate::protocol::limits::DEFAULT_RECORDS_LIMIT`]).
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
 
 /// What the walker needs next.
 pub enum Step {
@@ -15,34 +22,54 @@ pub enum Step {
     Done,
 }
 
-#[derive(Debug, Default)]
+/// A resumable walk over one user's record pages: it hands out buffered records and
+/// says which page to fetch next.
+#[derive(Debug)]
 pub struct Pager {
     buffer: VecDeque<Record>,
     /// `Some(cursor)`: another page exists; `None`: no more pages.
     next: Option<Option<String>>,
     started: bool,
+    page_size: u32,
 }
 
 impl Pager {
-    pub fn new() -> Pager {
-        Pager::default()
+    /// A walk fetching pages of `page_size` records (1 to
+    /// [`MAX_RECORDS_LIMIT`](crate::protocol::limits::MAX_RECORDS_LIMIT); the first fetch
+    /// fails with `invalid_argument` otherwise).
+    pub fn new(page_size: u32) -> Pager {
+        Pager {
+            buffer: VecDeque::new(),
+            next: None,
+            started: false,
+            page_size,
+        }
     }
 
+    /// The `limit` of every [`Step::Fetch`].
+    pub fn page_size(&self) -> u32 {
+        self.page_size
+    }
+
+    /// What to do next: hand out a record, fetch a page, or stop. A fetch changes nothing
+    /// until its page is fed, so one that never finished (a cancelled `await`, a dropped
+    /// future) is asked for again.
     pub fn step(&mut self) -> Step {
         if let Some(r) = self.buffer.pop_front() {
             return Step::Yield(r);
         }
         if !self.started {
-            self.started = true;
             return Step::Fetch(None);
         }
-        match self.next.take() {
-            Some(cursor) => Step::Fetch(cursor),
+        match &self.next {
+            Some(cursor) => Step::Fetch(cursor.clone()),
             None => Step::Done,
         }
     }
 
+    /// The page a [`Step::Fetch`] asked for.
     pub fn feed(&mut self, page: RecordsPage) {
+        self.started = true;
         self.buffer.extend(page.records);
         self.next = page.next_cursor.map(Some);
     }
@@ -76,7 +103,8 @@ mod tests {
 
     #[test]
     fn walks_pages_and_skips_empty_ones() {
-        let mut p = Pager::new();
+        let mut p = Pager::new(2);
+        assert_eq!(p.page_size(), 2);
         assert!(matches!(p.step(), Step::Fetch(None)));
         p.feed(RecordsPage {
             records: vec![rec(3), rec(2)],
@@ -100,8 +128,22 @@ mod tests {
     }
 
     #[test]
+    fn a_fetch_that_never_finished_is_asked_again() {
+        let mut p = Pager::new(2);
+        assert!(matches!(p.step(), Step::Fetch(None)));
+        assert!(matches!(p.step(), Step::Fetch(None)));
+        p.feed(RecordsPage {
+            records: vec![rec(2)],
+            next_cursor: Some("c1".into()),
+        });
+        assert!(matches!(p.step(), Step::Yield(r) if r.id == 2));
+        assert!(matches!(p.step(), Step::Fetch(Some(c)) if c == "c1"));
+        assert!(matches!(p.step(), Step::Fetch(Some(c)) if c == "c1"));
+    }
+
+    #[test]
     fn a_failure_ends_the_walk() {
-        let mut p = Pager::new();
+        let mut p = Pager::new(DEFAULT_PAGE_SIZE);
         assert!(matches!(p.step(), Step::Fetch(None)));
         p.fail();
         assert!(matches!(p.step(), Step::Done));

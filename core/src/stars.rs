@@ -12,6 +12,15 @@ use sha2::{Digest, Sha256};
 /// The currency of Telegram Stars payments.
 pub const CURRENCY: &str = "XTR";
 
+/// The bindings' `credits_per_star` / `creditsPerStar` when the caller gives none (Rust's
+/// [`Client::credit_stars_payment`](crate::Client::credit_stars_payment) takes it as an
+/// argument): one credit per Star.
+pub const DEFAULT_CREDITS_PER_STAR: i64 = 1;
+
+/// The bindings' refund `reason` when the caller gives none. A refund told twice must
+/// send the same reason to replay, so every SDK sends this one.
+pub const DEFAULT_REFUND_REASON: &str = "Telegram Stars refund";
+
 /// The three fields of a Bot API `SuccessfulPayment` (aiogram's, python-telegram-bot's,
 /// grammY's `successful_payment`) that a credit needs.
 #[derive(Debug, Clone, PartialEq, Eq)]

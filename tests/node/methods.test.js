@@ -532,13 +532,83 @@ test('invalid_argument: a bad configuration throws at construction', () => {
   }
 })
 
-test('fromEnv reads the CREDIT_SYNC_* variables', async () => {
-  const saved = { ...process.env }
+test('records() walks every page newest first, as an async iterable', async () => {
+  const user = 2011
+  for (let i = 0; i < 5; i++) await client.addCredits(user, i + 1, `w${i}`, `m_walk_${i}`)
+  const seen = []
+  for await (const r of client.records(user, { pageSize: 2 })) seen.push(r)
+  assert.deepEqual(
+    seen.map((r) => r.reason),
+    ['w4', 'w3', 'w2', 'w1', 'w0'],
+  )
+  assert.deepEqual(seen, (await client.getRecords(user, { limit: 5 })).records)
+  // The default page size is the core's; `break` stops the walk.
+  const firsts = []
+  for await (const r of client.records(`${user}`)) {
+    firsts.push(r.change)
+    break
+  }
+  assert.deepEqual(firsts, [5])
+  const none = []
+  for await (const r of client.records(2012)) none.push(r)
+  assert.deepEqual(none, [])
+  // A page size the server refuses rejects the first step, once.
+  const bad = client.records(user, { pageSize: 0 })
+  await assert.rejects(bad.next(), (e) => e instanceof ValidationError && e.code === 'invalid_argument' && e.field === 'limit')
+  assert.deepEqual(await bad.next(), { value: undefined, done: true })
+  await assert.rejects(client.records(user, { pageSize: -1 }).next(), (e) => e instanceof TypeError && /pageSize/.test(e.message))
+  await assert.rejects(client.records(0).next(), (e) => e instanceof TypeError && /telegramId/.test(e.message))
+  const closed = new CreditSyncClient({ baseUrl: server.baseUrl, ...MEDIA_BOT })
+  closed.close()
+  await assert.rejects(closed.records(user).next(), (e) => e instanceof ClientClosedError)
+})
+
+// Sets the CREDIT_SYNC_* variables for `fn` and restores them one by one: a replaced
+// `process.env` object no longer reaches the process environment the core reads.
+async function withEnv(fn) {
+  const names = ['CREDIT_SYNC_BASE_URL', 'CREDIT_SYNC_API_KEY', 'CREDIT_SYNC_SECRET_KEY', 'CREDIT_SYNC_SOURCE']
+  const saved = names.map((n) => [n, process.env[n]])
   try {
     process.env.CREDIT_SYNC_BASE_URL = server.baseUrl
     process.env.CREDIT_SYNC_API_KEY = MEDIA_BOT.apiKey
     process.env.CREDIT_SYNC_SECRET_KEY = MEDIA_BOT.secretKey
     process.env.CREDIT_SYNC_SOURCE = MEDIA_BOT.source
+    await fn()
+  } finally {
+    for (const [n, v] of saved) {
+      if (v === undefined) delete process.env[n]
+      else process.env[n] = v
+    }
+  }
+}
+
+test('fromEnv takes the constructor options', () =>
+  withEnv(async () => {
+    const exact = CreditSyncClient.fromEnv({ bigint: true, timeoutMs: 5_000, maxRetries: 1, retryBudget: false, proxy: '' })
+    assert.equal(await exact.getBalance(2013), null)
+    assert.equal((await exact.addCredits(2013, 4, 'env options')).balance, 4n)
+    exact.close()
+    const lines = []
+    const logged = CreditSyncClient.fromEnv({ logger: (level, message) => lines.push(`${level} ${message}`) })
+    await logged.getBalance(2013)
+    await new Promise((r) => setImmediate(r))
+    logged.close()
+    assert.ok(lines.length > 0, 'the logger option is applied')
+    assert.equal(CreditSyncClient.fromEnv(null).closed, false)
+    assert.throws(() => CreditSyncClient.fromEnv({ timeoutMs: -1 }), (e) => e instanceof TypeError && /timeoutMs/.test(e.message))
+    assert.throws(() => CreditSyncClient.fromEnv({ source: 'other' }), (e) => e instanceof TypeError && /source/.test(e.message))
+    assert.throws(() => CreditSyncClient.fromEnv(5), (e) => e instanceof TypeError && /options/.test(e.message))
+    // Through a closed port with no retries, a 300 ms deadline fails fast.
+    process.env.CREDIT_SYNC_BASE_URL = 'http://127.0.0.1:9'
+    const quick = CreditSyncClient.fromEnv({ maxRetries: 0, timeoutMs: 300 })
+    const started = Date.now()
+    await assert.rejects(quick.getBalance(1), (e) => e instanceof TransportError)
+    assert.ok(Date.now() - started < 3000)
+    quick.close()
+  }))
+
+test('fromEnv reads the CREDIT_SYNC_* variables', () =>
+  withEnv(async () => {
     const c = CreditSyncClient.fromEnv()
     assert.ok(c instanceof CreditSyncClient)
     assert.equal((await c.addCredits(2007, 9, 'env')).balance, 9)
@@ -548,10 +618,7 @@ test('fromEnv reads the CREDIT_SYNC_* variables', async () => {
       () => CreditSyncClient.fromEnv(),
       (e) => e instanceof ValidationError && /CREDIT_SYNC_SOURCE/.test(e.message),
     )
-  } finally {
-    process.env = saved
-  }
-})
+  }))
 
 test('client_closed: calls after close() and a call in flight when close() runs', async () => {
   const c = new CreditSyncClient({ baseUrl: server.baseUrl, ...MEDIA_BOT })

@@ -73,6 +73,19 @@ async function feed(): Promise<void> {
     void seq
     break
   }
+  for await (const r of c.records(1, { pageSize: 50 })) {
+    const change: number = r.change
+    const reverses: number | null = r.reverses
+    void [change, reverses, r.reason, r.createdAt]
+  }
+  for await (const r of exact.records(1n)) {
+    const id: bigint = r.id
+    void id
+    break
+  }
+  const fromEnv: CreditSyncClient<true> = CreditSyncClient.fromEnv({ timeoutMs: 5_000, maxRetries: 1, bigint: true })
+  const plainEnv: CreditSyncClient<false> = CreditSyncClient.fromEnv()
+  void [fromEnv, plainEnv]
   try {
     const hook: Event<number> = verifyWebhook({ 'webhook-id': 'msg_1' }, Buffer.from('{}'), ['whsec_x', 'whsec_y'])
     const fromHeaders: Event<bigint> = verifyWebhook(new Headers(), '{}', 'whsec_x', { bigint: true })

@@ -23,18 +23,27 @@ function jsdoc(node) {
   return (node.jsDoc || []).map((d) => (typeof d.comment === 'string' ? d.comment : ts.getTextOfJSDocComment(d.comment) || '')).join(' ').replace(/\s+/g, ' ').trim()
 }
 
-// Interfaces by name across both files: the option objects a method takes.
+// Interfaces and type aliases by name across both files: the option objects a method takes.
 const interfaces = new Map()
+const aliases = new Map()
 for (const sf of files) {
   for (const st of sf.statements) {
     if (ts.isInterfaceDeclaration(st) && !interfaces.has(st.name.text)) interfaces.set(st.name.text, st)
+    if (ts.isTypeAliasDeclaration(st) && !aliases.has(st.name.text)) aliases.set(st.name.text, st)
   }
+}
+
+// The string literals of `'a' | 'b'`.
+function literals(type) {
+  const parts = ts.isUnionTypeNode(type) ? type.types : [type]
+  return parts.filter((t) => ts.isLiteralTypeNode(t) && ts.isStringLiteral(t.literal)).map((t) => t.literal.text)
 }
 
 // The fields of an options type (`RecordsOptions | null`, `ClientOptions & { bigint?: B }`),
 // or null when the type is not an object of options.
 function optionFields(type) {
   if (!type) return null
+  if (ts.isParenthesizedTypeNode(type)) return optionFields(type.type)
   if (ts.isUnionTypeNode(type)) {
     const parts = type.types.filter((t) => !(t.kind === ts.SyntaxKind.LiteralType && t.literal.kind === ts.SyntaxKind.NullKeyword) && t.kind !== ts.SyntaxKind.UndefinedKeyword)
     return parts.length === 1 ? optionFields(parts[0]) : null
@@ -45,7 +54,16 @@ function optionFields(type) {
   }
   if (ts.isTypeLiteralNode(type)) return members(type.members)
   if (ts.isTypeReferenceNode(type)) {
-    const decl = interfaces.get(type.typeName.getText())
+    const name = type.typeName.getText()
+    // `Omit<ClientOptions, 'baseUrl' | ...>`: the options without the named fields.
+    if (name === 'Omit' && type.typeArguments && type.typeArguments.length === 2) {
+      const fields = optionFields(type.typeArguments[0])
+      const dropped = new Set(literals(type.typeArguments[1]))
+      return fields && fields.filter((f) => !dropped.has(f.name))
+    }
+    const alias = aliases.get(name)
+    if (alias && /Options$/.test(name)) return optionFields(alias.type)
+    const decl = interfaces.get(name)
     return decl && /Options$/.test(decl.name.text) ? members(decl.members) : null
   }
   return null

@@ -5,6 +5,7 @@ changed default in a doctored copy of them."""
 import copy
 import pathlib
 import sys
+import tomllib
 
 import pytest
 
@@ -21,6 +22,26 @@ def test_the_five_surfaces_agree(surfaces):
     assert set(surfaces) == set(methods.SURFACES)
     assert "add_credits" in surfaces["node"] and "records_stream" in surfaces["rust_async"]
     assert methods.compare(surfaces) == []
+
+
+def test_the_stated_defaults_are_the_cores(surfaces):
+    # Each binding default lives once in the core; the native module hands its value out,
+    # and every surface that states the default must state that value (Node in index.d.ts
+    # or native.d.ts, Python in its signatures).
+    from credit_sync_client import _native
+
+    core = {
+        ("iter_records", "page_size"): _native.DEFAULT_RECORDS_PAGE_SIZE,
+        ("credit_stars_payment", "credits_per_star"): _native.DEFAULT_CREDITS_PER_STAR,
+        ("refund_stars_payment", "reason"): _native.DEFAULT_REFUND_REASON,
+        ("reverse_record", "reason"): _native.DEFAULT_REVERSAL_REASON,
+    }
+    alias = tomllib.loads((methods.HERE / "exceptions.toml").read_text())["alias"]
+    for s in ("python_sync", "python_async", "node"):
+        canon = {alias.get(f"{s}.{name}", name): params for name, params in surfaces[s].items()}
+        for (method, name), value in core.items():
+            stated = {p["name"]: p["default"] for p in canon[method]}
+            assert stated.get(name) == value, (s, method, name, stated.get(name), value)
 
 
 def test_it_catches_a_missing_method(surfaces):

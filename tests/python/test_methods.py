@@ -240,6 +240,51 @@ def test_balance_records_and_pagination(client, new_id):
         client.get_records(uid, limit=10_000)
 
 
+def test_iter_records_walks_every_page_newest_first(client, new_id):
+    uid = new_id()
+    for i in range(5):
+        client.add_credits(uid, i + 1, f"r{i}")
+    walk = client.iter_records(uid, page_size=2)
+    assert iter(walk) is walk
+    records = list(walk)
+    assert [r["reason"] for r in records] == ["r4", "r3", "r2", "r1", "r0"]
+    assert records == client.get_records(uid, limit=5)["records"]
+    assert next(walk, "done") == "done"  # exhausted stays exhausted
+    # The default page size is the core's; one page is enough here.
+    assert [r["change"] for r in client.iter_records(uid)] == [5, 4, 3, 2, 1]
+    assert list(client.iter_records(new_id())) == []  # an unknown user has no records
+    # A page size the server refuses is raised by the first step, once; then the walk ends.
+    bad = client.iter_records(uid, page_size=0)
+    with pytest.raises(ValidationError) as info:
+        next(bad)
+    assert info.value.field == "limit"
+    assert list(bad) == []
+    with pytest.raises(ValueError, match="page_size"):
+        client.iter_records(uid, page_size=-1)
+
+
+def test_async_iter_records_walks_every_page(base_url, client, new_id):
+    import asyncio
+
+    uid = new_id()
+    for i in range(5):
+        client.add_credits(uid, i + 1, f"r{i}")
+
+    async def main():
+        async with AsyncCreditSyncClient(base_url=base_url, **MEDIA) as a:
+            seen = [r["change"] async for r in a.iter_records(uid, page_size=2)]
+            firsts = []
+            async for r in a.iter_records(uid):
+                firsts.append(r["change"])
+                break
+            with pytest.raises(ValidationError):
+                async for _ in a.iter_records(uid, page_size=500):
+                    pass
+            return seen, firsts
+
+    assert asyncio.run(main()) == ([5, 4, 3, 2, 1], [5])
+
+
 def test_register_user(client, new_id, base_url):
     uid = new_id()
     u = client.register_user(uid, "alice")

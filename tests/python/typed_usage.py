@@ -123,6 +123,20 @@ def events_usage(client: CreditSyncClient, stored: Optional[str]) -> Optional[st
     return None
 
 
+def records_usage(client: CreditSyncClient) -> int:
+    total = 0
+    for record in client.iter_records(1, page_size=50):
+        change: int = record["change"]
+        reverses: Optional[int] = record["reverses"]
+        total += change
+        print(record["reason"], reverses)
+    return total
+
+
+async def async_records_usage(client: AsyncCreditSyncClient) -> List[str]:
+    return [r["reason"] async for r in client.iter_records(1)]
+
+
 def webhook_usage(headers: Dict[str, str], body: bytes) -> Optional[Event]:
     try:
         verify_webhook(list(headers.items()), body.decode(), ["whsec_old", "whsec_new"])

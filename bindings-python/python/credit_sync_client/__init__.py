@@ -51,7 +51,7 @@ from ._native import (
 )
 
 if TYPE_CHECKING:
-    from ._native import BalanceInfo, EventsInfo, HoldsInfo, RecordsInfo, StarsPayment, UserInfo
+    from ._native import BalanceInfo, EventsInfo, HoldsInfo, RecordInfo, RecordsInfo, StarsPayment, UserInfo
 
 _A = TypeVar("_A", bound="AsyncCreditSyncClient")
 
@@ -176,7 +176,7 @@ class AsyncCreditSyncClient:
         *,
         reference: Optional[str] = None,
         amount: Optional[int] = None,
-        reason: str = "reversal",
+        reason: str = _native.DEFAULT_REVERSAL_REASON,
         reversal_reference: Optional[str] = None,
     ) -> ReverseResult:
         """Reverses a record by id or by its reference; see `CreditSyncClient.reverse_record`."""
@@ -195,13 +195,16 @@ class AsyncCreditSyncClient:
         return await self._inner.transfer_credits(from_id, to_id, amount, reason, reference)
 
     async def credit_stars_payment(
-        self, telegram_id: int, payment: StarsPayment, credits_per_star: int = 1
+        self,
+        telegram_id: int,
+        payment: StarsPayment,
+        credits_per_star: int = _native.DEFAULT_CREDITS_PER_STAR,
     ) -> SyncResult:
         """Credits a Telegram Stars payment once; see `CreditSyncClient.credit_stars_payment`."""
         return await self._inner.credit_stars_payment(telegram_id, payment, credits_per_star)
 
     async def refund_stars_payment(
-        self, charge_id: str, reason: str = "Telegram Stars refund"
+        self, charge_id: str, reason: str = _native.DEFAULT_REFUND_REASON
     ) -> ReverseResult:
         """Reverses a Stars payment's credit once; see `CreditSyncClient.refund_stars_payment`."""
         return await self._inner.refund_stars_payment(charge_id, reason)
@@ -216,6 +219,16 @@ class AsyncCreditSyncClient:
     ) -> RecordsInfo:
         """One page of records, newest first: ``{'records': [...], 'next_cursor'}``."""
         return await self._inner.get_records(telegram_id, limit, cursor)
+
+    async def iter_records(
+        self, telegram_id: int, page_size: int = _native.DEFAULT_RECORDS_PAGE_SIZE
+    ) -> AsyncIterator[RecordInfo]:
+        """Every record of the user, newest first, fetching pages of ``page_size`` as
+        needed; see `CreditSyncClient.iter_records`. An error is raised once and the
+        iterator ends."""
+        walk = self._inner.records(telegram_id, page_size)
+        while (record := await walk.next()) is not None:
+            yield record
 
     async def get_events(
         self, after: Optional[str] = None, limit: int = 100, wait: int = 0

@@ -1,9 +1,15 @@
 """Type stubs for the native module ``credit_sync_client._native``."""
 
 import os
-from typing import final, Any, Awaitable, Dict, Iterable, Iterator, List, Literal, Mapping, Optional, Protocol, Sequence, TypedDict, Union
+from typing import final, Any, Final, Awaitable, Dict, Iterable, Iterator, List, Literal, Mapping, Optional, Protocol, Sequence, TypedDict, Union
 
 __version__: str
+
+# The defaults the methods state, from the core (one home for each).
+DEFAULT_RECORDS_PAGE_SIZE: Final[int]
+DEFAULT_CREDITS_PER_STAR: Final[int]
+DEFAULT_REFUND_REASON: Final[str]
+DEFAULT_REVERSAL_REASON: Final[str]
 
 class BalanceInfo(TypedDict):
     telegram_id: int
@@ -106,6 +112,15 @@ class EventIterator:
 @final
 class AsyncEventFeed:
     def next(self) -> Awaitable[Optional[Event]]: ...
+
+@final
+class RecordIterator:
+    def __iter__(self) -> RecordIterator: ...
+    def __next__(self) -> RecordInfo: ...
+
+@final
+class AsyncRecordWalk:
+    def next(self) -> Awaitable[Optional[RecordInfo]]: ...
 
 class UserInfo(TypedDict):
     telegram_id: int
@@ -329,6 +344,7 @@ class CreditSyncClient:
         self, after: Optional[str] = None, limit: int = 100, wait: int = 0
     ) -> EventsInfo: ...
     def iter_events(self, after: Optional[str] = None) -> EventIterator: ...
+    def iter_records(self, telegram_id: int, page_size: int = 100) -> RecordIterator: ...
     def register_user(self, telegram_id: int, nickname: Optional[str] = None) -> UserInfo: ...
     def close(self) -> None: ...
     def __enter__(self) -> CreditSyncClient: ...
@@ -414,6 +430,7 @@ class AsyncClient:
         self, after: Optional[str] = None, limit: int = 100, wait: int = 0
     ) -> Awaitable[EventsInfo]: ...
     def events(self, after: Optional[str] = None) -> AsyncEventFeed: ...
+    def records(self, telegram_id: int, page_size: int = 100) -> AsyncRecordWalk: ...
     def register_user(
         self, telegram_id: int, nickname: Optional[str] = None
     ) -> Awaitable[UserInfo]: ...

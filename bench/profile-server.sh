@@ -38,7 +38,7 @@ server=$!
 exec 3< "$dir/out"
 read -r line <&3
 url="${line##* }"
-cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$dir"; }
+cleanup() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; [ -n "${KEEP_PERF:-}" ] && cp "$dir/perf.data" "$KEEP_PERF" 2>/dev/null; rm -rf "$dir"; }
 trap cleanup EXIT
 
 # Seeding happens inside the bench before the timed part; the counters cover both, which

@@ -22,6 +22,8 @@ pub fn integer(env: &Env, value: Unknown<'_>, name: &str) -> napi::Result<i64> {
     let expected = "a safe integer number, a BigInt or a decimal string";
     match value.get_type()? {
         ValueType::Number => {
+            // SAFETY: `cast` reinterprets the JS value without checking; its type was checked
+            // just above (`get_type` / `is_array`) to be the one cast to.
             let n: f64 = unsafe { value.cast()? };
             // 2^53 - 1: beyond it a JS number no longer names one integer.
             const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
@@ -35,6 +37,8 @@ pub fn integer(env: &Env, value: Unknown<'_>, name: &str) -> napi::Result<i64> {
             }
         }
         ValueType::BigInt => {
+            // SAFETY: `cast` reinterprets the JS value without checking; its type was checked
+            // just above (`get_type` / `is_array`) to be the one cast to.
             let big: BigInt = unsafe { value.cast()? };
             match big.get_i64() {
                 (n, true) => Ok(n),
@@ -45,6 +49,8 @@ pub fn integer(env: &Env, value: Unknown<'_>, name: &str) -> napi::Result<i64> {
             }
         }
         ValueType::String => {
+            // SAFETY: `cast` reinterprets the JS value without checking; its type was checked
+            // just above (`get_type` / `is_array`) to be the one cast to.
             let s: String = unsafe { value.cast()? };
             let digits = s.strip_prefix('-').unwrap_or(&s);
             match s.parse::<i64>() {
@@ -71,6 +77,8 @@ pub fn optional_string(
     let Some(value) = value else { return Ok(None) };
     match value.get_type()? {
         ValueType::Undefined | ValueType::Null => Ok(None),
+        // SAFETY: `cast` reinterprets the JS value without checking; its type was checked
+        // just above (`get_type` / `is_array`) to be the one cast to.
         ValueType::String => Ok(Some(unsafe { value.cast()? })),
         other => Err(type_error(
             env,
@@ -82,6 +90,8 @@ pub fn optional_string(
 /// A required string argument (`reason`, `nickname`).
 pub fn string(env: &Env, value: Unknown<'_>, name: &str) -> napi::Result<String> {
     match value.get_type()? {
+        // SAFETY: `cast` reinterprets the JS value without checking; its type was checked
+        // just above (`get_type` / `is_array`) to be the one cast to.
         ValueType::String => Ok(unsafe { value.cast()? }),
         other => Err(type_error(
             env,
@@ -103,6 +113,8 @@ pub fn batch_entry(
             format!("{name} must be an object {{ telegramId, amount, reason, reference? }}"),
         ));
     }
+    // SAFETY: `cast` reinterprets the JS value without checking; its type was checked
+    // just above (`get_type` / `is_array`) to be the one cast to.
     let item: Object<'_> = unsafe { item.cast()? };
     // A misspelt key (the guide's Python `telegram_id`) would otherwise read as a missing one.
     const KEYS: [&str; 4] = ["telegramId", "amount", "reason", "reference"];
@@ -134,6 +146,8 @@ pub fn options<T: FromNapiValue>(
     let Some(value) = value else { return Ok(None) };
     match value.get_type()? {
         ValueType::Undefined | ValueType::Null => Ok(None),
+        // SAFETY: `cast` reinterprets the JS value without checking; its type was checked
+        // just above (`get_type` / `is_array`) to be the one cast to.
         ValueType::Object => unsafe { value.cast::<T>() }
             .map(Some)
             .map_err(|e| type_error(env, format!("{name}: {}", e.reason))),
@@ -205,6 +219,8 @@ pub fn reverse_arguments(env: &Env, value: Unknown<'_>) -> napi::Result<ReverseA
             format!("{name} must be an object {{ recordId?, reference?, amount?, reason?, reversalReference? }}"),
         ));
     }
+    // SAFETY: `cast` reinterprets the JS value without checking; its type was checked
+    // just above (`get_type` / `is_array`) to be the one cast to.
     let options: Object<'_> = unsafe { value.cast()? };
     const KEYS: [&str; 5] = [
         "recordId",
@@ -250,6 +266,8 @@ pub fn stars_payment(env: &Env, value: Unknown<'_>) -> napi::Result<credit_sync:
             "payment must be a successful_payment object { currency, total_amount, telegram_payment_charge_id }".to_string(),
         ));
     }
+    // SAFETY: `cast` reinterprets the JS value without checking; its type was checked
+    // just above (`get_type` / `is_array`) to be the one cast to.
     let payment: Object<'_> = unsafe { value.cast()? };
     let field = |snake: &str, camel: &str| -> napi::Result<Unknown<'_>> {
         let v: Unknown<'_> = payment.get_named_property(snake)?;

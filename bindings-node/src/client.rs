@@ -288,6 +288,8 @@ impl NativeClient {
         if items.get_type()? != ValueType::Object || !items.is_array()? {
             return Err(type_error(env, "items must be an array".to_string()));
         }
+        // SAFETY: `cast` reinterprets the JS value without checking; it was checked just
+        // above to be an array object.
         let items: Array<'_> = unsafe { items.cast()? };
         let entries = (0..items.len())
             .map(|i| {

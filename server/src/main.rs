@@ -10,6 +10,12 @@ use credit_sync_server::{admin, ledger, server, webhooks};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+/// The server frees on its SQLite writer thread what request tasks allocated (every
+/// queued write), which glibc's per-thread arenas pay for in locks and consolidation;
+/// mimalloc frees cross-thread cheaply (docs/benchmarks.md, issue 16).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

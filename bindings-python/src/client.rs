@@ -11,7 +11,7 @@ use crate::results::{
 use crate::runtime;
 use credit_sync::events::{Feed, Step, LONG_POLL_WAIT_SECS};
 use credit_sync::model::DEFAULT_REVERSAL_REASON;
-use credit_sync::records::{self, Pager, DEFAULT_PAGE_SIZE};
+use credit_sync::records::{Pager, DEFAULT_PAGE_SIZE};
 use credit_sync::stars::{DEFAULT_CREDITS_PER_STAR, DEFAULT_REFUND_REASON};
 use credit_sync::{
     BatchEntry, Client, Config, ConfigBuilder, Error, FlowResult, Original, Proxy, RetryBudget,
@@ -743,22 +743,18 @@ mod calls {
         Call::read(resolved.forks, async move {
             let mut pager = pager.lock_owned().await;
             let r = guarded(resolved, |c| async move {
-                loop {
-                    match pager.step() {
-                        records::Step::Yield(r) => return Ok(Some(RecordDict(r))),
-                        records::Step::Done => return Ok(None),
-                        records::Step::Fetch(cursor) => {
-                            let limit = Some(pager.page_size());
-                            match c.get_records(telegram_id, limit, cursor.as_deref()).await {
-                                Ok(page) => pager.feed(page),
-                                Err(e) => {
-                                    pager.fail();
-                                    return Err(e);
-                                }
-                            }
-                        }
+                let fetch = |cursor: Option<String>, limit| {
+                    let c = c.clone();
+                    async move {
+                        c.get_records(telegram_id, Some(limit), cursor.as_deref())
+                            .await
                     }
-                }
+                };
+                pager
+                    .next(fetch)
+                    .await
+                    .transpose()
+                    .map(|r| r.map(RecordDict))
             })
             .await;
             Answer(r)
@@ -1725,23 +1721,15 @@ impl RecordIterator {
 
 impl RecordIterator {
     fn step(&self, py: Python<'_>, pager: &mut Pager) -> PyResult<Option<RecordDict>> {
-        loop {
-            match pager.step() {
-                records::Step::Yield(r) => return Ok(Some(RecordDict(r))),
-                records::Step::Done => return Ok(None),
-                records::Step::Fetch(cursor) => {
-                    let client = self.client.get().conn.client();
-                    let limit = pager.page_size();
-                    let call = calls::get_records(client, self.telegram_id, limit, cursor);
-                    match block(py, call).0 {
-                        Ok(page) => pager.feed(page.0),
-                        Err(e) => {
-                            pager.fail();
-                            return Err(CoreError(e).into());
-                        }
-                    }
-                }
-            }
+        let next = pager.next_blocking(|cursor, limit| {
+            let client = self.client.get().conn.client();
+            let call = calls::get_records(client, self.telegram_id, limit, cursor);
+            block(py, call).0.map(|page| page.0)
+        });
+        match next {
+            Some(Ok(r)) => Ok(Some(RecordDict(r))),
+            Some(Err(e)) => Err(CoreError(e).into()),
+            None => Ok(None),
         }
     }
 }

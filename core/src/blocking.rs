@@ -10,7 +10,7 @@ use crate::model::{
     RecordsPage, ReverseResult, SyncResult, TransferResult, UserData,
 };
 use crate::protocol::Event;
-use crate::records::{Pager, Step};
+use crate::records::Pager;
 use crate::stars::StarsPayment;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
@@ -315,21 +315,10 @@ impl Client {
     ) -> impl Iterator<Item = Result<Record>> {
         let client = self.clone();
         let mut pager = Pager::new(page_size);
-        std::iter::from_fn(move || loop {
-            match pager.step() {
-                Step::Yield(r) => return Some(Ok(r)),
-                Step::Done => return None,
-                Step::Fetch(cursor) => {
-                    let limit = Some(pager.page_size());
-                    match client.get_records(telegram_id, limit, cursor.as_deref()) {
-                        Ok(page) => pager.feed(page),
-                        Err(e) => {
-                            pager.fail();
-                            return Some(Err(e));
-                        }
-                    }
-                }
-            }
+        std::iter::from_fn(move || {
+            pager.next_blocking(|cursor, limit| {
+                client.get_records(telegram_id, Some(limit), cursor.as_deref())
+            })
         })
     }
 

@@ -18,7 +18,7 @@ use crate::protocol::{
     VoidRequest,
 };
 use crate::protocol::{Event, EventsResponse};
-use crate::records::{Pager, Step};
+use crate::records::Pager;
 use crate::response::{self, Accept, Failure};
 use crate::retry::{RetryPolicy, TokenBucket};
 use crate::signature;
@@ -672,28 +672,16 @@ impl Client {
         futures::stream::unfold(Pager::new(page_size), move |mut pager| {
             let client = client.clone();
             async move {
-                loop {
-                    match pager.step() {
-                        Step::Yield(r) => return Some((Ok(r), pager)),
-                        Step::Done => return None,
-                        Step::Fetch(cursor) => {
-                            match client
-                                .get_records(
-                                    telegram_id,
-                                    Some(pager.page_size()),
-                                    cursor.as_deref(),
-                                )
-                                .await
-                            {
-                                Ok(page) => pager.feed(page),
-                                Err(e) => {
-                                    pager.fail();
-                                    return Some((Err(e), pager));
-                                }
-                            }
-                        }
+                let fetch = |cursor: Option<String>, limit| {
+                    let client = client.clone();
+                    async move {
+                        client
+                            .get_records(telegram_id, Some(limit), cursor.as_deref())
+                            .await
                     }
-                }
+                };
+                let next = pager.next(fetch).await?;
+                Some((next, pager))
             }
         })
     }

@@ -4,7 +4,9 @@
 //! walk ends is decided here.
 
 use crate::model::{Record, RecordsPage};
+use crate::Result;
 use std::collections::VecDeque;
+use std::future::Future;
 
 /// The page size of the bindings' `iter_records` / `records()` when the caller gives none
 /// (Rust's `records_stream` and `records_iter` take it as an argument). A walk reads every
@@ -79,6 +81,61 @@ impl Pager {
         self.buffer.clear();
         self.next = None;
         self.started = true;
+    }
+
+    /// The next record (`None`: the walk ended), fetching pages with `fetch(cursor, limit)`
+    /// as [`step`](Pager::step) asks; a failed fetch is handed out once and ends the walk.
+    /// Every walker (the async and blocking Rust ones, the bindings') steps the pager here.
+    pub async fn next<F, Fut>(&mut self, mut fetch: F) -> Option<Result<Record>>
+    where
+        F: FnMut(Option<String>, u32) -> Fut,
+        Fut: Future<Output = Result<RecordsPage>>,
+    {
+        loop {
+            match self.step() {
+                Step::Yield(r) => return Some(Ok(r)),
+                Step::Done => return None,
+                Step::Fetch(cursor) => {
+                    let page = fetch(cursor, self.page_size).await;
+                    if let Some(e) = self.take(page) {
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`next`](Pager::next) with a blocking `fetch`.
+    pub fn next_blocking<F>(&mut self, mut fetch: F) -> Option<Result<Record>>
+    where
+        F: FnMut(Option<String>, u32) -> Result<RecordsPage>,
+    {
+        loop {
+            match self.step() {
+                Step::Yield(r) => return Some(Ok(r)),
+                Step::Done => return None,
+                Step::Fetch(cursor) => {
+                    let page = fetch(cursor, self.page_size);
+                    if let Some(e) = self.take(page) {
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Feeds a fetched page, or fails the walk with the fetch's error (returned).
+    fn take(&mut self, page: Result<RecordsPage>) -> Option<crate::Error> {
+        match page {
+            Ok(page) => {
+                self.feed(page);
+                None
+            }
+            Err(e) => {
+                self.fail();
+                Some(e)
+            }
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 # Profiles the server under one credit-sync-bench mix: starts the release server on a
 # free port with a temp SQLite database, attaches `perf stat` (CPU time, context
 # switches) and, with --record, `perf record -g` to the server process for the run, and
-# prints the bench's line, the counters per request and the top of the profile.
+# prints the bench's line, the counters per request and the top of the profile, and
+# how the SQLite writer thread spent the run's wall time (on a CPU, waiting in the run
+# queue for one, or blocked: in fsync or waiting for work), from its /proc schedstat.
 #
 # Usage: bash bench/profile-server.sh MIX [--record] [credit-sync-bench args...]
 #   e.g. bash bench/profile-server.sh batch --record --duration 10
@@ -50,8 +52,21 @@ else
 fi
 perf=$!
 sleep 0.5
+# The writer thread's schedstat (ns on a CPU, ns runnable in the run queue) and the clock.
+writer_time() {
+  local t
+  for t in /proc/"$server"/task/*; do
+    if [ "$(cat "$t/comm" 2>/dev/null)" = sqlite-writer ]; then
+      read -r oncpu queued _ < "$t/schedstat"
+      echo "$oncpu $queued $(date +%s%N)"
+      return
+    fi
+  done
+}
+writer_before="$(writer_time)"
 "$bench_bin" --base-url "$url" --api-key bench-api-key --secret bench-secret --source bench \
   --mix "$mix" --json "$@" | tee "$dir/bench.out"
+writer_after="$(writer_time)"
 kill -INT "$perf"
 wait "$perf" || true
 report="$(tail -n 1 "$dir/bench.out")"
@@ -66,4 +81,12 @@ else
   cat "$dir/stat.txt"
   awk -v n="$requests" '/task-clock/ { gsub(",", "", $1); printf "server CPU per request: %.1f us\n", $1 * 1000 / n }
        /context-switches/ { gsub(",", "", $1); printf "server context switches per request: %.1f\n", $1 / n }' "$dir/stat.txt"
+fi
+if [ -n "$writer_before" ] && [ -n "$writer_after" ]; then
+  # shellcheck disable=SC2086
+  set -- $writer_before $writer_after
+  awk -v c1="$1" -v q1="$2" -v t1="$3" -v c2="$4" -v q2="$5" -v t2="$6" 'BEGIN {
+    wall = t2 - t1; cpu = c2 - c1; queue = q2 - q1
+    printf "writer thread: %.0f%% on a CPU, %.0f%% waiting for one, %.0f%% blocked (fsync, or no write queued)\n",
+      100 * cpu / wall, 100 * queue / wall, 100 * (wall - cpu - queue) / wall }'
 fi

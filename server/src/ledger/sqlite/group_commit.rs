@@ -152,6 +152,10 @@ pub struct GroupCommit {
     /// The last committed group's upkeep mark: changes after each durable COMMIT (the
     /// event feed's wake-up).
     commits: watch::Receiver<i64>,
+    /// Messages in the queue's order (counted once `send` has put them there; a reserved
+    /// but not yet sent slot does not count), so a test can queue writes in a known order.
+    #[cfg(test)]
+    sent: Arc<AtomicU64>,
 }
 
 /// What the writer thread receives.
@@ -187,6 +191,8 @@ impl GroupCommit {
             queue,
             stats,
             commits,
+            #[cfg(test)]
+            sent: Arc::default(),
         }
     }
 
@@ -204,6 +210,8 @@ impl GroupCommit {
     pub async fn stop(&self) {
         let (done, stopped) = oneshot::channel();
         if self.queue.send(Message::Stop(done)).await.is_ok() {
+            #[cfg(test)]
+            self.sent.fetch_add(1, Ordering::SeqCst);
             let _ = stopped.await;
         }
     }
@@ -221,6 +229,8 @@ impl GroupCommit {
             .send(Message::Write(queued))
             .await
             .map_err(|_| sqlx::Error::PoolClosed)?;
+        #[cfg(test)]
+        self.sent.fetch_add(1, Ordering::SeqCst);
         answer.await.map_err(|_| {
             sqlx::Error::Protocol(
                 "the writer dropped the write before its transaction committed".into(),
@@ -395,8 +405,8 @@ impl Writer {
     fn fail_next_group(&mut self, e: &sqlx::Error) -> bool {
         match self.next_group() {
             Some(group) => {
-                let e = sqlx::Error::Protocol(format!("no write connection: {e}"));
-                self.settle(group, Err(e));
+                // Typed, so the requests answer `503` with `Retry-After`: nothing was applied.
+                self.settle(group, Err(SqliteFailure::no_connection(e).into_sqlx()));
                 true
             }
             None => false,
@@ -682,9 +692,18 @@ mod tests {
         keys
     }
 
-    /// Queued writes not yet taken by the writer.
-    fn queued(commit: &GroupCommit) -> usize {
-        commit.queue.max_capacity() - commit.queue.capacity()
+    /// Messages sent to the writer so far. A slot counts only once its message is in the
+    /// queue; the queue's capacity drops as soon as one is reserved, before the message is
+    /// in, so a write sent next could overtake it.
+    fn sent(commit: &GroupCommit) -> u64 {
+        commit.sent.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `n` more messages than `base` are in the queue.
+    async fn until_sent(commit: &GroupCommit, base: u64, n: u64) {
+        while sent(commit) < base + n {
+            tokio::task::yield_now().await;
+        }
     }
 
     /// Starts a write that holds the writer until `gate` opens; returns once it is applying.
@@ -696,12 +715,15 @@ mod tests {
     ) {
         let entered = Arc::new(tokio::sync::Notify::new());
         let gate = Arc::new(Gate::default());
+        let base = sent(commit);
         let held = {
             let commit = commit.clone();
             let act = Act::Wait(entered.clone(), gate.clone());
             tokio::spawn(async move { commit.submit(TestJob(act)).await })
         };
         entered.notified().await;
+        // Its own count too, so what the caller sends next is counted after it.
+        until_sent(commit, base, 1).await;
         (gate, held)
     }
 
@@ -712,6 +734,7 @@ mod tests {
         acts: Vec<Act>,
     ) -> Vec<Result<&'static str, sqlx::Error>> {
         let (gate, held) = hold(commit).await;
+        let base = sent(commit);
         let mut answers = Vec::new();
         for act in acts {
             let commit2 = commit.clone();
@@ -719,9 +742,7 @@ mod tests {
                 async move { commit2.submit(TestJob(act)).await },
             ));
             // Keep the queue order equal to the list order.
-            while queued(commit) < answers.len() {
-                tokio::task::yield_now().await;
-            }
+            until_sent(commit, base, answers.len() as u64).await;
         }
         gate.open();
         held.await.unwrap().unwrap();
@@ -898,13 +919,12 @@ mod tests {
         let pool = pool(&dir).await;
         let commit = GroupCommit::start(pool.clone(), Limits::default(), no_upkeep());
         let (gate, held) = hold(&commit).await;
+        let base = sent(&commit);
         let dropped = {
             let commit = commit.clone();
             tokio::spawn(async move { commit.submit(TestJob(Act::Insert("kept"))).await })
         };
-        while queued(&commit) < 1 {
-            tokio::task::yield_now().await;
-        }
+        until_sent(&commit, base, 1).await;
         dropped.abort();
         gate.open();
         held.await.unwrap().unwrap();
@@ -993,6 +1013,60 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_write_connection_answers_503_and_the_writer_opens_one_again() {
+        let dir = tempfile::tempdir().unwrap();
+        pool(&dir).await.close().await;
+        let db = dir.path().join("g.db");
+        let away = dir.path().join("g.db.away");
+        // No `create_if_missing`: a database that is gone stays gone.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_millis(300))
+            .connect_with(
+                SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))
+                    .unwrap()
+                    .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full),
+            )
+            .await
+            .unwrap();
+        let commit = GroupCommit::start(pool.clone(), Limits::default(), no_upkeep());
+        assert_eq!(
+            commit.submit(TestJob(Act::Insert("a"))).await.unwrap(),
+            "inserted"
+        );
+        // The file goes away under the open connection; a group whose rollback is refused
+        // makes the writer close that connection, and it cannot open another.
+        std::fs::rename(&db, &away).unwrap();
+        let answers = one_group(&commit, vec![Act::RefuseRollbacks, Act::Orphan("o")]).await;
+        assert!(answers.iter().all(Result::is_err), "{answers:?}");
+        let refused = commit.submit(TestJob(Act::Insert("b"))).await.unwrap_err();
+        assert!(
+            SqliteFailure::of(&refused).is_some_and(SqliteFailure::is_unavailable),
+            "{refused}"
+        );
+        assert_eq!(
+            crate::error::ApiError::from(super::super::ledger_error(refused)).into_response_parts(),
+            (503, "service_unavailable", Some("1".to_string()))
+        );
+        // Back in place: the writer opens it again (the first write may still meet the
+        // failed attempt in progress) and nothing of the failed writes is there.
+        std::fs::rename(&away, &db).unwrap();
+        let mut inserted = false;
+        for _ in 0..10 {
+            if commit.submit(TestJob(Act::Insert("c"))).await.is_ok() {
+                inserted = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(inserted, "the writer never opened the database again");
+        assert_eq!(keys(&dir).await, ["a", "c"]);
+        commit.stop().await;
+        pool.close().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn stop_finishes_the_queue_and_hands_the_connection_back() {
         let dir = tempfile::tempdir().unwrap();
         let pool = pool(&dir).await;
@@ -1005,13 +1079,12 @@ mod tests {
             );
         }
         let (gate, held) = hold(&commit).await;
+        let base = sent(&commit);
         let behind = {
             let commit = commit.clone();
             tokio::spawn(async move { commit.submit(TestJob(Act::Insert("d"))).await })
         };
-        while queued(&commit) < 1 {
-            tokio::task::yield_now().await;
-        }
+        until_sent(&commit, base, 1).await;
         let stopping = {
             let commit = commit.clone();
             tokio::spawn(async move { commit.stop().await })

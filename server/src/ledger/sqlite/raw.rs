@@ -49,7 +49,17 @@ impl SqliteFailure {
         }
     }
 
-    /// Busy, locked, full or an I/O error: the database cannot write right now, and the
+    /// The writer has no connection to write on (the pool could not open one): nothing was
+    /// applied, and the same request may succeed once the database opens again.
+    pub fn no_connection(cause: &sqlx::Error) -> SqliteFailure {
+        SqliteFailure::new(
+            ffi::SQLITE_CANTOPEN,
+            format!("no write connection: {cause}"),
+            "opening the write connection",
+        )
+    }
+
+    /// Busy, locked, full, an I/O error or a file that cannot be opened: the database cannot write right now, and the
     /// same request may well succeed later (`503` with `Retry-After`, not a `500`).
     pub fn is_unavailable(&self) -> bool {
         is_unavailable(self.code)
@@ -83,11 +93,16 @@ impl SqliteFailure {
 }
 
 /// Whether an (extended or primary) SQLite result code means "the database cannot write now,
-/// try again later": `SQLITE_BUSY`, `SQLITE_LOCKED`, `SQLITE_FULL`, `SQLITE_IOERR*`.
+/// try again later": `SQLITE_BUSY`, `SQLITE_LOCKED`, `SQLITE_FULL`, `SQLITE_IOERR*`,
+/// `SQLITE_CANTOPEN`.
 pub fn is_unavailable(code: c_int) -> bool {
     matches!(
         code & 0xff,
-        ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED | ffi::SQLITE_FULL | ffi::SQLITE_IOERR
+        ffi::SQLITE_BUSY
+            | ffi::SQLITE_LOCKED
+            | ffi::SQLITE_FULL
+            | ffi::SQLITE_IOERR
+            | ffi::SQLITE_CANTOPEN
     )
 }
 

@@ -59,8 +59,9 @@ impl SqliteFailure {
         )
     }
 
-    /// Busy, locked, full, an I/O error or a file that cannot be opened: the database cannot write right now, and the
-    /// same request may well succeed later (`503` with `Retry-After`, not a `500`).
+    /// Busy, locked, full, an I/O error or a file that cannot be opened: the database cannot
+    /// write right now, and the same request may well succeed later (`503` with
+    /// `Retry-After`, not a `500`).
     pub fn is_unavailable(&self) -> bool {
         is_unavailable(self.code)
     }

@@ -3,12 +3,13 @@
 reference check, user read/insert/update, record insert with its outbox trigger) on the
 server's SQLite schema in groups of 40, with and without a SAVEPOINT around each write.
 
-Usage: python3 bench/savepoint_cost.py   (from the repository root; CPU time per write)."""
+Usage: python3 bench/savepoint_cost.py   (prints CPU time per write, five runs each way)."""
 import glob
 import os
 import random
 import sqlite3
 import tempfile
+import time
 
 here = os.path.dirname(os.path.abspath(__file__))
 migrations = sorted(glob.glob(os.path.join(here, "..", "server", "migrations", "sqlite", "*.sql")))
@@ -16,7 +17,6 @@ migrations = sorted(glob.glob(os.path.join(here, "..", "server", "migrations", "
 schema = "\n".join(
     open(m).read() for m in migrations
 ).replace("CAST(unixepoch('subsec') * 1000 AS INTEGER)", "0")
-import time
 
 NOW = "2026-12-02T20:00:00.000Z"
 

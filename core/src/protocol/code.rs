@@ -139,7 +139,8 @@ codes! {
     RateLimited = "rate_limited" => 429,
     /// The server failed; the change was not applied.
     InternalError = "internal_error" => 500,
-    /// The server is overloaded or shutting down; retry later.
+    /// The server is overloaded or shutting down, or its database cannot write
+    /// right now (busy, full, an I/O error, cannot be opened); retry later.
     ServiceUnavailable = "service_unavailable" => 503,
 
     // --- produced by the SDK, never sent by the server ---

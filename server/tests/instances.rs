@@ -143,3 +143,33 @@ async fn healthz_answers_at_once_when_the_database_is_gone() {
         .expect_error(503, "service_unavailable");
     assert!(started.elapsed() < std::time::Duration::from_secs(8));
 }
+
+/// Each process names its sessions (`credit-sync-server/<pid>`), so after a `kill -9` the
+/// dead one's can be told from the living's; the harness's `kill9` waits for them to end
+/// (a COMMIT the dead process had sent may still land until then).
+#[tokio::test]
+async fn a_killed_instance_s_sessions_are_its_own_and_end() {
+    let Some((mut a, b)) = two_servers() else {
+        return;
+    };
+    // Every route that writes opens pool sessions; the feed's listener holds one anyway.
+    a.admin().fund(601, 5).await;
+    b.admin().fund(602, 5).await;
+    let url = a.database_url().to_string();
+    let (a_name, b_name) = (
+        server_sessions_name(a.pid().unwrap()),
+        server_sessions_name(b.pid().unwrap()),
+    );
+    assert!(
+        postgres_sessions(&url, &a_name) > 0,
+        "no session named {a_name}"
+    );
+    assert!(
+        postgres_sessions(&url, &b_name) > 0,
+        "no session named {b_name}"
+    );
+    a.kill9();
+    assert_eq!(postgres_sessions(&url, &a_name), 0);
+    assert!(postgres_sessions(&url, &b_name) > 0);
+    assert_eq!(b.admin().balance(601).await, Some(5));
+}

@@ -118,6 +118,12 @@ impl sqlx::error::DatabaseError for LostAtCommit {
     }
 }
 
+/// The `application_name` of this process's PostgreSQL sessions: `pg_stat_activity` tells
+/// which instance holds which session (and after a crash, which sessions were the dead one's).
+pub fn application_name(pid: u32) -> String {
+    format!("credit-sync-server/{pid}")
+}
+
 /// For the error of a statement that commits: a lost connection (no answer from the
 /// database) means the outcome is unknown; an answer, even an error, says what happened
 /// and stays as it is.
@@ -177,7 +183,10 @@ impl PgLedger {
         let options = PgConnectOptions::from_str(url)
             .map_err(|_| format!("invalid database url {:?}", redact(url)))?
             // No NOTICEs ("relation ... already exists, skipping") in the server's log.
-            .options([("client_min_messages", "warning")]);
+            .options([("client_min_messages", "warning")])
+            // Which process holds a connection, in `pg_stat_activity`: after a crash, its
+            // sessions can be told apart from the others' (and waited for, or ended).
+            .application_name(&application_name(std::process::id()));
         // One direct connection first: an unreachable database fails at once, rather than
         // after the pool's acquire timeout.
         let probe = options

@@ -9,7 +9,8 @@ pub mod backend;
 
 use credit_sync_testkit::{self as testkit, ServerConfig};
 pub use credit_sync_testkit::{
-    now, postgres_url, raw_execute, server_bin, signing_time, Database, Reply, Sign, Source, Wire,
+    now, postgres_sessions, postgres_url, raw_execute, server_bin, server_sessions_name,
+    signing_time, Database, Reply, Sign, Source, Wire,
 };
 
 /// Sources every test server has: (name, api_key, secret).

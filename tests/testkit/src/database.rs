@@ -145,6 +145,53 @@ fn postgres_execute(url: &str, statements: &[&str]) -> Vec<Result<u64, String>> 
     })
 }
 
+/// The `application_name` of a server process's PostgreSQL sessions
+/// (`server/src/ledger/postgres.rs`, docs/server.md).
+pub fn server_sessions_name(pid: u32) -> String {
+    format!("credit-sync-server/{pid}")
+}
+
+/// How many sessions on the PostgreSQL cluster of `url` carry `application_name` (asked
+/// on the cluster's `postgres` database: `url`'s own may be gone).
+pub fn postgres_sessions(url: &str, application_name: &str) -> i64 {
+    let url = with_database_name(url, "postgres");
+    let name = application_name.to_string();
+    on_own_runtime(async move {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&url)
+            .await
+            .expect("connect to the test PostgreSQL");
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1")
+                .bind(&name)
+                .fetch_one(&mut conn)
+                .await
+                .expect("read pg_stat_activity");
+        let _ = conn.close().await;
+        count
+    })
+}
+
+/// Waits until no session of the killed server `pid` is left on `url`'s cluster. A
+/// session whose COMMIT was already sent still commits after its client died, so until
+/// then a reader can see the ledger change under it (a balance read after a late commit,
+/// its records before). Panics after `timeout`.
+pub fn wait_for_sessions_to_end(url: &str, pid: u32, timeout: std::time::Duration) {
+    let name = server_sessions_name(pid);
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = postgres_sessions(url, &name);
+        if left == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{left} PostgreSQL sessions of the killed server {pid} still open after {timeout:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Runs each statement on `conn`, on either backend; `rows` reads the rows affected
 /// (each backend's result type has its own method).
 async fn execute_each<D>(

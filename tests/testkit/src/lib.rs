@@ -19,7 +19,7 @@ pub mod receiver;
 pub mod server;
 pub mod wire;
 
-pub use database::{postgres_url, raw_execute, Database};
+pub use database::{postgres_sessions, postgres_url, raw_execute, server_sessions_name, Database};
 pub use proxy::{Exchange, Fault, Proxy, Schedule};
 pub use receiver::{Answer, Received, Receiver};
 pub use server::{server_bin, Server, ServerConfig, Source};

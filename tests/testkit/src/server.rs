@@ -601,11 +601,18 @@ impl Server {
         let _ = child.wait();
     }
 
-    /// `kill -9`: no shutdown hook runs, whatever was in flight is cut.
+    /// `kill -9`: no shutdown hook runs, whatever was in flight is cut. On PostgreSQL it
+    /// returns once the database has finished with the dead process: its sessions have
+    /// ended, so a transaction whose COMMIT it had sent has committed (or rolled back), and
+    /// nothing of it lands while the test reads.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let pid = child.id();
             let _ = child.kill(); // SIGKILL on unix
             let _ = child.wait();
+            if self.is_postgres() {
+                crate::database::wait_for_sessions_to_end(&self.database, pid, STOP_TIMEOUT);
+            }
         }
     }
 

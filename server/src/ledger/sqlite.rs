@@ -10,6 +10,7 @@ mod group_commit;
 mod holds;
 pub(crate) mod raw;
 mod reversals;
+mod spent;
 mod store;
 mod transfers;
 
@@ -29,10 +30,11 @@ use crate::console::store::{
 use crate::events::{Events, Notifier, Retention};
 use funds::Funds;
 pub(crate) use group_commit::UNKNOWN_MARK;
-use group_commit::{GroupCommit, Limits, Upkeep};
+use group_commit::{GroupCommit, GroupUpkeep, Limits};
 pub(crate) use group_commit::{Job, Step};
 use libsqlite3_sys as ffi;
 use raw::{is_unavailable, Db, SqliteFailure, Value};
+use spent::spend;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use store::Store;
@@ -42,7 +44,7 @@ pub struct SqliteLedger {
     store: Store,
     events: Events,
     writes: GroupCommit,
-    /// The widest signature window of any write so far (see [`pruning`]).
+    /// The widest signature window of any write so far (see [`Upkeeping`]).
     window: Arc<AtomicI64>,
 }
 
@@ -56,7 +58,10 @@ impl SqliteLedger {
         let writes = GroupCommit::start(
             store.writer.clone(),
             Limits::default(),
-            pruning(window.clone(), events.retention().clone()),
+            Arc::new(Upkeeping {
+                window: window.clone(),
+                events: events.retention().clone(),
+            }),
         );
         tokio::spawn(crate::events::track_sqlite(
             store.reader.clone(),
@@ -648,51 +653,32 @@ impl Job for Register {
     }
 }
 
-/// Records `spend`'s signatures as spent; `false` when one already was (the
-/// caller then rolls its savepoint back, so nothing of this write stays).
-fn spend(db: &mut Db, spend: &Spend) -> Result<bool, sqlx::Error> {
-    let mut fresh = true;
-    for key in &spend.keys {
-        fresh &= db.execute(
-            "INSERT INTO spent_signatures (signed_at, source, signature) VALUES (?, ?, ?)
-             ON CONFLICT (signed_at, source, signature) DO NOTHING",
-            &[
-                Value::Int(spend.signed_at),
-                Value::Text(&spend.source),
-                Value::Int(*key),
-            ],
-        )? == 1;
+/// The group commit's upkeep. Each connection the writer takes first builds its index of
+/// spent signatures ([`spent::prepare`]). Each group prunes expired events and signatures
+/// ([`spent::prune`], with the widest window any write of this process was accepted in:
+/// `window`, seconds; negative until a signed write came, and until then nothing is
+/// pruned: `users add` on a live server's file must not shorten the server's window); its
+/// mark is the latest event `seq`.
+struct Upkeeping {
+    window: Arc<AtomicI64>,
+    events: Retention,
+}
+
+impl GroupUpkeep for Upkeeping {
+    fn prepare(&self, db: &mut Db<'_>) -> Result<(), sqlx::Error> {
+        spent::prepare(db)
     }
-    Ok(fresh)
-}
 
-/// Deletes the oldest second of signatures once no server accepts them any more, once per
-/// group commit (see [`pruning`]): one index seek when there is nothing to prune, at most
-/// one second of signatures when there is, and the table stays the size of one window.
-fn prune(db: &mut Db, before: i64) -> Result<(), sqlx::Error> {
-    db.execute(
-        "DELETE FROM spent_signatures
-         WHERE signed_at < ? AND signed_at <= (SELECT MIN(signed_at) FROM spent_signatures)",
-        &[Value::Int(before)],
-    )?;
-    Ok(())
-}
-
-/// The group commit's upkeep, whose mark is the latest event `seq`: [`prune`] with the widest window any write of this process
-/// was accepted in (`window`, seconds; negative until a signed write came, and until
-/// then nothing is pruned: `users add` on a live server's file must not shorten the
-/// server's window).
-fn pruning(window: Arc<AtomicI64>, events: Retention) -> Upkeep {
-    Arc::new(move |db: &mut Db<'_>| {
-        crate::events::prune_sqlite(db, &events)?;
-        let tolerance = window.load(Ordering::Relaxed);
+    fn group(&self, db: &mut Db<'_>) -> Result<i64, sqlx::Error> {
+        crate::events::prune_sqlite(db, &self.events)?;
+        let tolerance = self.window.load(Ordering::Relaxed);
         if tolerance >= 0 {
-            prune(db, expired_before(tolerance))?;
+            spent::prune(db, expired_before(tolerance))?;
         }
         // The event feed's wake-up, read here on the writer's own connection rather than
         // by the feed after each commit on a reader's (a hand-off per group).
         crate::events::latest_sqlite(db)
-    })
+    }
 }
 
 /// The replay of `change`'s reference, when it was applied before.

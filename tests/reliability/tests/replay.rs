@@ -2,7 +2,8 @@
 //! single-use within the timestamp window. A request sent again, byte for byte or with a
 //! new reference, another reason or none, gets `401 signature_reused` and writes nothing,
 //! unless it is the same referenced change (then `duplicate: true`, as always). A refused
-//! change spends its signature; a 503 does not. A source may refuse v1. Two processes on
+//! change spends its signature; a 503 does not. Spent stays spent across restarts, and
+//! copies sent at once apply once. A source may refuse v1. Two processes on
 //! one PostgreSQL database cannot both spend one signature. And an unknown API key is
 //! refused before its body is read.
 
@@ -153,6 +154,60 @@ async fn a_v2_write_is_single_use_unless_it_is_the_same_referenced_change() {
     assert_eq!(register.send(&wire).await.outcome(), (200, "ok"));
     assert_reused(&register.send(&wire).await, "users");
     consistent(&wire, user, 35, 2).await;
+}
+
+/// Spent signatures outlive the process: after a graceful restart and after a `kill -9`,
+/// a captured write is still refused (on SQLite the writer rebuilds its in-memory index
+/// of them from the durable log each time it takes a connection).
+#[tokio::test]
+async fn a_spent_signature_stays_spent_across_restarts() {
+    let mut server = setup::start();
+    let wire = Wire::new(&server.base_url(), &setup::media_bot());
+    let user = 71_201;
+    let captured: Vec<Captured> = [3, 4]
+        .iter()
+        .map(|amount| {
+            let body =
+                json!({"telegram_id": user, "amount": amount, "source": wire.source, "reason": "tip"});
+            Captured::new(&wire, paths::SYNC, &body)
+        })
+        .collect();
+    for c in &captured {
+        assert_eq!(c.send(&wire).await.outcome(), (200, "ok"));
+    }
+    server.stop();
+    server.restart();
+    let wire = Wire::new(&server.base_url(), &setup::media_bot());
+    for c in &captured {
+        assert_reused(&c.send(&wire).await, "after a graceful restart");
+    }
+    server.kill9();
+    server.restart();
+    let wire = Wire::new(&server.base_url(), &setup::media_bot());
+    for c in &captured {
+        assert_reused(&c.send(&wire).await, "after kill -9");
+    }
+    consistent(&wire, user, 7, 2).await;
+}
+
+/// Copies of one captured write sent at once share group commits (each in its own
+/// savepoint): exactly one is applied, every other copy is refused.
+#[tokio::test]
+async fn copies_of_a_captured_write_sent_at_once_apply_once() {
+    let server = setup::start();
+    let wire = Wire::new(&server.base_url(), &setup::media_bot());
+    for (round, user) in (71_301..71_305).enumerate() {
+        let body =
+            json!({"telegram_id": user, "amount": 7, "source": wire.source, "reason": "tip"});
+        let captured = Captured::new(&wire, paths::SYNC, &body);
+        let replies = futures_util::future::join_all((0..32).map(|_| captured.send(&wire))).await;
+        let applied = replies.iter().filter(|r| r.status == 200).count();
+        assert_eq!(applied, 1, "round {round}");
+        for reply in replies.iter().filter(|r| r.status != 200) {
+            assert_reused(reply, "a copy sent at once");
+        }
+        consistent(&wire, user, 7, 1).await;
+    }
 }
 
 /// A v1 batch body: one token per item over the batch timestamp.

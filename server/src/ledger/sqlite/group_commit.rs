@@ -67,14 +67,35 @@ impl Default for Limits {
     }
 }
 
-/// Work a group does once, after its writes and before its COMMIT, in a savepoint of its
-/// own (the ledger prunes expired signatures there: once per group instead of once per
-/// write). A failure rolls back only that savepoint and is logged; the writes stand.
-/// Its value, a mark read inside the transaction (the ledger's: the latest event `seq`),
-/// is what [`GroupCommit::commits`] shows once the group committed; [`UNKNOWN_MARK`] when
-/// the upkeep failed.
-pub type Upkeep = Arc<UpkeepFn>;
-pub type UpkeepFn = dyn Fn(&mut Db<'_>) -> Result<i64, sqlx::Error> + Send + Sync;
+/// What the ledger does on the writer's connection besides the writes. A closure is an
+/// upkeep with only [`GroupUpkeep::group`].
+pub type Upkeep = Arc<dyn GroupUpkeep>;
+
+pub trait GroupUpkeep: Send + Sync {
+    /// Runs each time the writer takes a connection, outside any transaction and before
+    /// its first group (the ledger builds its index of spent signatures there). A failure
+    /// fails the next group, and the writer takes a fresh connection.
+    fn prepare(&self, _db: &mut Db<'_>) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    /// Work a group does once, after its writes and before its COMMIT, in a savepoint of
+    /// its own (the ledger prunes expired signatures there: once per group instead of once
+    /// per write). A failure rolls back only that savepoint and is logged; the writes
+    /// stand. Its value, a mark read inside the transaction (the ledger's: the latest event
+    /// `seq`), is what [`GroupCommit::commits`] shows once the group committed;
+    /// [`UNKNOWN_MARK`] when the upkeep failed.
+    fn group(&self, db: &mut Db<'_>) -> Result<i64, sqlx::Error>;
+}
+
+impl<F> GroupUpkeep for F
+where
+    F: Fn(&mut Db<'_>) -> Result<i64, sqlx::Error> + Send + Sync,
+{
+    fn group(&self, db: &mut Db<'_>) -> Result<i64, sqlx::Error> {
+        self(db)
+    }
+}
 
 /// The mark of a group whose upkeep failed: watchers must look for themselves.
 pub const UNKNOWN_MARK: i64 = -1;
@@ -328,7 +349,7 @@ impl Writer {
                 }
             };
             let release = match runtime.block_on(conn.lock_handle()) {
-                Ok(mut locked) => self.serve(&mut Db::new(&mut locked)),
+                Ok(mut locked) => self.prepare_and_serve(&mut Db::new(&mut locked)),
                 Err(e) => {
                     tracing::error!(error = %e, "the writer cannot lock the write connection");
                     if self.fail_next_group(&e) {
@@ -353,6 +374,21 @@ impl Writer {
         // The connection is back in its pool (dropped above): the stopper may close it.
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+    }
+
+    /// Prepares a connection just taken (see [`GroupUpkeep::prepare`]), then serves it.
+    fn prepare_and_serve(&mut self, db: &mut Db<'_>) -> Release {
+        match self.upkeep.prepare(db) {
+            Ok(()) => self.serve(db),
+            Err(e) => {
+                tracing::error!(error = %e, "the writer cannot prepare the write connection");
+                if self.fail_next_group(&e) {
+                    Release::Discard
+                } else {
+                    Release::End
+                }
+            }
         }
     }
 
@@ -446,7 +482,7 @@ fn retyped(e: &sqlx::Error) -> sqlx::Error {
 fn apply_group(
     db: &mut Db<'_>,
     group: &mut [Box<dyn Queued>],
-    upkeep: &UpkeepFn,
+    upkeep: &dyn GroupUpkeep,
 ) -> (Result<i64, sqlx::Error>, bool) {
     // A transaction left open by an earlier group must never be committed with this one.
     let result = match db.rollback() {
@@ -476,7 +512,7 @@ fn apply_group(
 fn apply_in_transaction(
     db: &mut Db<'_>,
     group: &mut [Box<dyn Queued>],
-    upkeep: &UpkeepFn,
+    upkeep: &dyn GroupUpkeep,
 ) -> Result<i64, sqlx::Error> {
     db.exec("BEGIN IMMEDIATE")?;
     let result = apply_each(db, group)
@@ -492,9 +528,9 @@ fn apply_in_transaction(
 
 /// Runs the group's [`Upkeep`] in its own savepoint. Only a failure that ended the whole
 /// transaction (SQLite rolls back on some I/O errors) fails the group.
-fn run_upkeep(db: &mut Db<'_>, upkeep: &UpkeepFn) -> Result<i64, sqlx::Error> {
+fn run_upkeep(db: &mut Db<'_>, upkeep: &dyn GroupUpkeep) -> Result<i64, sqlx::Error> {
     db.exec("SAVEPOINT group_upkeep")?;
-    let mark = match upkeep(db) {
+    let mark = match upkeep.group(db) {
         Ok(mark) => mark,
         Err(e) => {
             if !db.in_transaction() {
@@ -666,7 +702,7 @@ mod tests {
     }
 
     fn no_upkeep() -> Upkeep {
-        Arc::new(|_| Ok(0))
+        Arc::new(|_: &mut Db<'_>| Ok(0))
     }
 
     /// The keys in `t`, read on a connection of their own (the writer holds the pool's).

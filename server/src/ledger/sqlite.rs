@@ -4,6 +4,7 @@
 //! Every write is a [`Job`] of that writer: a sync and a batch here, holds, reversals and
 //! transfers in their own modules; [`funds`] is what any of them may take from a user.
 
+mod checkpoint;
 mod console;
 mod funds;
 mod group_commit;
@@ -46,6 +47,8 @@ pub struct SqliteLedger {
     writes: GroupCommit,
     /// The widest signature window of any write so far (see [`Upkeeping`]).
     window: Arc<AtomicI64>,
+    /// The background WAL checkpoints under load (see [`checkpoint`]).
+    checkpoints: Arc<checkpoint::Checkpoints>,
 }
 
 impl SqliteLedger {
@@ -63,6 +66,12 @@ impl SqliteLedger {
                 events: events.retention().clone(),
             }),
         );
+        let checkpoints = Arc::new(checkpoint::Checkpoints::default());
+        tokio::spawn(checkpoint::run(
+            store.checkpointer.clone(),
+            writes.shared_stats(),
+            checkpoints.clone(),
+        ));
         tokio::spawn(crate::events::track_sqlite(
             store.reader.clone(),
             writes.commits(),
@@ -73,6 +82,7 @@ impl SqliteLedger {
             events,
             writes,
             window,
+            checkpoints,
         })
     }
 
@@ -116,6 +126,7 @@ impl LedgerBackend for SqliteLedger {
     /// Group-commit counters.
     fn render_metrics(&self, out: &mut String) {
         self.writes.stats().render(out);
+        self.checkpoints.render(out);
     }
 
     /// One change in its own savepoint of the writer's next group commit.
@@ -919,6 +930,61 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows, 1);
+        ledger.close().await;
+    }
+
+    /// Sequential writes leave checkpoints to the writer (inline, at the WAL's limit);
+    /// writes that come in groups get them in the background.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn background_checkpoints_run_only_while_writes_come_in_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let ledger = SqliteLedger::open(&url, true).await.unwrap();
+        let actor = Actor {
+            source: "s".into(),
+            auto_register: true,
+            admin: false,
+        };
+        let change = |user: i64| Change {
+            telegram_id: user,
+            amount: 1,
+            reason: "r".into(),
+            reference: None,
+        };
+        for _ in 0..40 {
+            let spend = Spend::unsigned("s", 300);
+            assert!(ledger
+                .apply(actor.clone(), change(1), spend)
+                .await
+                .unwrap()
+                .is_ok());
+        }
+        tokio::time::sleep(checkpoint::EVERY * 3).await;
+        assert_eq!(ledger.checkpoints.runs(), 0, "sequential writes");
+
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while ledger.checkpoints.runs() == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no background checkpoint"
+            );
+            let writes = (0..16).map(|user| {
+                let (ledger, actor) = (ledger.clone(), actor.clone());
+                tokio::spawn(async move {
+                    for _ in 0..10 {
+                        let spend = Spend::unsigned("s", 300);
+                        ledger
+                            .apply(actor.clone(), change(2 + user), spend)
+                            .await
+                            .unwrap()
+                            .unwrap();
+                    }
+                })
+            });
+            for write in writes.collect::<Vec<_>>() {
+                write.await.unwrap();
+            }
+        }
         ledger.close().await;
     }
 }

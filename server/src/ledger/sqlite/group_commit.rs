@@ -226,6 +226,11 @@ impl GroupCommit {
         &self.stats
     }
 
+    /// The counters, for a watcher that outlives a borrow (the background checkpoints).
+    pub fn shared_stats(&self) -> Arc<Stats> {
+        self.stats.clone()
+    }
+
     /// Lets the writer finish what is queued and hand its connection back (so the pool
     /// can close); later writes are refused. Returns once the connection is back.
     pub async fn stop(&self) {

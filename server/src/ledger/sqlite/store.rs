@@ -1,7 +1,9 @@
 //! Opens the SQLite database the way the ledger's promises need it: WAL, synchronous=FULL,
 //! foreign keys, migrations applied, one writer connection (the group-commit writer's) so
-//! writes never race, and a pool of read-only connections beside it.
+//! writes never race, a pool of read-only connections beside it, and one connection for
+//! the background checkpoints ([`super::checkpoint`]).
 
+use super::checkpoint::WAL_LIMIT_FRAMES;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -14,6 +16,8 @@ use std::time::Duration;
 pub struct Store {
     pub writer: SqlitePool,
     pub reader: SqlitePool,
+    /// Runs only `PRAGMA wal_checkpoint(PASSIVE)`, never a transaction.
+    pub checkpointer: SqlitePool,
 }
 
 const READERS: u32 = 4;
@@ -43,7 +47,12 @@ impl Store {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             // Group commit gives each request a SAVEPOINT; keep their statement journals in
             // memory (on disk they spill past 64 KiB: a pwrite per page, half the writer's time).
-            .connect_with(options.clone().pragma("temp_store", "memory"))
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("temp_store", "memory")
+                    .pragma("wal_autocheckpoint", WAL_LIMIT_FRAMES.to_string()),
+            )
             .await
             .map_err(|e| format!("cannot open database: {e}"))?;
         sqlx::migrate!("./migrations/sqlite")
@@ -57,16 +66,27 @@ impl Store {
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(%mode, "SQLite did not switch to WAL mode; durability still holds, concurrency is lower");
         }
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| format!("cannot open database for checkpoints: {e}"))?;
         let reader = SqlitePoolOptions::new()
             .max_connections(READERS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.read_only(true))
             .await
             .map_err(|e| format!("cannot open database for reading: {e}"))?;
-        Ok(Store { writer, reader })
+        Ok(Store {
+            writer,
+            reader,
+            checkpointer,
+        })
     }
 
     pub async fn close(&self) {
+        self.checkpointer.close().await;
         self.reader.close().await;
         self.writer.close().await;
     }
@@ -99,7 +119,13 @@ mod tests {
         assert_eq!(pragma("foreign_keys").await, "1");
         assert_eq!(pragma("busy_timeout").await, "10000");
         assert_eq!(pragma("temp_store").await, "2"); // MEMORY
-                                                     // Reads cannot write.
+                                                     // Not a table-valued pragma: asked directly, on the writer's connection.
+        let (limit,): (i64,) = sqlx::query_as("PRAGMA wal_autocheckpoint")
+            .fetch_one(&store.writer)
+            .await
+            .unwrap();
+        assert_eq!(limit, i64::from(WAL_LIMIT_FRAMES));
+        // Reads cannot write.
         assert!(sqlx::query("DELETE FROM users")
             .execute(&store.reader)
             .await

@@ -1,10 +1,10 @@
 -- Issue 16: spent signatures were keyed (signed_at, source, signature), so within one
 -- second every insert landed on a random one of that second's pages: 0.57 WAL pages per
 -- write under load (bench/wal_pages.py), a fifth of what a commit writes. The table is now
--- the durable log of spent signatures in arrival order, pruned through an index of its
--- timestamps alone (both inserts append: within a second, rows arrive in rowid order), and the
+-- the durable log of spent signatures in arrival order (its inserts append), and the
 -- uniqueness check runs on an in-memory index of it that the writer's connection builds
--- when it opens (`temp.spent_keys`, server/src/ledger/sqlite/spent.rs): one server process
+-- when it opens (`temp.spent_keys`, server/src/ledger/sqlite/spent.rs; it also holds each
+-- key's log rowid, by which the log is pruned, with no index of its own): one server process
 -- serves a SQLite file, and its one write connection makes every spend. The index is
 -- transactional like the log (same transaction, same savepoints), so a rolled-back write
 -- or group spends nothing, exactly as before.
@@ -18,4 +18,3 @@ INSERT INTO spent_signatures_log (signed_at, source, signature)
     SELECT signed_at, source, signature FROM spent_signatures ORDER BY signed_at;
 DROP TABLE spent_signatures;
 ALTER TABLE spent_signatures_log RENAME TO spent_signatures;
-CREATE INDEX spent_signatures_signed_at ON spent_signatures (signed_at);

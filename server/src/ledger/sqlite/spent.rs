@@ -1,7 +1,7 @@
 //! Single-use signatures on SQLite: the durable log of spent signatures (`spent_signatures`,
-//! in arrival order, with an index of its timestamps for pruning: both inserts append)
-//! and the uniqueness index beside it, `temp.spent_keys`, in the writer connection's
-//! memory. Random keys cost their pages there, not in the WAL of every commit (issue 16:
+//! in arrival order: its inserts append, and it has no index) and the uniqueness index
+//! beside it, `temp.spent_keys`, in the writer connection's memory, which also holds each
+//! key's log rowid (the log is pruned by it). Random keys cost their pages there, not in the WAL of every commit (issue 16:
 //! 0.57 WAL pages per write before, migration 0009). The writer's one connection makes
 //! every spend, and the index takes part in its transaction and savepoints, so a write or
 //! group that is rolled back spends nothing, as with a key in the table itself. Each time
@@ -18,55 +18,60 @@ pub fn prepare(db: &mut Db) -> Result<(), sqlx::Error> {
              signed_at INTEGER NOT NULL,
              source    TEXT    NOT NULL,
              signature INTEGER NOT NULL,
+             log_rowid INTEGER NOT NULL,
              PRIMARY KEY (signed_at, source, signature)
          ) WITHOUT ROWID",
     )?;
     db.exec("DELETE FROM temp.spent_keys")?;
     db.exec(
-        "INSERT OR IGNORE INTO temp.spent_keys (signed_at, source, signature)
-         SELECT signed_at, source, signature FROM main.spent_signatures",
+        "INSERT OR IGNORE INTO temp.spent_keys (signed_at, source, signature, log_rowid)
+         SELECT signed_at, source, signature, rowid FROM main.spent_signatures",
     )
 }
 
 /// Records `spend`'s signatures as spent; `false` when one already was (the caller then
-/// rolls its savepoint back, so nothing of this write stays).
+/// rolls its savepoint back, so nothing of this write stays: not the log rows either).
 pub fn spend(db: &mut Db, spend: &super::Spend) -> Result<bool, sqlx::Error> {
     let mut fresh = true;
     for key in &spend.keys {
-        let row = [
+        let (signed_at, source, signature) = (
             Value::Int(spend.signed_at),
             Value::Text(&spend.source),
             Value::Int(*key),
-        ];
-        let new = db.execute(
-            "INSERT INTO temp.spent_keys (signed_at, source, signature) VALUES (?, ?, ?)
-             ON CONFLICT (signed_at, source, signature) DO NOTHING",
-            &row,
-        )? == 1;
-        if new {
-            db.execute(
+        );
+        let log_rowid = db
+            .query(
                 "INSERT INTO main.spent_signatures (signed_at, source, signature)
-                 VALUES (?, ?, ?)",
-                &row,
-            )?;
-        }
-        fresh &= new;
+                 VALUES (?, ?, ?) RETURNING rowid",
+                &[signed_at, source, signature],
+                |row| row.int(0),
+            )?
+            .ok_or(sqlx::Error::RowNotFound)?;
+        fresh &= db.execute(
+            "INSERT INTO temp.spent_keys (signed_at, source, signature, log_rowid)
+             VALUES (?, ?, ?, ?)
+             ON CONFLICT (signed_at, source, signature) DO NOTHING",
+            &[signed_at, source, signature, Value::Int(log_rowid)],
+        )? == 1;
     }
     Ok(fresh)
 }
 
 /// Forgets the oldest second of signatures once no server accepts them any more (signed
-/// before `before`), in the log and in the index, once per group commit: one index seek
-/// each when there is nothing to prune, at most one second of signatures when there is.
+/// before `before`), in the log (by the rowids the index holds) and in the index, once per
+/// group commit: one index seek when there is nothing to prune, at most one second of
+/// signatures when there is.
 pub fn prune(db: &mut Db, before: i64) -> Result<(), sqlx::Error> {
     db.execute(
-        "DELETE FROM temp.spent_keys
-         WHERE signed_at < ? AND signed_at <= (SELECT MIN(signed_at) FROM temp.spent_keys)",
+        "DELETE FROM main.spent_signatures WHERE rowid IN (
+             SELECT log_rowid FROM temp.spent_keys
+             WHERE signed_at < ?1
+               AND signed_at <= (SELECT MIN(signed_at) FROM temp.spent_keys))",
         &[Value::Int(before)],
     )?;
     db.execute(
-        "DELETE FROM main.spent_signatures
-         WHERE signed_at < ? AND signed_at <= (SELECT MIN(signed_at) FROM main.spent_signatures)",
+        "DELETE FROM temp.spent_keys
+         WHERE signed_at < ?1 AND signed_at <= (SELECT MIN(signed_at) FROM temp.spent_keys)",
         &[Value::Int(before)],
     )?;
     Ok(())

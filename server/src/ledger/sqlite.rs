@@ -889,22 +889,36 @@ mod tests {
     use super::*;
     use credit_sync::protocol::Code;
 
-    #[tokio::test]
-    async fn spent_signatures_are_refused_until_they_expire_and_are_pruned() {
+    /// A ledger on a fresh file (kept while the directory lives).
+    async fn fresh_ledger() -> (tempfile::TempDir, SqliteLedger) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/t.db", dir.path().display());
         let ledger = SqliteLedger::open(&url, true).await.unwrap();
-        let actor = Actor {
+        (dir, ledger)
+    }
+
+    fn actor() -> Actor {
+        Actor {
             source: "s".into(),
             auto_register: true,
             admin: false,
-        };
-        let change = || Change {
-            telegram_id: 1,
+        }
+    }
+
+    /// One credit to `user`, unreferenced.
+    fn add_one(user: i64) -> Change {
+        Change {
+            telegram_id: user,
             amount: 1,
             reason: "r".into(),
             reference: None,
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn spent_signatures_are_refused_until_they_expire_and_are_pruned() {
+        let (_dir, ledger) = fresh_ledger().await;
+        let (actor, change) = (actor(), || add_one(1));
         let now = crate::error::unix_now();
         let live = || Spend::new("s", vec!["00000000000000aa".into()], now, 300);
         assert!(ledger
@@ -937,20 +951,8 @@ mod tests {
     /// writes that come in groups get them in the background.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn background_checkpoints_run_only_while_writes_come_in_groups() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/t.db", dir.path().display());
-        let ledger = SqliteLedger::open(&url, true).await.unwrap();
-        let actor = Actor {
-            source: "s".into(),
-            auto_register: true,
-            admin: false,
-        };
-        let change = |user: i64| Change {
-            telegram_id: user,
-            amount: 1,
-            reason: "r".into(),
-            reference: None,
-        };
+        let (_dir, ledger) = fresh_ledger().await;
+        let (actor, change) = (actor(), add_one);
         for _ in 0..40 {
             let spend = Spend::unsigned("s", 300);
             assert!(ledger

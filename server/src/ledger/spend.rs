@@ -5,8 +5,9 @@ use super::{Outcome, Refusal};
 
 /// The signatures that authorized one write request (a v2 header's hex, or the v1 tokens
 /// of its changes). They are spent in the write's own transaction, so each authorizes one
-/// write within the timestamp window, on every process sharing the database; a request
-/// that brings a spent one is refused (see [`reused`]).
+/// write within the timestamp window, on every process sharing a PostgreSQL database (on
+/// SQLite, whose unique key is in the one serving process's memory, in that process); a
+/// request that brings a spent one is refused (see [`reused`]).
 #[derive(Debug, Clone)]
 pub struct Spend {
     /// The source whose secret made them (the key's scope).

@@ -115,8 +115,13 @@ for (const javaScriptEnabled of [true, false]) {
         await page.goto(`${base}/console/users/1002`)
         await page.fill('#adjust input[name=amount]', '5')
         await page.fill('#adjust input[name=reason]', 'goodwill')
-        // Without the script both clicks reach the server, which writes once.
-        await Promise.all([page.waitForURL(`${base}/console/users/1002/adjust`), page.dblclick('#adjust button')])
+        // Without the script both clicks reach the server, which writes once. The second
+        // submission can abort the first one's navigation (ERR_ABORTED), so wait for an
+        // answer's notice (which waits across navigations) and for both to settle.
+        await page.dblclick('#adjust button')
+        await page.waitForSelector('.notice')
+        await page.waitForLoadState('networkidle')
+        assert.equal(page.url(), `${base}/console/users/1002/adjust`)
         assert.match(await page.textContent('.notice'), /Adjusted by \+5|Already done/)
         assert.equal(await server.api.balance(1002), 15)
         await page.goto(`${base}/console/audit`)

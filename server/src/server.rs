@@ -34,7 +34,7 @@ pub async fn run(
     config_file: Option<&Path>,
     banner: Option<String>,
 ) -> Result<(), String> {
-    let ledger = Ledger::open(&config.database).await?;
+    let ledger = Ledger::serve(&config.database).await?;
     ledger
         .events()
         .set_retention_days(config.event_retention_days);

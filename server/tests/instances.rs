@@ -1,10 +1,11 @@
 //! Several server processes on one PostgreSQL database (as behind a load balancer): the
 //! promises hold across processes. Runs with `CREDIT_SYNC_TEST_BACKEND=postgres`; on SQLite
-//! (one process per database file) it checks only that the suite is on SQLite.
+//! (one process per database file) it checks that a second `serve` is refused.
 
 mod support;
 
 use futures_util::future::join_all;
+use std::time::Duration;
 use support::*;
 
 fn two_servers() -> Option<(Server, Server)> {
@@ -172,4 +173,43 @@ async fn a_killed_instance_s_sessions_are_its_own_and_end() {
     assert_eq!(postgres_sessions(&url, &a_name), 0);
     assert!(postgres_sessions(&url, &b_name) > 0);
     assert_eq!(b.admin().balance(601).await, Some(5));
+}
+
+#[tokio::test]
+async fn a_second_serve_on_one_sqlite_file_is_refused_until_the_first_process_is_gone() {
+    let mut first = Server::start();
+    if first.is_postgres() {
+        // Several instances share a PostgreSQL database: a second serve is no error.
+        let run = first.run_cli_within(&["serve", "--config", "{config}"], Duration::from_secs(2));
+        assert!(
+            run.is_none(),
+            "{:?}",
+            run.map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        );
+        return;
+    }
+    first.admin().fund(700, 5).await;
+    let pid = first.pid().unwrap();
+    let refused =
+        second_serve(&first).expect("a second serve on the same SQLite file exits at once");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("already served by another credit-sync-server process"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("(pid {pid})")), "{stderr}");
+    // The refused process touched nothing: the first one still serves.
+    first.admin().fund(700, 5).await;
+    assert_eq!(first.admin().balance(700).await, Some(10));
+    // The kernel drops the lock with the process, even on kill -9: a restart serves at once.
+    first.restart();
+    assert_eq!(first.admin().balance(700).await, Some(10));
+    let refused = second_serve(&first).expect("refused again while the restarted server runs");
+    assert!(!refused.status.success());
+}
+
+/// `serve` again on `server`'s config: its output, or `None` while it still runs after 10 s.
+fn second_serve(server: &Server) -> Option<std::process::Output> {
+    server.run_cli_within(&["serve", "--config", "{config}"], Duration::from_secs(10))
 }

@@ -199,6 +199,16 @@ pub struct User {
     pub created: bool,
 }
 
+/// How [`Ledger::connect`] opens a database.
+enum Opening {
+    /// For `serve`: created if missing, and held against a second serving process.
+    Serve,
+    /// Created if missing (registering a user, tests).
+    Create,
+    /// It must exist (admin commands).
+    Existing,
+}
+
 /// The ledger over one of the supported databases, chosen by the URL's scheme.
 #[derive(Clone)]
 pub struct Ledger {
@@ -208,20 +218,31 @@ pub struct Ledger {
 impl Ledger {
     /// Opens (creating if needed) the database at `url` and applies the migrations.
     pub async fn open(url: &str) -> Result<Ledger, String> {
-        Ledger::connect(url, true).await
+        Ledger::connect(url, Opening::Create).await
     }
 
     /// Opens a database that must already exist (admin commands: a mistyped path must not
     /// turn into a fresh, empty, "consistent" ledger).
     pub async fn open_existing(url: &str) -> Result<Ledger, String> {
-        Ledger::connect(url, false).await
+        Ledger::connect(url, Opening::Existing).await
     }
 
-    async fn connect(url: &str, create: bool) -> Result<Ledger, String> {
+    /// Opens (creating if needed) the database at `url` for `serve`: on SQLite it is
+    /// refused while another process serves the file (one process serves a SQLite file;
+    /// several instances share a PostgreSQL database).
+    pub async fn serve(url: &str) -> Result<Ledger, String> {
+        Ledger::connect(url, Opening::Serve).await
+    }
+
+    async fn connect(url: &str, opening: Opening) -> Result<Ledger, String> {
+        let create = !matches!(opening, Opening::Existing);
         let backend = if url::is_postgres(url) {
             AnyBackend::Postgres(PgLedger::open(url, create).await?)
         } else if url::is_sqlite(url) {
-            AnyBackend::Sqlite(SqliteLedger::open(url, create).await?)
+            AnyBackend::Sqlite(match opening {
+                Opening::Serve => SqliteLedger::serve(url).await?,
+                _ => SqliteLedger::open(url, create).await?,
+            })
         } else {
             return Err(format!(
                 "unsupported database {:?}: use a sqlite:// or postgres:// URL",

@@ -830,7 +830,10 @@ async fn spend_in(conn: &mut PgConnection, spend: &Spend) -> Result<bool, sqlx::
 async fn prune(pool: &PgPool, spend: &Spend) {
     use std::sync::atomic::{AtomicU64, Ordering};
     static WRITES: AtomicU64 = AtomicU64::new(0);
-    if WRITES.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY != 0 {
+    if !WRITES
+        .fetch_add(1, Ordering::Relaxed)
+        .is_multiple_of(PRUNE_EVERY)
+    {
         return;
     }
     let pruned = sqlx::query(

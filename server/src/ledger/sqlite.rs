@@ -11,6 +11,7 @@ mod group_commit;
 mod holds;
 pub(crate) mod raw;
 mod reversals;
+mod serving;
 mod spent;
 mod store;
 mod transfers;
@@ -35,6 +36,7 @@ use group_commit::{GroupCommit, GroupUpkeep, Limits};
 pub(crate) use group_commit::{Job, Step};
 use libsqlite3_sys as ffi;
 use raw::{is_unavailable, Db, SqliteFailure, Value};
+use serving::ServingLock;
 use spent::spend;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -49,9 +51,20 @@ pub struct SqliteLedger {
     window: Arc<AtomicI64>,
     /// The background WAL checkpoints under load (see [`checkpoint`]).
     checkpoints: Arc<checkpoint::Checkpoints>,
+    /// Held while this ledger serves requests (see [`serving`]); `None` for admin commands.
+    _serving: Option<Arc<ServingLock>>,
 }
 
 impl SqliteLedger {
+    /// Opens the database at `url` to serve requests (creating it if needed): refused while
+    /// another process serves it (see [`serving`]).
+    pub async fn serve(url: &str) -> Result<SqliteLedger, String> {
+        let lock = ServingLock::take(url)?;
+        let mut ledger = SqliteLedger::open(url, true).await?;
+        ledger._serving = Some(Arc::new(lock));
+        Ok(ledger)
+    }
+
     /// Opens the database at `url`, creating it when `create` (see [`Store`]), and starts
     /// its writer thread.
     pub async fn open(url: &str, create: bool) -> Result<SqliteLedger, String> {
@@ -83,6 +96,7 @@ impl SqliteLedger {
             writes,
             window,
             checkpoints,
+            _serving: None,
         })
     }
 

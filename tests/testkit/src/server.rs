@@ -660,6 +660,38 @@ impl Server {
     /// Runs another subcommand of the server binary (e.g. `verify`) and returns its output.
     /// `{config}` and `{database}` in `args` are replaced by this server's paths.
     pub fn run_cli(&self, args: &[&str]) -> Output {
+        self.cli_command(args)
+            .output()
+            .expect("run credit-sync-server")
+    }
+
+    /// [`Server::run_cli`] for a subcommand that may not end by itself (a second `serve`):
+    /// its output once it exits, or `None` when it still runs after `within` (it is then
+    /// killed).
+    pub fn run_cli_within(&self, args: &[&str], within: Duration) -> Option<Output> {
+        let mut child = self
+            .cli_command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run credit-sync-server");
+        let deadline = Instant::now() + within;
+        while child.try_wait().expect("poll credit-sync-server").is_none() {
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(
+            child
+                .wait_with_output()
+                .expect("collect credit-sync-server's output"),
+        )
+    }
+
+    fn cli_command(&self, args: &[&str]) -> Command {
         let config = self.config_path.display().to_string();
         let args: Vec<String> = args
             .iter()
@@ -671,7 +703,7 @@ impl Server {
         let mut cmd = Command::new(self.binary());
         cmd.args(&args).stdin(Stdio::null());
         clear_credit_sync_env(&mut cmd);
-        cmd.output().expect("run credit-sync-server")
+        cmd
     }
 }
 

@@ -355,20 +355,13 @@ impl Writer {
             };
             let release = match runtime.block_on(conn.lock_handle()) {
                 Ok(mut locked) => self.prepare_and_serve(&mut Db::new(&mut locked)),
-                Err(e) => {
-                    tracing::error!(error = %e, "the writer cannot lock the write connection");
-                    if self.fail_next_group(&e) {
-                        Release::Discard
-                    } else {
-                        Release::End
-                    }
-                }
+                Err(e) => self.give_up_connection("lock", &e),
             };
             match release {
                 Release::End => break,
                 Release::Discard => {
                     tracing::error!(
-                        "a failed group could not be rolled back; closing the write connection"
+                        "closing the write connection (a failed group could not be rolled back, or it could not be readied)"
                     );
                     if let Err(e) = runtime.block_on(conn.close()) {
                         tracing::error!(error = %e, "closing the write connection failed");
@@ -386,14 +379,19 @@ impl Writer {
     fn prepare_and_serve(&mut self, db: &mut Db<'_>) -> Release {
         match self.upkeep.prepare(db) {
             Ok(()) => self.serve(db),
-            Err(e) => {
-                tracing::error!(error = %e, "the writer cannot prepare the write connection");
-                if self.fail_next_group(&e) {
-                    Release::Discard
-                } else {
-                    Release::End
-                }
-            }
+            Err(e) => self.give_up_connection("prepare", &e),
+        }
+    }
+
+    /// The connection could not be made ready (`during` says how far it got): the next
+    /// group is answered with `e`, and the connection is closed, or the writer ends when
+    /// no group comes.
+    fn give_up_connection(&mut self, during: &'static str, e: &sqlx::Error) -> Release {
+        tracing::error!(error = %e, during, "the writer cannot ready the write connection");
+        if self.fail_next_group(e) {
+            Release::Discard
+        } else {
+            Release::End
         }
     }
 

@@ -180,7 +180,7 @@ async fn a_second_serve_on_one_sqlite_file_is_refused_until_the_first_process_is
     let mut first = Server::start();
     if first.is_postgres() {
         // Several instances share a PostgreSQL database: a second serve is no error.
-        let run = first.run_cli_within(&["serve", "--config", "{config}"], Duration::from_secs(2));
+        let run = second_serve(&first, Duration::from_secs(2));
         assert!(
             run.is_none(),
             "{:?}",
@@ -190,8 +190,8 @@ async fn a_second_serve_on_one_sqlite_file_is_refused_until_the_first_process_is
     }
     first.admin().fund(700, 5).await;
     let pid = first.pid().unwrap();
-    let refused =
-        second_serve(&first).expect("a second serve on the same SQLite file exits at once");
+    let refused = second_serve(&first, Duration::from_secs(10))
+        .expect("a second serve on the same SQLite file exits at once");
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(!refused.status.success(), "{stderr}");
     assert!(
@@ -205,11 +205,13 @@ async fn a_second_serve_on_one_sqlite_file_is_refused_until_the_first_process_is
     // The kernel drops the lock with the process, even on kill -9: a restart serves at once.
     first.restart();
     assert_eq!(first.admin().balance(700).await, Some(10));
-    let refused = second_serve(&first).expect("refused again while the restarted server runs");
+    let refused = second_serve(&first, Duration::from_secs(10))
+        .expect("refused again while the restarted server runs");
     assert!(!refused.status.success());
 }
 
-/// `serve` again on `server`'s config: its output, or `None` while it still runs after 10 s.
-fn second_serve(server: &Server) -> Option<std::process::Output> {
-    server.run_cli_within(&["serve", "--config", "{config}"], Duration::from_secs(10))
+/// `serve` again on `server`'s config: its output, or `None` while it still runs after
+/// `within`.
+fn second_serve(server: &Server, within: Duration) -> Option<std::process::Output> {
+    server.run_cli_within(&["serve", "--config", "{config}"], within)
 }

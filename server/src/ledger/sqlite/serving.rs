@@ -5,11 +5,9 @@
 //! when the process ends, even by kill -9. Admin commands and several stateless instances
 //! on PostgreSQL take no such lock.
 
-use sqlx::sqlite::SqliteConnectOptions;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 /// The held lock; dropping it (or the process ending) releases it.
 #[derive(Debug)]
@@ -21,8 +19,7 @@ impl ServingLock {
     /// Takes the lock of the database at `url` for this process, or says which process
     /// serves it already.
     pub fn take(url: &str) -> Result<ServingLock, String> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| format!("invalid database url: {e}"))?;
+        let options = super::store::file_options(url)?;
         let path = lock_path(options.get_filename());
         let mut file = OpenOptions::new()
             .read(true)
@@ -91,5 +88,15 @@ mod tests {
         drop(first);
         let again = ServingLock::take(&url).unwrap();
         drop(again);
+    }
+
+    #[test]
+    fn an_in_memory_database_is_refused_before_any_lock_file_is_made() {
+        let refused = ServingLock::take("sqlite::memory:").unwrap_err();
+        assert!(
+            refused.contains("in-memory SQLite is not supported"),
+            "{refused}"
+        );
+        assert!(!Path::new(":memory:-serve.lock").exists());
     }
 }

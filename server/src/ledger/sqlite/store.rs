@@ -30,13 +30,7 @@ impl Store {
     /// missing file created (admin commands: a mistyped path must not turn into a fresh,
     /// empty, "consistent" ledger).
     pub async fn open(url: &str, create: bool) -> Result<Store, String> {
-        if url.contains(":memory:") || url.contains("mode=memory") {
-            return Err(
-                "in-memory SQLite is not supported (the writer and readers need one file)".into(),
-            );
-        }
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|e| format!("invalid database url: {e}"))?
+        let options = file_options(url)?
             .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -90,6 +84,17 @@ impl Store {
         self.reader.close().await;
         self.writer.close().await;
     }
+}
+
+/// The options of the database file at `url`, before any setting of ours; an in-memory
+/// database is refused.
+pub fn file_options(url: &str) -> Result<SqliteConnectOptions, String> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Err(
+            "in-memory SQLite is not supported (the writer and readers need one file)".into(),
+        );
+    }
+    SqliteConnectOptions::from_str(url).map_err(|e| format!("invalid database url: {e}"))
 }
 
 #[cfg(test)]

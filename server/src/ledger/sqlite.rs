@@ -871,12 +871,11 @@ fn apply_in(db: &mut Db, actor: &Actor, change: &Change) -> Result<Outcome, sqlx
         ],
     )?;
     let hash = request_hash(&actor.source, change);
-    let record_id = db
-        .query(
-            "INSERT INTO records
-                 (telegram_id, source, change, balance_after, reason, external_reference, request_hash, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            &[
+    let record_id = db.insert(
+        "INSERT INTO records
+             (telegram_id, source, change, balance_after, reason, external_reference, request_hash, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        &[
                 Value::Int(change.telegram_id),
                 Value::Text(&actor.source),
                 Value::Int(change.amount),
@@ -885,10 +884,8 @@ fn apply_in(db: &mut Db, actor: &Actor, change: &Change) -> Result<Outcome, sqlx
                 Value::OptText(change.reference.as_deref()),
                 Value::Text(&hash),
                 Value::Text(&now),
-            ],
-            |row| row.int(0),
-        )?
-        .ok_or(sqlx::Error::RowNotFound)?;
+        ],
+    )?;
     Ok(Ok(Applied {
         record_id,
         telegram_id: change.telegram_id,

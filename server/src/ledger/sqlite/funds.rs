@@ -103,11 +103,11 @@ pub(super) fn write_record(db: &mut Db, record: &NewRecord) -> Result<i64, sqlx:
             Value::Int(record.telegram_id),
         ],
     )?;
-    db.query(
+    db.insert(
         "INSERT INTO records
              (telegram_id, source, change, balance_after, reason, external_reference,
               request_hash, created_at, hold_id, reverses, transfer_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         &[
             Value::Int(record.telegram_id),
             Value::Text(record.source),
@@ -121,7 +121,5 @@ pub(super) fn write_record(db: &mut Db, record: &NewRecord) -> Result<i64, sqlx:
             Value::OptInt(record.reverses),
             Value::OptText(record.transfer_id),
         ],
-        |row| row.int(0),
-    )?
-    .ok_or(sqlx::Error::RowNotFound)
+    )
 }

@@ -30,7 +30,7 @@ use crate::console::store::{
     AuditEntry, AuditRow, DayVolume, NewSession, SessionRow, Totals, UserRow,
 };
 use crate::events::{Events, Notifier, Retention};
-use funds::Funds;
+use funds::{Funds, NewRecord};
 pub(crate) use group_commit::UNKNOWN_MARK;
 use group_commit::{GroupCommit, GroupUpkeep, Limits};
 pub(crate) use group_commit::{Job, Step};
@@ -862,29 +862,22 @@ fn apply_in(db: &mut Db, actor: &Actor, change: &Change) -> Result<Outcome, sqlx
         }
     }
 
-    db.execute(
-        "UPDATE users SET credits = ?, updated_at = ? WHERE telegram_id = ?",
-        &[
-            Value::Int(balance),
-            Value::Text(&now),
-            Value::Int(change.telegram_id),
-        ],
-    )?;
     let hash = request_hash(&actor.source, change);
-    let record_id = db.insert(
-        "INSERT INTO records
-             (telegram_id, source, change, balance_after, reason, external_reference, request_hash, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        &[
-                Value::Int(change.telegram_id),
-                Value::Text(&actor.source),
-                Value::Int(change.amount),
-                Value::Int(balance),
-                Value::Text(&change.reason),
-                Value::OptText(change.reference.as_deref()),
-                Value::Text(&hash),
-                Value::Text(&now),
-        ],
+    let record_id = funds::write_record(
+        db,
+        &NewRecord {
+            telegram_id: change.telegram_id,
+            source: &actor.source,
+            change: change.amount,
+            balance_after: balance,
+            reason: &change.reason,
+            reference: change.reference.as_deref(),
+            request_hash: &hash,
+            created_at: &now,
+            hold_id: None,
+            reverses: None,
+            transfer_id: None,
+        },
     )?;
     Ok(Ok(Applied {
         record_id,

@@ -2,9 +2,13 @@
 // The Stars payment flow of docs/stars.md for the ctx-style Node bot frameworks (grammY and
 // Telegraf share `ctx.update`, `ctx.answerPreCheckoutQuery(ok, errorMessage)` and
 // `ctx.reply`); grammy.js and telegraf.js differ only in how they call refundStarPayment.
-// The money rules (one credit per charge id, refunds as reversals) are the core's.
+// The money rules (one credit per charge id, refunds as reversals, which pre-checkout
+// queries go on) and the defaults and texts are the core's.
 
-const DEFAULT_REFUND_REASON = 'Telegram Stars refund'
+const native = require('./native.js')
+
+const STARS = native.starsDefaults()
+const DEFAULT_REFUND_REASON = STARS.refundReason
 
 /** Middleware that sets `ctx.credits` to the client. */
 function creditsMiddleware(client) {
@@ -39,7 +43,7 @@ async function replyRefunded(ctx, result) {
 function starsMiddleware(options = {}) {
   const {
     client,
-    creditsPerStar = 1,
+    creditsPerStar = STARS.creditsPerStar,
     refundReason = DEFAULT_REFUND_REASON,
     acceptPayload,
     onCredit = replyCredited,
@@ -49,10 +53,11 @@ function starsMiddleware(options = {}) {
     const update = ctx.update
     const query = update.pre_checkout_query
     if (query) {
-      if (query.currency !== 'XTR' || !(query.total_amount > 0)) {
-        await ctx.answerPreCheckoutQuery(false, 'This bot takes Telegram Stars only.')
+      const refusal = native.starsPreCheckoutRefusal(query.currency, query.total_amount)
+      if (refusal) {
+        await ctx.answerPreCheckoutQuery(false, refusal)
       } else if (acceptPayload && !(await acceptPayload(query.invoice_payload, ctx))) {
-        await ctx.answerPreCheckoutQuery(false, 'This offer is no longer available.')
+        await ctx.answerPreCheckoutQuery(false, STARS.offerRefusedMessage)
       } else {
         await ctx.answerPreCheckoutQuery(true)
       }

@@ -55,6 +55,36 @@ pub fn error_kinds() -> Vec<&'static str> {
         .collect()
 }
 
+/// How a Stars bot answers a `pre_checkout_query` before its own payload check: `null`
+/// goes on, a string refuses with that message (the core's `stars::pre_checkout_refusal`).
+#[napi(ts_args_type = "currency: string, totalAmount: number | bigint")]
+pub fn stars_pre_checkout_refusal(
+    env: &Env,
+    currency: String,
+    total_amount: Unknown<'_>,
+) -> napi::Result<Option<String>> {
+    let total_amount = integer(env, total_amount, "totalAmount")?;
+    Ok(credit_sync::stars::pre_checkout_refusal(&currency, total_amount).map(str::to_string))
+}
+
+/// What the Stars middleware states and says, from the core (`credit_sync::stars`).
+#[napi(object)]
+pub struct StarsDefaults {
+    pub credits_per_star: i64,
+    pub refund_reason: String,
+    /// The refusal when the bot's own payload check turns the invoice down.
+    pub offer_refused_message: String,
+}
+
+#[napi]
+pub fn stars_defaults() -> StarsDefaults {
+    StarsDefaults {
+        credits_per_star: credit_sync::stars::DEFAULT_CREDITS_PER_STAR,
+        refund_reason: credit_sync::stars::DEFAULT_REFUND_REASON.to_string(),
+        offer_refused_message: credit_sync::stars::OFFER_REFUSED_MESSAGE.to_string(),
+    }
+}
+
 /// The guide's v1 token: lowercase hex of
 /// HMAC-SHA256(secret, `"{telegramId}:{amount}:{source}:{timestamp}"`).
 #[napi(

@@ -101,6 +101,13 @@ fn verify_webhook(
         .map_err(|e| CoreError(e).into())
 }
 
+/// How a Stars bot answers a `pre_checkout_query` before its own payload check: `None`
+/// goes on, a `str` refuses with that message (the core's rule, `stars::pre_checkout_refusal`).
+#[pyfunction]
+fn stars_pre_checkout_refusal(currency: &str, total_amount: i64) -> Option<&'static str> {
+    credit_sync::stars::pre_checkout_refusal(currency, total_amount)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -133,6 +140,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "DEFAULT_REVERSAL_REASON",
         credit_sync::model::DEFAULT_REVERSAL_REASON,
     )?;
+    m.add(
+        "STARS_OFFER_REFUSED_MESSAGE",
+        credit_sync::stars::OFFER_REFUSED_MESSAGE,
+    )?;
+    m.add_function(wrap_pyfunction!(stars_pre_checkout_refusal, m)?)?;
     m.add_function(wrap_pyfunction!(make_reference, m)?)?;
     m.add_function(wrap_pyfunction!(verify_webhook, m)?)?;
     m.add_function(wrap_pyfunction!(generate_token, m)?)?;

@@ -21,6 +21,21 @@ pub const DEFAULT_CREDITS_PER_STAR: i64 = 1;
 /// send the same reason to replay, so every SDK sends this one.
 pub const DEFAULT_REFUND_REASON: &str = "Telegram Stars refund";
 
+/// What a Stars bot tells a payer whose `pre_checkout_query` is not a payment in Stars.
+pub const NOT_STARS_MESSAGE: &str = "This bot takes Telegram Stars only.";
+
+/// What a Stars bot tells a payer whose invoice payload the bot no longer sells (its own
+/// payload check, `accept_payload` / `acceptPayload`, refused it).
+pub const OFFER_REFUSED_MESSAGE: &str = "This offer is no longer available.";
+
+/// How a Stars bot answers a `pre_checkout_query` before its own payload check: `None`
+/// goes on to that check (then `ok`), `Some(message)` refuses with `message`. Every
+/// framework handler of every SDK asks this. Only a positive amount in [`CURRENCY`] is a
+/// payment [`credits_for`] can credit.
+pub fn pre_checkout_refusal(currency: &str, total_amount: i64) -> Option<&'static str> {
+    (currency != CURRENCY || total_amount <= 0).then_some(NOT_STARS_MESSAGE)
+}
+
 /// The three fields of a Bot API `SuccessfulPayment` (aiogram's, python-telegram-bot's,
 /// grammY's `successful_payment`) that a credit needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +134,20 @@ mod tests {
             currency: currency.into(),
             total_amount,
             telegram_payment_charge_id: charge.into(),
+        }
+    }
+
+    #[test]
+    fn pre_checkout_goes_on_only_for_what_credits_for_can_credit() {
+        assert_eq!(pre_checkout_refusal("XTR", 50), None);
+        assert!(credits_for(&payment("XTR", 50, "c"), 1).is_ok());
+        for (currency, amount) in [("USD", 50), ("xtr", 50), ("XTR", 0), ("XTR", -1), ("", 1)] {
+            assert_eq!(
+                pre_checkout_refusal(currency, amount),
+                Some(NOT_STARS_MESSAGE),
+                "{currency} {amount}"
+            );
+            assert!(credits_for(&payment(currency, amount, "c"), 1).is_err());
         }
     }
 

@@ -95,7 +95,8 @@ for (const [name, makeBot] of Object.entries(frameworks)) {
     assert.ok(answers.some((p) => p.pre_checkout_query_id === `q-${name}` && p.ok === true), JSON.stringify(answers))
     const usd = answers.find((p) => p.pre_checkout_query_id === `q-${name}-usd`)
     assert.equal(usd.ok, false)
-    assert.ok(usd.error_message)
+    // The core's texts (credit_sync::stars), the same in every SDK's handlers.
+    assert.equal(usd.error_message, 'This bot takes Telegram Stars only.')
     assert.ok(standin.called('refundStarPayment').some((p) => p.user_id === uid && p.telegram_payment_charge_id === charge2))
   })
 
@@ -115,6 +116,7 @@ for (const [name, makeBot] of Object.entries(frameworks)) {
     }
     const old = standin.called('answerPreCheckoutQuery').find((p) => p.pre_checkout_query_id === `q-${name}-old`)
     assert.equal(old.ok, false)
+    assert.equal(old.error_message, 'This offer is no longer available.')
     const replies = standin.called('sendMessage').filter((p) => p.chat_id === uid).map((p) => p.text)
     assert.deepEqual(replies, ['+7 credits, balance 7', 'Refund: 7 credits taken back, balance 0'])
   })

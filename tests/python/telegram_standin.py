@@ -118,8 +118,8 @@ def text_message(user_id: int, message_id: int, text: str) -> Dict[str, Any]:
     return message(user_id, message_id, text=text, entities=entities)
 
 
-def pre_checkout_query(user_id: int, query_id: str, stars: int, payload: str) -> Dict[str, Any]:
-    return {"id": query_id, "from": user(user_id), "currency": "XTR", "total_amount": stars,
+def pre_checkout_query(user_id: int, query_id: str, stars: int, payload: str, currency: str = "XTR") -> Dict[str, Any]:
+    return {"id": query_id, "from": user(user_id), "currency": currency, "total_amount": stars,
             "invoice_payload": payload}
 
 

@@ -113,13 +113,13 @@ def test_aiogram_middleware_and_stars_router(base_url, standin, new_id):
                        "+20 credits, balance 25"]
 
 
-def test_aiogram_pre_checkout_refuses_a_payload_it_does_not_sell(standin, new_id, base_url):
+def test_aiogram_pre_checkout_refuses_a_payload_it_does_not_sell_and_other_currencies(standin, new_id, base_url):
     from aiogram import Bot, Dispatcher
     from aiogram.client.session.aiohttp import AiohttpSession
     from aiogram.client.telegram import TelegramAPIServer
     from aiogram.types import Update
 
-    from credit_sync_client import AsyncCreditSyncClient
+    from credit_sync_client import AsyncCreditSyncClient, _native
     from credit_sync_client.aiogram import stars_router
 
     async def scenario() -> None:
@@ -128,15 +128,28 @@ def test_aiogram_pre_checkout_refuses_a_payload_it_does_not_sell(standin, new_id
         dp = Dispatcher()
         dp.include_router(stars_router(client, accept_payload=lambda p: p == "pack-100"))
         try:
-            upd = tg.update(1, pre_checkout_query=tg.pre_checkout_query(new_id(), "q-old", 50, "pack-old"))
-            assert await dp.feed_update(bot, Update.model_validate(upd, context={"bot": bot})) is False
+            for update_id, query in enumerate(
+                [
+                    tg.pre_checkout_query(new_id(), "q-old", 50, "pack-old"),
+                    tg.pre_checkout_query(new_id(), "q-usd", 50, "pack-100", currency="USD"),
+                    tg.pre_checkout_query(new_id(), "q-zero", 0, "pack-100"),
+                ]
+            ):
+                upd = tg.update(update_id, pre_checkout_query=query)
+                assert await dp.feed_update(bot, Update.model_validate(upd, context={"bot": bot})) is False
         finally:
             await bot.session.close()
             client.close()
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
-    (answer,) = [p for p in standin.called("answerPreCheckoutQuery") if p["pre_checkout_query_id"] == "q-old"]
-    assert answer["ok"] is False and answer["error_message"]
+    answers = {p["pre_checkout_query_id"]: p for p in standin.called("answerPreCheckoutQuery")}
+    # The texts are the core's (credit_sync::stars), whichever framework answers.
+    not_stars = _native.stars_pre_checkout_refusal("USD", 50)
+    assert not_stars and _native.stars_pre_checkout_refusal("XTR", 50) is None
+    assert answers["q-old"]["ok"] is False
+    assert answers["q-old"]["error_message"] == _native.STARS_OFFER_REFUSED_MESSAGE
+    for refused in ("q-usd", "q-zero"):
+        assert answers[refused]["ok"] is False and answers[refused]["error_message"] == not_stars
 
 
 def test_python_telegram_bot_bot_data_and_stars_handlers(base_url, standin, new_id):

@@ -10,6 +10,10 @@ DEFAULT_RECORDS_PAGE_SIZE: Final[int]
 DEFAULT_CREDITS_PER_STAR: Final[int]
 DEFAULT_REFUND_REASON: Final[str]
 DEFAULT_REVERSAL_REASON: Final[str]
+# The Stars handlers' pre-checkout rule and its messages (credit_sync::stars).
+STARS_OFFER_REFUSED_MESSAGE: Final[str]
+
+def stars_pre_checkout_refusal(currency: str, total_amount: int) -> Optional[str]: ...
 
 class BalanceInfo(TypedDict):
     telegram_id: int

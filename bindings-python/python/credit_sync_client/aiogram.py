@@ -18,9 +18,9 @@ except ImportError as _missing:  # pragma: no cover - exercised in a venv withou
         "credit_sync_client.aiogram needs aiogram 3: pip install 'credit-sync-client[aiogram]'"
     ) from _missing
 
-from . import AsyncCreditSyncClient, ReverseResult, SyncResult
+from . import AsyncCreditSyncClient, ReverseResult, SyncResult, _native
 
-DEFAULT_REFUND_REASON = "Telegram Stars refund"
+DEFAULT_REFUND_REASON = _native.DEFAULT_REFUND_REASON
 CreditsPerStar = Union[int, Callable[[SuccessfulPayment], int]]
 OnCredit = Callable[[Message, SyncResult], Awaitable[Any]]
 OnRefund = Callable[[Message, ReverseResult], Awaitable[Any]]
@@ -73,7 +73,7 @@ async def _reply_refunded(message: Message, result: ReverseResult) -> None:
 def stars_router(
     client: Optional[AsyncCreditSyncClient] = None,
     *,
-    credits_per_star: CreditsPerStar = 1,
+    credits_per_star: CreditsPerStar = _native.DEFAULT_CREDITS_PER_STAR,
     refund_reason: str = DEFAULT_REFUND_REASON,
     accept_payload: Optional[AcceptPayload] = None,
     on_credit: Optional[OnCredit] = _reply_credited,
@@ -93,11 +93,12 @@ def stars_router(
 
     @router.pre_checkout_query()
     async def pre_checkout(query: PreCheckoutQuery) -> bool:
-        if query.currency != "XTR" or query.total_amount <= 0:
-            await query.answer(ok=False, error_message="This bot takes Telegram Stars only.")
+        refusal = _native.stars_pre_checkout_refusal(query.currency, query.total_amount)
+        if refusal is not None:
+            await query.answer(ok=False, error_message=refusal)
             return False
         if accept_payload is not None and not accept_payload(query.invoice_payload):
-            await query.answer(ok=False, error_message="This offer is no longer available.")
+            await query.answer(ok=False, error_message=_native.STARS_OFFER_REFUSED_MESSAGE)
             return False
         await query.answer(ok=True)
         return True

@@ -26,10 +26,10 @@ except ImportError as _missing:  # pragma: no cover - exercised in a venv withou
         "pip install 'credit-sync-client[telegram]'"
     ) from _missing
 
-from . import AsyncCreditSyncClient, ReverseResult, SyncResult
+from . import AsyncCreditSyncClient, ReverseResult, SyncResult, _native
 
 KEY = "credits"
-DEFAULT_REFUND_REASON = "Telegram Stars refund"
+DEFAULT_REFUND_REASON = _native.DEFAULT_REFUND_REASON
 Context = CallbackContext[Any, Any, Any, Any]
 CreditsPerStar = Union[int, Callable[[SuccessfulPayment], int]]
 OnCredit = Callable[[Update, Context, SyncResult], Awaitable[Any]]
@@ -89,7 +89,7 @@ async def _reply_refunded(update: Update, _context: Context, result: ReverseResu
 def stars_handlers(
     client: Optional[AsyncCreditSyncClient] = None,
     *,
-    credits_per_star: CreditsPerStar = 1,
+    credits_per_star: CreditsPerStar = _native.DEFAULT_CREDITS_PER_STAR,
     refund_reason: str = DEFAULT_REFUND_REASON,
     accept_payload: Optional[AcceptPayload] = None,
     on_credit: Optional[OnCredit] = _reply_credited,
@@ -110,10 +110,11 @@ def stars_handlers(
     async def pre_checkout(update: Update, _context: Context) -> None:
         query = update.pre_checkout_query
         assert query is not None
-        if query.currency != "XTR" or query.total_amount <= 0:
-            await query.answer(ok=False, error_message="This bot takes Telegram Stars only.")
+        refusal = _native.stars_pre_checkout_refusal(query.currency, query.total_amount)
+        if refusal is not None:
+            await query.answer(ok=False, error_message=refusal)
         elif accept_payload is not None and not accept_payload(query.invoice_payload):
-            await query.answer(ok=False, error_message="This offer is no longer available.")
+            await query.answer(ok=False, error_message=_native.STARS_OFFER_REFUSED_MESSAGE)
         else:
             await query.answer(ok=True)
 

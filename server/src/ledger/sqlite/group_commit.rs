@@ -17,7 +17,9 @@
 //!
 //! The writer is a thread of its own that keeps the connection locked and its statements
 //! prepared while it runs: a write costs its hand-over to the thread and its answer back,
-//! and nothing per group (issue 16's last millisecond, docs/benchmarks.md).
+//! and nothing per group. An idle writer polls its queue a moment before it sleeps
+//! ([`Limits::idle_spin`]), so a bot's next write does not also pay the thread's wake-up
+//! (issue 16's last millisecond, docs/benchmarks.md).
 
 use super::raw::{Db, SqliteFailure};
 use sqlx::SqlitePool;

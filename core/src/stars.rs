@@ -33,7 +33,9 @@ pub const OFFER_REFUSED_MESSAGE: &str = "This offer is no longer available.";
 /// framework handler of every SDK asks this. Only a positive amount in [`CURRENCY`] is a
 /// payment [`credits_for`] can credit.
 pub fn pre_checkout_refusal(currency: &str, total_amount: i64) -> Option<&'static str> {
-    (currency != CURRENCY || total_amount <= 0).then_some(NOT_STARS_MESSAGE)
+    check_paid_in_stars(currency, total_amount)
+        .err()
+        .map(|_| NOT_STARS_MESSAGE)
 }
 
 /// The three fields of a Bot API `SuccessfulPayment` (aiogram's, python-telegram-bot's,
@@ -85,18 +87,7 @@ pub fn payment_reason(payment: &StarsPayment) -> String {
 /// (`invalid_argument`: not Stars, nothing paid, no charge id, a rate below 1, an
 /// overflow).
 pub fn credits_for(payment: &StarsPayment, credits_per_star: i64) -> Result<i64, Error> {
-    if payment.currency != CURRENCY {
-        return Err(Error::invalid_argument(format!(
-            "a Stars payment has currency {CURRENCY:?}, got {:?}",
-            payment.currency
-        )));
-    }
-    if payment.total_amount <= 0 {
-        return Err(Error::invalid_argument(format!(
-            "a Stars payment's total_amount must be positive, got {}",
-            payment.total_amount
-        )));
-    }
+    check_paid_in_stars(&payment.currency, payment.total_amount)?;
     check_charge_id(&payment.telegram_payment_charge_id)?;
     if credits_per_star <= 0 {
         return Err(Error::invalid_argument(format!(
@@ -112,6 +103,22 @@ pub fn credits_for(payment: &StarsPayment, credits_per_star: i64) -> Result<i64,
                 payment.total_amount
             ))
         })
+}
+
+/// A payment in Stars: a positive `total_amount` in [`CURRENCY`] (the pre-checkout rule
+/// and the credit's).
+fn check_paid_in_stars(currency: &str, total_amount: i64) -> Result<(), Error> {
+    if currency != CURRENCY {
+        return Err(Error::invalid_argument(format!(
+            "a Stars payment has currency {CURRENCY:?}, got {currency:?}"
+        )));
+    }
+    if total_amount <= 0 {
+        return Err(Error::invalid_argument(format!(
+            "a Stars payment's total_amount must be positive, got {total_amount}"
+        )));
+    }
+    Ok(())
 }
 
 /// A charge id names one payment: it must not be empty.
